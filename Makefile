@@ -1,0 +1,41 @@
+# One entry point for people and CI. Every target installs what it needs itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install lint format test test-fast demo chaos bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python -m pytest -n 2
+
+test-fast: install
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+demo: install
+	$(BIN)/python -m orchestrate.demo
+
+chaos: install
+	$(BIN)/python -m bench.chaos
+
+bench: install
+	$(BIN)/python bench/sandbox_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache output .meltano

@@ -1,0 +1,32 @@
+"""The one HTTP client for the JING Open API, shared by tap-jing and target-jing."""
+
+from jing_client.errors import (
+    JingAuthError,
+    JingBadRequest,
+    JingConfigError,
+    JingError,
+    JingMalformedResponse,
+    JingNotFound,
+    JingPermissionError,
+    JingRateLimited,
+    JingTokenError,
+    JingTransientError,
+)
+from jing_client.settings import PRODUCTION_BASE_URL, ClientSettings, ErrorCodes, Paths
+
+__all__ = [
+    "PRODUCTION_BASE_URL",
+    "ClientSettings",
+    "ErrorCodes",
+    "JingAuthError",
+    "JingBadRequest",
+    "JingConfigError",
+    "JingError",
+    "JingMalformedResponse",
+    "JingNotFound",
+    "JingPermissionError",
+    "JingRateLimited",
+    "JingTokenError",
+    "JingTransientError",
+    "Paths",
+]

@@ -1,0 +1,164 @@
+"""Every knob of the JING client, with the defaults of `jing-api.md`.
+
+Each value tagged [contract] in the API reference is a field here, so that a user
+can follow the real API where it differs from our assumptions without a code
+change. The tap and the target build a `ClientSettings` from their Singer config
+with `ClientSettings.from_config`, which is also the one place that validates
+those settings and names the bad one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jing_client.errors import JingConfigError
+
+PRODUCTION_BASE_URL = "https://jingopenapi.jingsocial.com"
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """How API `code` values map to error classes [contract]."""
+
+    bad_credentials: tuple[int, ...] = (40001,)
+    token_invalid: tuple[int, ...] = (40002,)
+    token_expired: tuple[int, ...] = (40003,)
+    refresh_invalid: tuple[int, ...] = (40004,)
+    permission: tuple[int, ...] = (40300,)
+    bad_request: tuple[int, ...] = (40010, 40013)
+    not_found: tuple[int, ...] = (40400,)
+    throttled: tuple[int, ...] = (42900,)
+    transient: tuple[int, ...] = (50000,)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Endpoint paths [contract, except the batch update and refresh, which are doc]."""
+
+    token: str = "/v1/oauth2/token"
+    token_refresh: str = "/v1/oauth2/token/refresh"
+    activity_list: str = "/v1/activity/list"
+    activity_detail: str = "/v1/activity/detail"
+    activity_user_list: str = "/v1/activity/user/list"
+    user_status_batch: str = "/v1/activity/update/userStatus/batch"
+    user_list: str = "/v1/user/list"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Connection, limits and API assumptions for one JING app."""
+
+    app_id: str
+    app_secret: str = field(repr=False)
+    base_url: str = PRODUCTION_BASE_URL
+    allow_insecure_http: bool = False
+    paths: Paths = field(default_factory=Paths)
+    error_codes: ErrorCodes = field(default_factory=ErrorCodes)
+    page_size_limit: int = 100
+    batch_size_limit: int = 100
+    api_timezone: str = "Asia/Shanghai"
+    requests_per_second: float = 20.0
+    max_concurrency: int = 5
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 8
+    max_retry_seconds: float = 300.0
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    token_refresh_margin_seconds: float = 300.0
+    refresh_token_ttl_seconds: float = 30 * 24 * 3600.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `JingConfigError` naming the first bad setting."""
+        if not self.app_id:
+            raise JingConfigError("setting 'app_id' is required")
+        if not self.app_secret:
+            raise JingConfigError("setting 'app_secret' is required")
+        _check_base_url(self.base_url, self.allow_insecure_http)
+        try:
+            ZoneInfo(self.api_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise JingConfigError(
+                f"setting 'api_timezone' is not a known IANA zone: {self.api_timezone!r}"
+            ) from exc
+        positive = {
+            "page_size_limit": self.page_size_limit,
+            "batch_size_limit": self.batch_size_limit,
+            "requests_per_second": self.requests_per_second,
+            "max_concurrency": self.max_concurrency,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "max_attempts": self.max_attempts,
+            "max_retry_seconds": self.max_retry_seconds,
+        }
+        for name, value in positive.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise JingConfigError(f"setting '{name}' must be a positive number, got {value!r}")
+        for path_name, path in dataclasses.asdict(self.paths).items():
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise JingConfigError(f"setting '{path_name}_path' must start with '/': {path!r}")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ClientSettings:
+        """Build settings from a flat Singer config (`*_path` and `*_codes` keys included).
+
+        Unknown keys are ignored here: the tap and target validate their own.
+        """
+        simple = {
+            f.name: config[f.name]
+            for f in dataclasses.fields(cls)
+            if f.name not in ("paths", "error_codes") and config.get(f.name) is not None
+        }
+        paths = Paths(
+            **{
+                name: config[f"{name}_path"]
+                for name in (f.name for f in dataclasses.fields(Paths))
+                if config.get(f"{name}_path")
+            }
+        )
+        codes = ErrorCodes(
+            **{
+                name: _codes(config[f"{name}_codes"], f"{name}_codes")
+                for name in (f.name for f in dataclasses.fields(ErrorCodes))
+                if config.get(f"{name}_codes") is not None
+            }
+        )
+        for required in ("app_id", "app_secret"):
+            simple.setdefault(required, "")
+        return cls(paths=paths, error_codes=codes, **simple)
+
+
+def _codes(value: Any, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise JingConfigError(f"setting '{name}' must be a list of integers") from exc
+
+
+def _check_base_url(url: str, allow_insecure_http: bool) -> None:
+    parsed = urlparse(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise JingConfigError(f"setting 'base_url' must be an http(s) URL, got {url!r}")
+    if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.hostname):
+        raise JingConfigError(
+            "setting 'base_url' uses plain http:// for a non-loopback host; "
+            "use https:// or set 'allow_insecure_http' to true"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
