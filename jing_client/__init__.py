@@ -1,5 +1,6 @@
 """The one HTTP client for the JING Open API, shared by tap-jing and target-jing."""
 
+from jing_client.client import Envelope, JingClient, Page
 from jing_client.errors import (
     JingAuthError,
     JingBadRequest,
@@ -17,9 +18,11 @@ from jing_client.settings import PRODUCTION_BASE_URL, ClientSettings, ErrorCodes
 __all__ = [
     "PRODUCTION_BASE_URL",
     "ClientSettings",
+    "Envelope",
     "ErrorCodes",
     "JingAuthError",
     "JingBadRequest",
+    "JingClient",
     "JingConfigError",
     "JingError",
     "JingMalformedResponse",
@@ -28,5 +31,6 @@ __all__ = [
     "JingRateLimited",
     "JingTokenError",
     "JingTransientError",
+    "Page",
     "Paths",
 ]

@@ -90,19 +90,17 @@ class ClientSettings:
             raise JingConfigError(
                 f"setting 'api_timezone' is not a known IANA zone: {self.api_timezone!r}"
             ) from exc
-        positive = {
-            "page_size_limit": self.page_size_limit,
-            "batch_size_limit": self.batch_size_limit,
-            "requests_per_second": self.requests_per_second,
-            "max_concurrency": self.max_concurrency,
-            "connect_timeout": self.connect_timeout,
-            "read_timeout": self.read_timeout,
-            "max_attempts": self.max_attempts,
-            "max_retry_seconds": self.max_retry_seconds,
-        }
-        for name, value in positive.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise JingConfigError(f"setting '{name}' must be a positive number, got {value!r}")
+        for name in ("page_size_limit", "batch_size_limit", "max_concurrency", "max_attempts"):
+            _check_number(name, getattr(self, name), whole=True, allow_zero=False)
+        for name in ("requests_per_second", "connect_timeout", "read_timeout", "max_retry_seconds"):
+            _check_number(name, getattr(self, name), whole=False, allow_zero=False)
+        for name in (
+            "backoff_base_seconds",
+            "backoff_max_seconds",
+            "token_refresh_margin_seconds",
+            "refresh_token_ttl_seconds",
+        ):
+            _check_number(name, getattr(self, name), whole=False, allow_zero=True)
         for path_name, path in dataclasses.asdict(self.paths).items():
             if not isinstance(path, str) or not path.startswith("/"):
                 raise JingConfigError(f"setting '{path_name}_path' must start with '/': {path!r}")
@@ -135,6 +133,20 @@ class ClientSettings:
         for required in ("app_id", "app_secret"):
             simple.setdefault(required, "")
         return cls(paths=paths, error_codes=codes, **simple)
+
+
+def _check_number(name: str, value: Any, *, whole: bool, allow_zero: bool) -> None:
+    """Raise `JingConfigError` naming `name` unless `value` is a number in range."""
+    kind = int if whole else int | float
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        wanted = "a whole number" if whole else "a number"
+        bound = "zero or more" if allow_zero else "above zero"
+        raise JingConfigError(f"setting '{name}' must be {wanted} {bound}, got {value!r}")
 
 
 def _codes(value: Any, name: str) -> tuple[int, ...]:

@@ -1,0 +1,430 @@
+"""`JingClient`: one pooled, paced, retrying, token-carrying client for the JING API.
+
+Every call goes through the same few steps, each owned by one module: a token
+from `tokens`, a paced slot from `throttle`, one HTTP POST here, the answer
+turned into an `Envelope` or a typed error here, and the whole repeated by
+`retry` while the error is transient. A token refused as invalid or expired is
+renewed and the call repeated once, inside the same attempt, because it is the
+client's own bookkeeping and not a fault of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from jing_client.errors import (
+    JingAuthError,
+    JingBadRequest,
+    JingError,
+    JingMalformedResponse,
+    JingNotFound,
+    JingPermissionError,
+    JingRateLimited,
+    JingTokenError,
+    JingTransientError,
+)
+from jing_client.redact import install_filter, redact, register_secret
+from jing_client.retry import RetryPolicy
+from jing_client.settings import ClientSettings, ErrorCodes
+from jing_client.throttle import Throttle
+from jing_client.tokens import TokenManager
+
+LOGGER_NAME = "jing_client"
+#: Longest body excerpt an error carries.
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One successful answer (`code == 0`): the payload and what identifies the call."""
+
+    data: Any
+    code: int
+    msg: str
+    request_id: str
+    http_status: int
+    timestamp: int | None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint (jing-api.md section 4)."""
+
+    items: list[Any]
+    page: int
+    page_size: int
+    total: int | None
+
+
+class JingClient:
+    """The JING API for one app; one per process, shared by all its threads."""
+
+    def __init__(self, settings: ClientSettings, logger: logging.Logger | None = None) -> None:
+        self.settings = settings
+        self._logger = logger or logging.getLogger(LOGGER_NAME)
+        register_secret(settings.app_secret)
+        install_filter(logging.getLogger(LOGGER_NAME), self._logger)
+        self._base_url = settings.base_url.rstrip("/")
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=1, pool_maxsize=settings.max_concurrency, max_retries=0
+        )
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._throttle = Throttle(settings.requests_per_second, settings.max_concurrency)
+        self._retry = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            max_retry_seconds=settings.max_retry_seconds,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
+        )
+        self._tokens = TokenManager(settings, self._post_unauthenticated, self._logger)
+        self._counts_lock = threading.Lock()
+        self._counts = {"calls": 0, "retries": 0, "throttled": 0}
+
+    # -- public interface -------------------------------------------------------------
+
+    def call(self, path: str, body: Mapping[str, Any]) -> Envelope:
+        """POST `body` to `path` with a token; retry transient faults; raise typed errors."""
+        payload = dict(body)
+
+        def on_retry(error: JingTransientError, attempt: int, wait: float) -> None:
+            self._count("retries")
+            level = logging.INFO if isinstance(error, JingRateLimited) else logging.WARNING
+            self._logger.log(
+                level,
+                "retrying path=%s after %s (attempt %d of %d failed), waiting %.2fs: %s",
+                path,
+                type(error).__name__,
+                attempt,
+                self.settings.max_attempts,
+                wait,
+                error,
+            )
+
+        return self._retry.run(lambda: self._authorized_attempt(path, payload), on_retry)
+
+    def iter_pages(
+        self, path: str, body: Mapping[str, Any], page_size: int | None = None
+    ) -> Iterator[Page]:
+        """Yield every page of a list endpoint, from page 1 until the listing ends.
+
+        It ends on a page shorter than `page_size` (or empty) and never asks past
+        `total`. A server that answers the same page again, or goes backwards,
+        would loop forever: that raises `JingMalformedResponse` instead.
+        """
+        limit = self.settings.page_size_limit
+        size = min(page_size or limit, limit)
+        if size <= 0:
+            raise JingBadRequest(f"page_size must be positive, got {page_size!r}", path=path)
+        seen_first_items: set[str] = set()
+        last_page = 0
+        page = 1
+        while True:
+            envelope = self.call(path, {**body, "page": page, "page_size": size})
+            items, answered_page, total = _read_page(envelope, path, page)
+            if answered_page <= last_page or (items and _first_key(items) in seen_first_items):
+                raise JingMalformedResponse(
+                    f"the listing repeats itself: asked for page {page}, got page "
+                    f"{answered_page} starting with an item already seen",
+                    path=path,
+                    http_status=envelope.http_status,
+                    request_id=envelope.request_id,
+                )
+            if items:
+                seen_first_items.add(_first_key(items))
+            last_page = answered_page
+            yield Page(items=items, page=answered_page, page_size=size, total=total)
+            if len(items) < size or (total is not None and answered_page * size >= total):
+                return
+            page = answered_page + 1
+
+    def update_user_status(
+        self, entity_uuid: str, user_ids: Sequence[str], fields: Mapping[str, Any]
+    ) -> Envelope:
+        """Set the same status `fields` on `user_ids` of one activity (jing-api.md 6.4).
+
+        Returns the envelope as it came: users missing from `data` were not
+        updated, and the caller decides what that means for each row.
+        """
+        path = self.settings.paths.user_status_batch
+        if len(user_ids) > self.settings.batch_size_limit:
+            raise JingBadRequest(
+                f"{len(user_ids)} user_ids exceed the setting 'batch_size_limit' "
+                f"({self.settings.batch_size_limit})",
+                path=path,
+            )
+        return self.call(path, {**fields, "entity_uuid": entity_uuid, "user_ids": list(user_ids)})
+
+    def stats(self) -> dict[str, int]:
+        """Counters since the client was created: HTTP calls, retries, throttling, tokens."""
+        with self._counts_lock:
+            counts = dict(self._counts)
+        counts["token_fetches"] = self._tokens.fetches
+        counts["token_refreshes"] = self._tokens.refreshes
+        return counts
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> JingClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- one attempt ------------------------------------------------------------------
+
+    def _authorized_attempt(self, path: str, body: dict[str, Any]) -> Envelope:
+        token = self._tokens.access_token()
+        try:
+            return self._exchange(path, body, self._headers(token))
+        except JingTokenError as error:
+            self._logger.info(
+                "token refused on path=%s (code=%s request_id=%s); renewing and repeating once",
+                path,
+                error.code,
+                error.request_id,
+            )
+            self._tokens.reject(token, error.code)
+        return self._exchange(path, body, self._headers(self._tokens.access_token()))
+
+    def _post_unauthenticated(self, path: str, body: dict[str, Any]) -> Any:
+        return self._exchange(path, body, {"app_id": self.settings.app_id}).data
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {"app_id": self.settings.app_id, "access_token": token}
+
+    def _exchange(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Envelope:
+        """One paced HTTP POST, turned into an `Envelope` or a typed error."""
+        with self._throttle.slot():
+            self._count("calls")
+            started = time.perf_counter()
+            status, response_headers, content = self._send(path, body, headers)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        try:
+            envelope = parse_envelope(
+                status, response_headers, content, path, self.settings.error_codes
+            )
+        except JingRateLimited as error:
+            self._count("throttled")
+            self._throttle.slow_down(error.retry_after)
+            self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
+            raise
+        except JingError as error:
+            self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
+            raise
+        self._log_call(path, status, envelope.code, envelope.request_id, elapsed_ms)
+        return envelope
+
+    def _send(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """POST and read the whole body; transport failures become transient errors."""
+        try:
+            response = self._session.post(
+                self._base_url + path,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+                stream=True,
+            )
+        except requests.Timeout as exc:
+            raise JingTransientError(f"timed out: {redact(str(exc))}", path=path) from None
+        except requests.RequestException as exc:
+            raise JingTransientError(
+                f"connection failed: {type(exc).__name__}: {redact(str(exc))}", path=path
+            ) from None
+        try:
+            return response.status_code, response.headers, response.content
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise JingMalformedResponse(
+                "body cut off", path=path, http_status=response.status_code
+            ) from None
+        except requests.RequestException as exc:
+            raise JingTransientError(
+                f"connection dropped while reading the body: {type(exc).__name__}",
+                path=path,
+                http_status=response.status_code,
+            ) from None
+        finally:
+            response.close()
+
+    def _log_call(
+        self, path: str, status: int | None, code: int | None, request_id: str, ms: float
+    ) -> None:
+        self._logger.debug(
+            "call path=%s status=%s code=%s request_id=%s ms=%.1f",
+            path,
+            status,
+            code,
+            request_id,
+            ms,
+        )
+
+    def _count(self, name: str) -> None:
+        with self._counts_lock:
+            self._counts[name] += 1
+
+
+# -- answers ------------------------------------------------------------------------------
+
+
+def parse_envelope(
+    status: int, headers: Mapping[str, str], content: bytes, path: str, codes: ErrorCodes
+) -> Envelope:
+    """Turn one HTTP answer into an `Envelope`, or raise the typed error it stands for."""
+    if status == 429:
+        raise JingRateLimited(
+            "throttled (HTTP 429)",
+            retry_after=_retry_after(headers),
+            path=path,
+            http_status=status,
+            **_envelope_fields(content),
+        )
+    if status >= 500:
+        raise JingTransientError(
+            f"server error (HTTP {status}) excerpt={_excerpt(content)!r}",
+            path=path,
+            http_status=status,
+            **_envelope_fields(content),
+        )
+    document = _json(content)
+    if not _is_envelope(document):
+        if 200 <= status < 300:
+            reason = "empty body" if not content.strip() else "body is not the JSON envelope"
+            raise JingMalformedResponse(
+                reason, excerpt=_excerpt(content), path=path, http_status=status
+            )
+        # A gateway's own page for a wrong path or a refused request: repeating cannot help.
+        raise JingError(
+            f"HTTP {status} without the JSON envelope excerpt={_excerpt(content)!r}",
+            path=path,
+            http_status=status,
+        )
+    fields = _envelope_fields(content, document)
+    code = document["code"]
+    if code == 0 and 200 <= status < 300:
+        return Envelope(
+            data=document.get("data"),
+            code=0,
+            msg=fields["msg"],
+            request_id=fields["request_id"],
+            http_status=status,
+            timestamp=document.get("timestamp")
+            if isinstance(document.get("timestamp"), int)
+            else None,
+        )
+    raise _error_for_code(code, codes, path, status, headers, fields)
+
+
+def _error_for_code(
+    code: int,
+    codes: ErrorCodes,
+    path: str,
+    status: int,
+    headers: Mapping[str, str],
+    fields: dict[str, Any],
+) -> JingError:
+    context: dict[str, Any] = {"path": path, "http_status": status, **fields}
+    if code in codes.bad_credentials:
+        return JingAuthError(
+            "credentials refused: check the settings 'app_id' and 'app_secret'", **context
+        )
+    if code in (*codes.token_invalid, *codes.token_expired, *codes.refresh_invalid):
+        return JingTokenError("token refused", **context)
+    if code in codes.permission:
+        return JingPermissionError(f"the app may not call the interface {path}", **context)
+    if code in codes.throttled:
+        return JingRateLimited("throttled", retry_after=_retry_after(headers), **context)
+    if code in codes.transient:
+        return JingTransientError("the API reported an internal error", **context)
+    if code in codes.bad_request:
+        return JingBadRequest("the API refused the request", **context)
+    if code in codes.not_found:
+        return JingNotFound("the API found no such entity", **context)
+    return JingError("the API answered an error code this client does not know", **context)
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_envelope(document: Any) -> bool:
+    return (
+        isinstance(document, dict)
+        and isinstance(document.get("code"), int)
+        and not isinstance(document.get("code"), bool)
+    )
+
+
+def _envelope_fields(content: bytes, document: Any = None) -> dict[str, Any]:
+    """`code`, `msg` (or `message`) and `request_id` of a body, as far as it has them."""
+    if document is None:
+        document = _json(content)
+    if not _is_envelope(document):
+        return {"code": None, "msg": "", "request_id": ""}
+    msg = document.get("msg") or document.get("message") or ""
+    request_id = document.get("request_id") or ""
+    return {"code": document["code"], "msg": redact(str(msg)), "request_id": str(request_id)}
+
+
+def _excerpt(content: bytes) -> str:
+    """The start of a body, secrets masked first so that a cut cannot expose half of one."""
+    return redact(content.decode("utf-8", errors="replace"))[:EXCERPT_CHARS]
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """`Retry-After` in seconds; an HTTP date or garbage gives None (use backoff)."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _read_page(envelope: Envelope, path: str, asked_page: int) -> tuple[list[Any], int, int | None]:
+    """`list`, `page` and `total` of a list answer (jing-api.md section 4)."""
+    data = envelope.data
+    if not isinstance(data, dict) or not isinstance(data.get("list"), list):
+        raise JingMalformedResponse(
+            "list answer has no data.list",
+            excerpt=redact(json.dumps(data, default=str))[:EXCERPT_CHARS],
+            path=path,
+            http_status=envelope.http_status,
+            request_id=envelope.request_id,
+        )
+    page = data.get("page")
+    total = data.get("total")
+    return (
+        data["list"],
+        page if isinstance(page, int) else asked_page,
+        total if isinstance(total, int) else None,
+    )
+
+
+def _first_key(items: list[Any]) -> str:
+    return json.dumps(items[0], sort_keys=True, default=str)

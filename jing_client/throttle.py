@@ -1,0 +1,85 @@
+"""The requests-per-second pace and the concurrency cap shared by one client's threads.
+
+The API limits both the rate and the number of requests in flight per app
+(jing-api.md section 3). Staying under both costs less than being throttled:
+every 429 or 42900 is a wasted round trip and a wait. The pace is a row of
+evenly spaced slots (`1 / rate` apart), which keeps a steady stream below a
+per-second window without bursts. When the server throttles anyway (another
+process shares the app, or the limit is lower than configured), the rate is
+halved, down to a floor, and climbs back linearly to the configured rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+#: The slowest pace after repeated throttling, as a share of the configured rate.
+FLOOR_FRACTION = 1 / 16
+#: Seconds the rate needs to climb back from the floor to the configured rate.
+RECOVERY_SECONDS = 10.0
+#: Throttling answers closer together than this describe one overload: one cut.
+CUT_COOLDOWN_SECONDS = 1.0
+
+
+class Throttle:
+    """Paces request starts and caps how many run at once; thread-safe."""
+
+    def __init__(
+        self,
+        requests_per_second: float,
+        max_concurrency: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_rate = float(requests_per_second)
+        self.floor_rate = self.max_rate * FLOOR_FRACTION
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._next_start = clock()
+        # The rate after the last cut, and when it was cut; the rate recovers from there.
+        self._cut_rate = self.max_rate
+        self._cut_at = float("-inf")
+
+    def rate(self) -> float:
+        """The current pace in requests per second."""
+        with self._lock:
+            return self._rate_at(self._clock())
+
+    def _rate_at(self, now: float) -> float:
+        climb = (self.max_rate - self.floor_rate) * (now - self._cut_at) / RECOVERY_SECONDS
+        return min(self.max_rate, self._cut_rate + climb)
+
+    def slow_down(self, pause_seconds: float | None = None) -> None:
+        """Halve the rate after a throttling answer; hold every start for `pause_seconds`.
+
+        Answers that come back together from requests already in flight describe
+        one overload, so the rate is cut at most once per `CUT_COOLDOWN_SECONDS`.
+        """
+        with self._lock:
+            now = self._clock()
+            current = self._rate_at(now)
+            if now - self._cut_at >= CUT_COOLDOWN_SECONDS:
+                self._cut_rate = max(self.floor_rate, current / 2)
+                self._cut_at = now
+            if pause_seconds:
+                self._next_start = max(self._next_start, now + pause_seconds)
+
+    def _wait_for_start(self) -> None:
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_start)
+            self._next_start = start + 1.0 / self._rate_at(start)
+        if start > now:
+            self._sleep(start - now)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the `max_concurrency` places, starting on the next paced slot."""
+        with self._slots:
+            self._wait_for_start()
+            yield
