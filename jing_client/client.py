@@ -134,16 +134,14 @@ class JingClient:
         while True:
             envelope = self.call(path, {**body, "page": page, "page_size": size})
             items, answered_page, total = _read_page(envelope, path, page)
-            if answered_page <= last_page or (items and _first_key(items) in seen_first_items):
+            if repeats_itself(answered_page, last_page, items, seen_first_items):
                 raise JingMalformedResponse(
                     f"the listing repeats itself: asked for page {page}, got page "
-                    f"{answered_page} starting with an item already seen",
+                    f"{answered_page} after page {last_page}, or an item already seen first",
                     path=path,
                     http_status=envelope.http_status,
                     request_id=envelope.request_id,
                 )
-            if items:
-                seen_first_items.add(_first_key(items))
             last_page = answered_page
             yield Page(items=items, page=answered_page, page_size=size, total=total)
             if len(items) < size or (total is not None and answered_page * size >= total):
@@ -426,5 +424,19 @@ def _read_page(envelope: Envelope, path: str, asked_page: int) -> tuple[list[Any
     )
 
 
-def _first_key(items: list[Any]) -> str:
-    return json.dumps(items[0], sort_keys=True, default=str)
+def repeats_itself(
+    answered_page: int, last_page: int, items: list[Any], seen_first_items: set[str]
+) -> bool:
+    """Whether a page goes backwards or starts with an item that began an earlier page.
+
+    Records this page's first item in `seen_first_items` when it does not repeat.
+    """
+    if answered_page <= last_page:
+        return True
+    if not items:
+        return False
+    first = json.dumps(items[0], sort_keys=True, default=str)
+    if first in seen_first_items:
+        return True
+    seen_first_items.add(first)
+    return False
