@@ -86,7 +86,7 @@ def test_backoff_has_full_jitter_under_a_doubling_ceiling() -> None:
     error = JingTransientError("x")
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 4.0), (9, 4.0)]:
         waits = [policy.wait_after(attempt, error) for _ in range(200)]
-        assert 0 <= min(waits) and max(waits) <= ceiling
+        assert min(waits) >= 0 and max(waits) <= ceiling
         assert max(waits) > ceiling * 0.8  # the whole range is used
 
 
