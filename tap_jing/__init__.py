@@ -1,0 +1,1 @@
+"""tap-jing: a Singer tap for the JING marketing cloud Open API."""

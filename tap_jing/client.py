@@ -1,0 +1,158 @@
+"""The base stream: listing, incremental filter, time conversion and the bookmark tail.
+
+Every JING list endpoint pages the same way and is sorted by `updated_time`, so
+one base class holds what the three streams share; the concrete streams in
+`streams.py` only name their endpoint, keys and fields. All HTTP goes through the
+tap's one `jing_client.JingClient`, so the rate limit, the concurrency cap and the
+token are shared by every stream of a run; retries and error typing live there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.helpers.types import Context
+
+from tap_jing.bookmarks import STATE_KEY, Tail, TailTracker
+from tap_jing.schemas import load_schema
+from tap_jing.times import api_time_to_utc_iso, to_api_time
+
+if TYPE_CHECKING:
+    from jing_client import ClientSettings, JingClient
+    from tap_jing.tap import TapJing
+
+
+class JingStream(Stream):
+    """A stream read from one paged JING list endpoint, incrementally by `updated_time`.
+
+    Bookmarks: the SDK keeps the newest `updated_time` emitted per stream or
+    partition (`is_sorted`: the API sorts lists by update time, so an interrupted
+    run resumes from its last STATE). A run asks for `updated_start` = that
+    bookmark, in the API's zone. The filter is inclusive, so the records at the
+    bookmark come back; those a previous run already emitted are skipped by the
+    tail kept beside the bookmark (see `tap_jing.bookmarks`).
+    """
+
+    replication_key = "updated_time"
+    is_sorted = True
+
+    #: The field of `jing_client.Paths` that holds this stream's list endpoint.
+    path_name: ClassVar[str]
+    #: Fields holding API time strings, emitted as UTC ISO 8601 instants.
+    time_fields: ClassVar[tuple[str, ...]] = ("created_time", "updated_time")
+    #: Status codes, kept as the strings the API sends (numbers are turned into strings).
+    status_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, tap: TapJing) -> None:
+        super().__init__(tap, schema=load_schema(self.name))
+        self._jing_tap = tap
+
+    @property
+    def client(self) -> JingClient:
+        """The tap's one client, shared by every stream of the run."""
+        return self._jing_tap.client
+
+    @property
+    def client_settings(self) -> ClientSettings:
+        return self._jing_tap.client_settings
+
+    @property
+    def api_zone(self) -> tzinfo:
+        return self._jing_tap.api_zone
+
+    @property
+    def path(self) -> str:
+        return str(getattr(self.client_settings.paths, self.path_name))
+
+    def request_body(self, context: Context | None) -> dict[str, Any]:
+        """The list call's body besides paging and time filter; children add their parent."""
+        return {}
+
+    def starting_point(self, context: Context | None) -> datetime | None:
+        """The bookmark (or `start_date`) in UTC to the second, or None to read everything.
+
+        To the second because the API filters to the second, inclusively: rounding
+        down can only fetch more.
+        """
+        start = self.get_starting_timestamp(context)
+        return None if start is None else start.astimezone(UTC).replace(microsecond=0)
+
+    def list_items(
+        self, context: Context | None, since: datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of the listing, page after page, updated at or after `since`."""
+        body = self.request_body(context)
+        if since is not None:
+            body["updated_start"] = to_api_time(since, self.api_zone)
+        for page in self.client.iter_pages(self.path, body, page_size=self.config["page_size"]):
+            yield from page.items
+
+    def convert(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Turn an API item into a record: times to UTC instants, statuses to strings.
+
+        A time that does not parse is logged with the record's key and emitted as
+        null, so that one odd value neither stops the run nor breaks the schema.
+        """
+        for name in self.time_fields:
+            value = item.get(name)
+            if value is None or value == "":
+                item[name] = None
+                continue
+            try:
+                item[name] = api_time_to_utc_iso(value, self.api_zone)
+            except (TypeError, ValueError):
+                self.logger.warning(
+                    "%s %s: field '%s' is not a time in the API's format: %r; emitted as null",
+                    self.name,
+                    self._describe_key(item),
+                    name,
+                    value,
+                )
+                item[name] = None
+        for name in self.status_fields:
+            value = item.get(name)
+            if value is not None and not isinstance(value, str):
+                item[name] = str(value)
+        return item
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Records changed since the bookmark, converted, without re-emissions."""
+        since = self.starting_point(context)
+        yield from self.emit_new(context, self.list_items(context, since), since)
+
+    def emit_new(
+        self, context: Context | None, items: Iterable[dict[str, Any]], since: datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        """Convert `items`; yield those updated at or after `since` and not already emitted.
+
+        The others go to `on_unchanged`. The tail of what was yielded is stored in
+        the state beside the bookmark, for the next run.
+        """
+        if not self.selected:
+            # Read only for the child streams: nothing is emitted, so no tail is kept.
+            yield from map(self.convert, items)
+            return
+        threshold = None if since is None else since.isoformat()
+        state = self.get_context_state(context)
+        tail = Tail.from_state(state)
+        tracker = TailTracker()
+        for item in items:
+            record = self.convert(item)
+            value = record.get(self.replication_key)
+            if (threshold is not None and value is not None and value < threshold) or tail.holds(
+                value, record
+            ):
+                self.on_unchanged(record, context)
+                continue
+            tracker.add(value, record)
+            yield record
+        state[STATE_KEY] = tail.after(tracker.tail()).to_state()
+
+    def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
+        """Called with each listed record that is not emitted because nothing changed."""
+
+    def _describe_key(self, record: Mapping[str, Any]) -> str:
+        return " ".join(f"{key}={record.get(key)!r}" for key in self.primary_keys)

@@ -1,0 +1,132 @@
+"""The tap's streams: activities, their registrations (activity_users), and users."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from singer_sdk.helpers.types import Context
+
+from jing_client import JingNotFound
+from tap_jing.client import JingStream
+
+
+class ActivitiesStream(JingStream):
+    """Activities; each one is also a partition of `activity_users`.
+
+    While `activity_users` is selected, every activity is listed on every run (a
+    few pages): registrations change without their activity changing, so each
+    activity's partition must be visited. Only activities changed since the
+    bookmark are emitted; the others are read for their partition alone.
+    """
+
+    name = "activities"
+    path_name = "activity_list"
+    primary_keys = ("entity_uuid",)
+    time_fields = ("start_time", "end_time", "created_time", "updated_time")
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        since = self.starting_point(context)
+        listed_since = None if self.has_selected_descendents else since
+        items = self.wanted(self.list_items(context, listed_since), complete=listed_since is None)
+        for record in self.emit_new(context, items, since):
+            yield self.with_detail(record)
+
+    def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
+        """An unchanged activity is not emitted, but its registrations may have changed."""
+        if self.has_selected_descendents:
+            self._sync_children(self.get_child_context(record, context))
+
+    def wanted(
+        self, items: Iterator[dict[str, Any]], *, complete: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The items of the setting `activity_ids` (all when unset).
+
+        When the listing is `complete` (not filtered by time), an id it lacks is a
+        mistake in the setting or a deleted activity: say so rather than read nothing
+        in silence.
+        """
+        ids = self.config.get("activity_ids")
+        if not ids:
+            yield from items
+            return
+        wanted_ids = set(ids)
+        seen: set[str] = set()
+        for item in items:
+            if item.get("entity_uuid") in wanted_ids:
+                seen.add(item["entity_uuid"])
+                yield item
+        for activity_id in sorted(wanted_ids - seen if complete else ()):
+            self.logger.warning(
+                "setting 'activity_ids': activity %r was not in the listing; nothing read for it",
+                activity_id,
+            )
+
+    def with_detail(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Add `description` and `form_fields` from the detail endpoint when the setting asks."""
+        if not (self.selected and self.config.get("include_activity_details")):
+            return record
+        try:
+            detail = self.client.call(
+                self.client_settings.paths.activity_detail, {"entity_uuid": record["entity_uuid"]}
+            ).data
+        except JingNotFound as error:
+            self.logger.warning(
+                "activity %r has no detail (%s); emitted without it", record["entity_uuid"], error
+            )
+            return record
+        record["description"] = detail.get("description")
+        record["form_fields"] = detail.get("form_fields")
+        return record
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
+        """One partition per activity, named like the registrations' own activity field."""
+        return {"target_entity_uuid": record["entity_uuid"]}
+
+
+class ActivityUsersStream(JingStream):
+    """Registrations of one activity per partition, with their approval and sign-in status."""
+
+    name = "activity_users"
+    path_name = "activity_user_list"
+    parent_stream_type = ActivitiesStream
+    primary_keys = ("jing_uuid",)
+    time_fields = (
+        "ems_approvetimestamp",
+        "ems_signintimestamp",
+        "registration_time",
+        "updated_time",
+    )
+    status_fields = ("ems_approvestatus", "ems_signinstatus")
+
+    def request_body(self, context: Context | None) -> dict[str, Any]:
+        assert context is not None, "activity_users is read per activity"
+        return {"entity_uuid": context["target_entity_uuid"]}
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The partition's new registrations, then one progress line for the partition."""
+        started = time.perf_counter()
+        count = 0
+        try:
+            for record in super().get_records(context):
+                count += 1
+                yield record
+        except JingNotFound as error:
+            self.logger.warning(
+                "activity %r is gone; its registrations were not read (%s)", context, error
+            )
+        self.logger.info(
+            "activity_users: activity %s done: %d records in %.2f s",
+            context["target_entity_uuid"] if context else None,
+            count,
+            time.perf_counter() - started,
+        )
+
+
+class UsersStream(JingStream):
+    """Users with their identities and custom fields."""
+
+    name = "users"
+    path_name = "user_list"
+    primary_keys = ("omni_user_uuid",)
