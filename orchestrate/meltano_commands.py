@@ -1,0 +1,91 @@
+"""Run the project's Meltano commands from Python (the demo and the end-to-end tests).
+
+Meltano logs a lot; a person running the demo wants one line a step. So each
+command's log goes to a file, its stdout (where the target and the decision step
+print their summaries) comes back to the caller, and a failure raises with the
+log's last lines, which is where Meltano and the plugins say what went wrong.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+LOG_TAIL_LINES = 25
+
+
+class MeltanoFailed(RuntimeError):
+    """A Meltano command exited non-zero; the message holds its command and log tail."""
+
+    def __init__(self, command: list[str], returncode: int, log_tail: str, stdout: str) -> None:
+        super().__init__(
+            f"`{' '.join(command)}` exited with {returncode}; the end of its log:\n{log_tail}"
+        )
+        self.returncode = returncode
+        self.stdout = stdout
+
+
+def meltano_executable() -> Path:
+    """Meltano from the venv that runs this Python (`.venv` for `make demo` and the tests)."""
+    return Path(sys.executable).with_name("meltano")
+
+
+def meltano(
+    *args: str,
+    log: Path,
+    environment: str = "dev",
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run `meltano --environment ENV ARGS...` in the project; return its stdout.
+
+    `env` is added to this process's environment (the sandbox URL, a state database).
+    """
+    command = [str(meltano_executable()), "--environment", environment, *args]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as log_file:
+        log_file.write(f"\n$ {' '.join(command)}\n")
+        log_file.flush()
+        done = subprocess.run(
+            command,
+            cwd=PROJECT_DIR,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+        )
+        log_file.write(done.stdout)
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-LOG_TAIL_LINES:])
+        raise MeltanoFailed(command, done.returncode, tail, done.stdout)
+    return done.stdout
+
+
+def install_plugins(log: Path) -> None:
+    """`meltano install`, one process at a time (parallel test workers share `.meltano`).
+
+    Meltano skips plugins whose pip_url has not changed, so a second call is quick.
+    """
+    lock_path = PROJECT_DIR / ".meltano" / "install.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meltano("install", log=log)
+
+
+def last_json_line(stdout: str) -> dict[str, Any]:
+    """The JSON summary a command prints as its last stdout line."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("the command printed nothing on stdout")
+    summary = json.loads(lines[-1])
+    if not isinstance(summary, dict):
+        raise ValueError(f"the last stdout line is not a JSON object: {lines[-1]}")
+    return summary
