@@ -1,0 +1,126 @@
+"""The token lifecycle against the sandbox: get, share, refresh, expire, new pair."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from client_helpers import answers, path_calls
+
+from jing_client import JingClient
+from jing_client.settings import Paths
+from jing_sandbox.process import SandboxProcess
+
+PATHS = Paths()
+PAGE = {"page": 1, "page_size": 2}
+
+
+def _list(client: JingClient) -> None:
+    assert client.call(PATHS.activity_list, PAGE).code == 0
+
+
+def test_token_expired_mid_run_is_refreshed_and_the_call_repeated(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox)
+    _list(client)
+    sandbox.expire_tokens(access=True)
+    _list(client)
+    _list(client)
+    assert answers(sandbox, 40003) == 1
+    assert path_calls(sandbox, PATHS.token_refresh) == 1
+    assert client.stats()["token_fetches"] == 1
+    assert client.stats()["token_refreshes"] == 1
+    assert client.stats()["retries"] == 0  # the token round does not use a backoff attempt
+
+
+def test_token_is_refreshed_a_margin_before_it_expires(
+    sandbox_factory: Callable[..., SandboxProcess], client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox = sandbox_factory(token_ttl=2)
+    client = client_factory(sandbox, token_refresh_margin_seconds=300)
+    _list(client)
+    time.sleep(1.2)  # past the margin (capped at half of expires_in), before the expiry
+    _list(client)
+    assert client.stats()["token_refreshes"] == 1
+    assert answers(sandbox, 40003) == 0
+
+
+def test_expired_refresh_token_leads_to_a_new_pair(
+    sandbox_factory: Callable[..., SandboxProcess], client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox = sandbox_factory(token_ttl=2, refresh_ttl=1)
+    client = client_factory(sandbox)
+    _list(client)
+    time.sleep(1.2)  # the access token is due for renewal, the refresh token has expired
+    _list(client)
+    assert answers(sandbox, 40004) == 1
+    assert client.stats()["token_fetches"] == 2
+    assert client.stats()["token_refreshes"] == 0
+
+
+def test_refused_refresh_token_after_expire_all_leads_to_a_new_pair(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox)
+    _list(client)
+    sandbox.expire_tokens(access=True, refresh=True)
+    _list(client)
+    assert answers(sandbox, 40003) == 1
+    assert answers(sandbox, 40004) == 1
+    assert client.stats()["token_fetches"] == 2
+
+
+def test_refresh_token_older_than_its_ttl_is_not_tried(
+    sandbox_factory: Callable[..., SandboxProcess], client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox = sandbox_factory(token_ttl=2)
+    client = client_factory(sandbox, refresh_token_ttl_seconds=1)
+    _list(client)
+    time.sleep(1.2)
+    _list(client)
+    assert path_calls(sandbox, PATHS.token_refresh) == 0
+    assert client.stats()["token_fetches"] == 2
+
+
+def test_tokens_expiring_every_few_calls_never_fail_a_call(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox.configure(expire_token_every=4)
+    client = client_factory(sandbox)
+    for _ in range(20):
+        _list(client)
+    assert answers(sandbox, 40003) >= 4
+    assert client.stats()["token_refreshes"] >= 4
+
+
+def _in_threads(n: int, work: Callable[[], None]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            work()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_concurrent_senders_share_one_token_and_one_refresh(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox, max_concurrency=5)
+    assert _in_threads(10, lambda: _list(client)) == []
+    assert sandbox.stats()["tokens_issued"] == 1
+    sandbox.expire_tokens(access=True)
+    assert _in_threads(10, lambda: _list(client)) == []
+    assert client.stats()["token_fetches"] == 1
+    assert client.stats()["token_refreshes"] == 1
