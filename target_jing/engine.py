@@ -1,0 +1,312 @@
+"""`SyncRun`: one write-back run, from input rows to a recorded summary.
+
+Every surface (the Singer target, `target-jing sync`, the DataFrame function)
+drives the same object: open it, add rows from any number of sources, finish.
+Rows move forward only: checked and staged in the ledger (durable the moment
+`add_*` returns), planned in SQL, sent in chunks, and recorded chunk by chunk.
+The ledger, not memory, is the state: a run killed at any point is finished by
+the next one (`_recover`), which re-sends at most the chunks that were in flight.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import islice
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from jing_client import JingClient
+from jing_client.redact import redact
+from target_jing import plan
+from target_jing.ledger import INTERRUPTED, OUTCOMES, Ledger, now
+from target_jing.rows import BATCH_ROWS, check_batch
+from target_jing.send import Answered, answers_frame, send_all
+from target_jing.settings import TargetSettings
+
+Mode = Literal["normal", "dry_run", "full"]
+MODES: tuple[str, ...] = ("normal", "dry_run", "full")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: `read` rows staged, `plan`, `send` rows answered, `done`."""
+
+    phase: Literal["read", "plan", "send", "done"]
+    rows_done: int
+    rows_total: int | None
+    calls: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What became of a run; `as_dict()` is the JSON summary line."""
+
+    run_id: str
+    mode: str
+    status: Literal["succeeded", "failed", "aborted"]
+    counts: dict[str, int]
+    rows_in: int
+    update_calls: int
+    minimum_calls: int
+    seconds: float
+    fatal_error: str | None = None
+    ledger_path: str = ""
+    client_stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def failed_ratio(self) -> float:
+        """Failed and rejected rows as a share of all rows of the run (0 when there are none)."""
+        bad = self.counts.get("failed", 0) + self.counts.get("rejected", 0)
+        return bad / self.rows_in if self.rows_in else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+            "failed_ratio": round(self.failed_ratio, 6),
+        }
+
+
+class SyncRun:
+    """One run over one ledger; a context manager (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: TargetSettings,
+        mode: Mode = "normal",
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.settings = settings
+        self.mode = mode
+        self.run_id = _new_run_id()
+        self._on_progress = on_progress
+        self._ledger: Ledger | None = None
+        self._next_index: Counter[str] = Counter()
+        self._rows_read = 0
+        self._started = time.monotonic()
+        self._summary: RunSummary | None = None
+
+    # -- context ------------------------------------------------------------------------
+
+    def __enter__(self) -> SyncRun:
+        self._ledger = Ledger(self.settings.ledger_path)
+        try:
+            if self.mode != "dry_run":
+                self._recover()
+            self._ledger.start_run(self.run_id, self.mode, now())
+        except BaseException:
+            self._ledger.close()
+            raise
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        ledger = self._require_ledger()
+        try:
+            if self._summary is None:
+                reason = redact(f"{type(exc).__name__}: {exc}") if exc else "finish() not called"
+                self._abort(f"the run stopped before finishing: {reason}")
+        finally:
+            ledger.close()
+
+    # -- input --------------------------------------------------------------------------
+
+    def add_records(self, records: Iterable[Mapping[str, Any]], source: str) -> int:
+        """Check and stage Singer records (any columns); return how many were added."""
+        iterator = iter(records)
+
+        def frames() -> Iterator[pd.DataFrame]:
+            while batch := list(islice(iterator, BATCH_ROWS)):
+                yield pd.DataFrame.from_records(batch)
+
+        return self._stage(frames(), source)
+
+    def add_relation(self, relation: duckdb.DuckDBPyRelation, source: str) -> int:
+        """Check and stage a DuckDB table or query, streamed in Arrow batches."""
+        reader = relation.fetch_record_batch(BATCH_ROWS)
+        return self._stage((batch.to_pandas() for batch in reader), source)
+
+    def add_dataframe(self, frame: pd.DataFrame, source: str = "dataframe") -> int:
+        """Check and stage a pandas DataFrame, a slice at a time."""
+        slices = (
+            frame.iloc[start : start + BATCH_ROWS] for start in range(0, len(frame), BATCH_ROWS)
+        )
+        return self._stage(slices, source)
+
+    def _stage(self, frames: Iterable[pd.DataFrame], source: str) -> int:
+        """All batches of one call in one transaction: durable once this returns."""
+        ledger = self._require_ledger()
+        added = 0
+        with ledger.transaction():
+            for frame in frames:
+                checked = check_batch(frame, self.settings, source, self._next_index[source])
+                ledger.stage(self.run_id, checked)
+                self._next_index[source] += len(checked)
+                added += len(checked)
+                self._rows_read += len(checked)
+                self._progress("read", self._rows_read, None, 0)
+        return added
+
+    # -- finish -------------------------------------------------------------------------
+
+    def finish(self) -> RunSummary:
+        """Plan, send (unless a dry run) and record; return the summary."""
+        ledger = self._require_ledger()
+        self._progress("plan", 0, None, 0)
+        minimum_calls = self._plan()
+        planned = plan.planned_rows(ledger.con, self.run_id)
+        fatal: str | None = None
+        stats: dict[str, int] = {}
+        if self.mode != "dry_run" and minimum_calls:
+            fatal, stats = self._send(planned)
+        with ledger.transaction() as con:
+            if fatal:
+                ledger.settle_unlogged(
+                    con, self.run_id, "failed", f"not sent: the run stopped: {fatal}", pend=True
+                )
+            self._summary = self._summarize(minimum_calls, fatal, stats)
+            ledger.close_run(con, self.run_id, self._summary.status, fatal)
+        self._progress("done", planned, planned, self._summary.update_calls)
+        return self._summary
+
+    def _plan(self) -> int:
+        """Mark conflicts, bring in pending rows, log rejected and unchanged rows, cut chunks."""
+        ledger = self._require_ledger()
+        compare = self.mode != "full"
+        dry_run = self.mode == "dry_run"
+        with ledger.transaction() as con:
+            plan.mark_conflicts(con, self.run_id)
+            plan.add_pending(con, self.run_id)
+            plan.log_rejected(con, self.run_id)
+            if compare:
+                plan.settle_unchanged(con, self.run_id, dry_run=dry_run)
+            minimum_calls = plan.make_chunks(
+                con, self.run_id, self.settings.batch_size, compare=compare
+            )
+            if dry_run:
+                plan.log_planned(con, self.run_id)
+            con.execute(
+                "UPDATE jing_sync_runs SET minimum_calls = ? WHERE run_id = ?",
+                [minimum_calls, self.run_id],
+            )
+        return minimum_calls
+
+    def _send(self, planned: int) -> tuple[str | None, dict[str, int]]:
+        ledger = self._require_ledger()
+        answered_rows = 0
+        calls = 0
+
+        def record(answered: list[Answered]) -> None:
+            nonlocal answered_rows, calls
+            batch_calls = sum(item.calls for item in answered)
+            ledger.record_answers(self.run_id, answers_frame(answered), batch_calls)
+            answered_rows += sum(len(item.rows) for item in answered)
+            calls += batch_calls
+            self._progress("send", answered_rows, planned, calls)
+
+        reader = ledger.con.cursor()
+        try:
+            with JingClient(self.settings.client) as client:
+                fatal = send_all(
+                    client,
+                    plan.iter_chunks(reader, self.run_id),
+                    self.settings.max_concurrency,
+                    record,
+                )
+                stats = client.stats()
+        finally:
+            reader.close()
+        return (redact(f"{type(fatal).__name__}: {fatal}") if fatal else None), stats
+
+    def _summarize(
+        self, minimum_calls: int, fatal: str | None, stats: dict[str, int]
+    ) -> RunSummary:
+        ledger = self._require_ledger()
+        summary = RunSummary(
+            run_id=self.run_id,
+            mode=self.mode,
+            status="aborted" if fatal else "succeeded",
+            counts=ledger.counts(self.run_id),
+            rows_in=ledger.staged_count(self.run_id),
+            update_calls=ledger.update_calls(self.run_id),
+            minimum_calls=minimum_calls,
+            seconds=time.monotonic() - self._started,
+            fatal_error=fatal,
+            ledger_path=str(self.settings.ledger_path),
+            client_stats=stats,
+        )
+        if not fatal and summary.failed_ratio > self.settings.max_failed_ratio:
+            return replace(summary, status="failed")
+        return summary
+
+    # -- unfinished runs ----------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Finish the record of runs whose process died: log their rows, pend the unsent ones."""
+        ledger = self._require_ledger()
+        for run_id, mode in ledger.unfinished_runs(but=self.run_id):
+            with ledger.transaction() as con:
+                self._settle_run(con, run_id, mode, INTERRUPTED)
+                ledger.close_run(
+                    con,
+                    run_id,
+                    "aborted",
+                    "the process ended before the run finished (killed?); "
+                    f"its unconfirmed rows were moved to jing_pending by run {self.run_id}",
+                )
+
+    def _abort(self, reason: str) -> None:
+        """Record this run as aborted with what it knows; its unsent rows become pending."""
+        ledger = self._require_ledger()
+        with ledger.transaction() as con:
+            self._settle_run(con, self.run_id, self.mode, INTERRUPTED)
+            ledger.close_run(con, self.run_id, "aborted", reason)
+
+    def _settle_run(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, mode: str, reason: str
+    ) -> None:
+        ledger = self._require_ledger()
+        plan.mark_conflicts(con, run_id)
+        if mode == "dry_run":
+            ledger.settle_unlogged(con, run_id, "planned", "the dry run ended early", pend=False)
+        else:
+            ledger.settle_unlogged(con, run_id, "failed", reason, pend=True)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _require_ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("use SyncRun as a context manager: `with SyncRun(...) as run:`")
+        return self._ledger
+
+    def _progress(self, phase: str, done: int, total: int | None, calls: int) -> None:
+        if self._on_progress is not None:
+            self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
+
+
+def _new_run_id() -> str:
+    """Sortable by start time, so the ledger's runs and log read in order."""
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+__all__ = ["MODES", "OUTCOMES", "Mode", "Progress", "RunSummary", "SyncRun"]

@@ -1,0 +1,351 @@
+"""The ledger: one DuckDB file that remembers every run, every row and what JING confirmed.
+
+Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
+`jing_applied_status`, `jing_pending`). The engine also keeps its working rows
+here (`jing_staged`, `jing_plan`, `jing_work`) rather than in memory, so a run of
+a million rows stays small, and a run killed at any moment leaves on disk all
+that the next run needs to finish its work (`recover_unfinished`).
+
+Only the thread that owns a `Ledger` touches it: DuckDB connections are not
+thread-safe, and one writer makes every transaction's effect easy to reason about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from target_jing.settings import WANTED_FIELDS
+
+SCHEMA_VERSION = 1
+
+#: Outcomes a log row can have; `planned` only in a dry run.
+OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned")
+
+_FIELDS_DDL = ", ".join(f"{name} VARCHAR" for name in WANTED_FIELDS)
+_FIELDS = ", ".join(WANTED_FIELDS)
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS jing_schema_version (
+        version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS jing_sync_runs (
+        run_id VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ,
+        mode VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        rows_in BIGINT DEFAULT 0, applied BIGINT DEFAULT 0, unchanged BIGINT DEFAULT 0,
+        failed BIGINT DEFAULT 0, rejected BIGINT DEFAULT 0, planned BIGINT DEFAULT 0,
+        update_calls BIGINT DEFAULT 0, minimum_calls BIGINT DEFAULT 0, fatal_error VARCHAR)""",
+    f"""CREATE TABLE IF NOT EXISTS jing_sync_log (
+        run_id VARCHAR NOT NULL, row_index BIGINT, source VARCHAR NOT NULL,
+        entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL},
+        outcome VARCHAR NOT NULL, reason VARCHAR, request_id VARCHAR, chunk_id BIGINT,
+        logged_at TIMESTAMPTZ NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS jing_applied_status (
+        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
+        jing_uuid VARCHAR, confirmed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS jing_pending (
+        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
+        first_run_id VARCHAR NOT NULL, last_run_id VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL, last_reason VARCHAR)""",
+    # Working tables: rows of runs not yet finished (emptied when a run ends).
+    f"""CREATE TABLE IF NOT EXISTS jing_staged (
+        run_id VARCHAR NOT NULL, row_index BIGINT NOT NULL, source VARCHAR NOT NULL,
+        entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL}, reason VARCHAR)""",
+    f"""CREATE TABLE IF NOT EXISTS jing_plan (
+        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL,
+        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL})""",
+    """CREATE TABLE IF NOT EXISTS jing_work (
+        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
+        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL)""",
+)
+
+#: Columns of the frame `record_answers` takes, one row per (chunk, user) answered.
+ANSWER_COLUMNS: tuple[str, ...] = (
+    "chunk_id",
+    "entity_uuid",
+    "omni_user_uuid",
+    *WANTED_FIELDS,
+    "outcome",
+    "reason",
+    "request_id",
+    "jing_uuid",
+    *(f"echo_{name}" for name in WANTED_FIELDS),
+)
+
+INTERRUPTED = "the run ended before this row was confirmed; it stays pending and is retried"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """An open ledger file; the schema is created (or checked) on open."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.con = duckdb.connect(str(path))
+        # The engine streams; DuckDB's own buffers are what grows with the data.
+        self.con.execute("SET memory_limit = '256MB'")
+        self.con.execute("SET preserve_insertion_order = true")
+        self._create_schema()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _create_schema(self) -> None:
+        with self.transaction():
+            for statement in SCHEMA:
+                self.con.execute(statement)
+            found = self.con.execute("SELECT max(version) FROM jing_schema_version").fetchone()
+            version = found[0] if found else None
+            if version is None:
+                self.con.execute(
+                    "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
+                )
+            elif version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"ledger {self.path} has schema version {version}; this target-jing "
+                    f"knows up to {SCHEMA_VERSION}: upgrade target-jing"
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All statements in the block commit together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, mode: str, started_at: datetime) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO jing_sync_runs (run_id, started_at, mode, status) "
+                "VALUES (?, ?, ?, 'running')",
+                [run_id, started_at, mode],
+            )
+
+    def stage(self, run_id: str, frame: pd.DataFrame) -> None:
+        """Append checked rows to `jing_staged`; the caller holds the transaction."""
+        self.con.register("staged_batch", frame)
+        try:
+            self.con.execute(
+                f"INSERT INTO jing_staged SELECT ?, row_index, source, entity_uuid, "
+                f"omni_user_uuid, {_FIELDS}, reason FROM staged_batch",
+                [run_id],
+            )
+        finally:
+            self.con.unregister("staged_batch")
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        """Log rows of a run by outcome (every outcome present, zero when none)."""
+        found = dict(
+            self.con.execute(
+                "SELECT outcome, count(*) FROM jing_sync_log WHERE run_id = ? GROUP BY outcome",
+                [run_id],
+            ).fetchall()
+        )
+        return {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
+
+    def staged_count(self, run_id: str) -> int:
+        found = self.con.execute(
+            "SELECT count(*) FROM jing_staged WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return int(found[0]) if found else 0
+
+    def update_calls(self, run_id: str) -> int:
+        found = self.con.execute(
+            "SELECT update_calls FROM jing_sync_runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return int(found[0]) if found else 0
+
+    def close_run(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        status: str,
+        fatal_error: str | None,
+    ) -> None:
+        """Write a run's final row from its log and drop its working rows (inside `con`'s
+        transaction, so a run is either finished with all its log rows or not at all)."""
+        con.execute(
+            """
+            UPDATE jing_sync_runs SET
+                ended_at = $ended, status = $status, fatal_error = $fatal,
+                rows_in = (SELECT count(*) FROM jing_staged WHERE run_id = $run),
+                applied = c.applied, unchanged = c.unchanged, failed = c.failed,
+                rejected = c.rejected, planned = c.planned
+            FROM (
+                SELECT count(*) FILTER (outcome = 'applied') AS applied,
+                       count(*) FILTER (outcome = 'unchanged') AS unchanged,
+                       count(*) FILTER (outcome = 'failed') AS failed,
+                       count(*) FILTER (outcome = 'rejected') AS rejected,
+                       count(*) FILTER (outcome = 'planned') AS planned
+                FROM jing_sync_log WHERE run_id = $run
+            ) AS c
+            WHERE run_id = $run
+            """,
+            {"ended": now(), "status": status, "fatal": fatal_error, "run": run_id},
+        )
+        for table in ("jing_staged", "jing_plan", "jing_work"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+    # -- answers ------------------------------------------------------------------------
+
+    def record_answers(self, run_id: str, answers: pd.DataFrame, calls: int) -> None:
+        """Log, confirm and (un)pend the rows of answered chunks, in one transaction.
+
+        `answers` holds one row per (chunk, user) with `ANSWER_COLUMNS`. Every input
+        row behind a user (identical duplicates, a pending retry) gets the outcome.
+        """
+        low, high = int(answers["chunk_id"].min()), int(answers["chunk_id"].max())
+        with self.transaction() as con:
+            con.register("answers", answers)
+            try:
+                self._record(con, run_id, low, high, calls)
+            finally:
+                con.unregister("answers")
+
+    def _record(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, low: int, high: int, calls: int
+    ) -> None:
+        stamp = now()
+        con.execute(
+            f"""
+            INSERT INTO jing_sync_log
+            SELECT w.run_id, w.row_index, w.source, w.entity_uuid, w.omni_user_uuid,
+                   {", ".join(f"a.{f}" for f in WANTED_FIELDS)},
+                   a.outcome, a.reason, a.request_id, a.chunk_id, $stamp
+            FROM jing_work AS w
+            JOIN answers AS a USING (chunk_id, entity_uuid, omni_user_uuid)
+            WHERE w.run_id = $run AND w.chunk_id BETWEEN $low AND $high
+            """,
+            {"stamp": stamp, "run": run_id, "low": low, "high": high},
+        )
+        con.execute(
+            """
+            DELETE FROM jing_applied_status AS s USING answers AS a
+            WHERE a.outcome = 'applied'
+              AND s.entity_uuid = a.entity_uuid AND s.omni_user_uuid = a.omni_user_uuid
+            """
+        )
+        echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
+        con.execute(
+            f"""
+            INSERT INTO jing_applied_status
+            SELECT entity_uuid, omni_user_uuid, {echoes}, jing_uuid, $stamp, $run
+            FROM answers WHERE outcome = 'applied'
+            """,
+            {"stamp": stamp, "run": run_id},
+        )
+        con.execute(
+            """
+            DELETE FROM jing_pending AS p USING answers AS a
+            WHERE a.outcome = 'applied'
+              AND p.entity_uuid = a.entity_uuid AND p.omni_user_uuid = a.omni_user_uuid
+            """
+        )
+        _pend(
+            con,
+            f"SELECT entity_uuid, omni_user_uuid, {_FIELDS}, reason FROM answers "
+            "WHERE outcome = 'failed'",
+            run_id,
+        )
+        con.execute(
+            "UPDATE jing_sync_runs SET update_calls = update_calls + ? WHERE run_id = ?",
+            [calls, run_id],
+        )
+
+    # -- unfinished runs ----------------------------------------------------------------
+
+    def unfinished_runs(self, but: str) -> list[tuple[str, str]]:
+        """(run_id, mode) of runs that never finished: their process died or was killed."""
+        return [
+            (run_id, mode)
+            for run_id, mode in self.con.execute(
+                "SELECT run_id, mode FROM jing_sync_runs WHERE status = 'running' AND run_id <> ? "
+                "ORDER BY started_at",
+                [but],
+            ).fetchall()
+        ]
+
+    def settle_unlogged(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, outcome: str, reason: str, *, pend: bool
+    ) -> None:
+        """Give every staged row of a run that has no log row yet its log row.
+
+        Rejected rows are logged `rejected`; the others get `outcome` with `reason`
+        and, with `pend`, join `jing_pending` so that a later run sends them. Runs
+        inside `con`'s transaction.
+        """
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE unlogged AS
+            SELECT s.* FROM jing_staged AS s
+            ANTI JOIN (SELECT source, row_index FROM jing_sync_log WHERE run_id = $run) AS l
+            USING (source, row_index)
+            WHERE s.run_id = $run
+            """,
+            {"run": run_id},
+        )
+        con.execute(
+            f"""
+            INSERT INTO jing_sync_log
+            SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid, {_FIELDS},
+                   CASE WHEN u.reason IS NULL THEN $outcome ELSE 'rejected' END,
+                   coalesce(u.reason, $reason), NULL, w.chunk_id, $stamp
+            FROM unlogged AS u
+            LEFT JOIN jing_work AS w USING (run_id, source, row_index)
+            """,
+            {"run": run_id, "outcome": outcome, "reason": reason, "stamp": now()},
+        )
+        if pend:
+            _pend(
+                con,
+                f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, $reason AS reason "
+                "FROM unlogged WHERE reason IS NULL AND source <> 'pending'",
+                run_id,
+                {"reason": reason},
+            )
+        con.execute("DROP TABLE unlogged")
+
+
+def _pend(
+    con: duckdb.DuckDBPyConnection,
+    rows_sql: str,
+    run_id: str,
+    params: dict[str, object] | None = None,
+) -> None:
+    """Upsert rows (entity_uuid, omni_user_uuid, wanted fields, reason) into `jing_pending`.
+
+    A registration already pending keeps its first run and counts one more attempt.
+    """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE new_pending AS
+        SELECT r.entity_uuid, r.omni_user_uuid, {", ".join(f"r.{f}" for f in WANTED_FIELDS)},
+               coalesce(p.first_run_id, $run) AS first_run_id, $run AS last_run_id,
+               coalesce(p.attempts, 0) + 1 AS attempts, r.reason AS last_reason
+        FROM ({rows_sql}) AS r
+        LEFT JOIN jing_pending AS p USING (entity_uuid, omni_user_uuid)
+        """,
+        {"run": run_id, **(params or {})},
+    )
+    con.execute(
+        """
+        DELETE FROM jing_pending AS p USING new_pending AS n
+        WHERE p.entity_uuid = n.entity_uuid AND p.omni_user_uuid = n.omni_user_uuid
+        """
+    )
+    con.execute("INSERT INTO jing_pending SELECT * FROM new_pending")
+    con.execute("DROP TABLE new_pending")

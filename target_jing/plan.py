@@ -1,0 +1,231 @@
+"""Plan a run in DuckDB SQL: which rows to send, and in how few calls.
+
+Everything here works on the ledger's tables for one run, never on Python lists
+of rows: a million rows are a few SQL statements. The plan keeps the rows whose
+wanted values differ from what JING last confirmed (all of them in mode
+`full`), adds the pending rows of earlier runs, groups them by activity and by
+the exact set of fields and values (a field left empty is not sent, so it is
+part of the group), and cuts each group into chunks of at most `batch_size`
+users. One chunk is one update call, and no fewer calls can carry the same
+changes, because one call sets the same values for one activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+
+from target_jing.settings import WANTED_FIELDS
+
+#: Rows fetched from DuckDB at a time while chunks are read out.
+FETCH_ROWS = 10_000
+
+_KEY = "entity_uuid, omni_user_uuid"
+_FIELDS = ", ".join(WANTED_FIELDS)
+
+
+def _fields_of(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in WANTED_FIELDS)
+
+
+def _differs(left: str, right: str) -> str:
+    return " OR ".join(f"{left}.{f} IS DISTINCT FROM {right}.{f}" for f in WANTED_FIELDS)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One update call: the same `fields` for `user_ids` of one activity."""
+
+    chunk_id: int
+    entity_uuid: str
+    fields: dict[str, str]
+    user_ids: list[str] = field(default_factory=list)
+
+
+def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Reject both rows when one run asks two different things for the same registration.
+
+    Identical duplicates are kept: they collapse into one send and share its outcome.
+    Picking one of two different rows could write a status nobody meant.
+    """
+    con.execute(
+        f"""
+        UPDATE jing_staged AS s
+        SET reason = 'row ' || s.row_index || ' of ' || s.source
+                     || ': conflicting duplicate of row ' || c.other_index || ' of '
+                     || c.other_source || ' (same activity and user, different values)'
+        FROM (
+            WITH valid AS (
+                SELECT row_index, source, {_KEY}, {_FIELDS} FROM jing_staged
+                WHERE run_id = $run AND reason IS NULL
+            ), repeated AS (
+                SELECT {_KEY} FROM valid GROUP BY ALL HAVING count(*) > 1
+            ), candidates AS (
+                SELECT v.* FROM valid AS v JOIN repeated USING ({_KEY})
+            )
+            SELECT a.row_index, a.source,
+                   arg_min(b.row_index, (b.source, b.row_index)) AS other_index,
+                   arg_min(b.source, (b.source, b.row_index)) AS other_source
+            FROM candidates AS a JOIN candidates AS b USING ({_KEY})
+            WHERE {_differs("a", "b")}
+            GROUP BY a.row_index, a.source
+        ) AS c
+        WHERE s.run_id = $run AND s.row_index = c.row_index AND s.source = c.source
+        """,
+        {"run": run_id},
+    )
+
+
+def add_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Bring in the pending rows of earlier runs, as rows of source `pending`.
+
+    A registration this run asks for again takes this run's values instead: the
+    newest wish wins, and the older pending row is replaced when this one settles.
+    """
+    con.execute(
+        f"""
+        INSERT INTO jing_staged
+        SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, 'pending', {_KEY}, {_FIELDS}, NULL
+        FROM jing_pending AS p
+        ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged
+                   WHERE run_id = $run AND reason IS NULL) AS s
+        USING ({_KEY})
+        """,
+        {"run": run_id},
+    )
+
+
+def log_rejected(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    con.execute(
+        f"""
+        INSERT INTO jing_sync_log
+        SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'rejected', reason, NULL, NULL,
+               now()
+        FROM jing_staged WHERE run_id = $run AND reason IS NOT NULL
+        """,
+        {"run": run_id},
+    )
+
+
+def settle_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, *, dry_run: bool) -> None:
+    """Log `unchanged` for rows JING already holds; they leave `jing_pending` (not in a dry run).
+
+    Only the fields a row sets are compared: an empty field is not sent, so it
+    cannot differ.
+    """
+    same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = a.{f})" for f in WANTED_FIELDS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE unchanged_keys AS
+        SELECT DISTINCT w.entity_uuid, w.omni_user_uuid, a.run_id AS applied_by
+        FROM jing_staged AS w
+        JOIN jing_applied_status AS a USING ({_KEY})
+        WHERE w.run_id = $run AND w.reason IS NULL AND {same}
+        """,
+        {"run": run_id},
+    )
+    con.execute(
+        f"""
+        INSERT INTO jing_sync_log
+        SELECT s.run_id, s.row_index, s.source, {_KEY}, {_fields_of("s")}, 'unchanged',
+               'JING already holds these values (confirmed by run ' || u.applied_by || ')',
+               NULL, NULL, now()
+        FROM jing_staged AS s JOIN unchanged_keys AS u USING ({_KEY})
+        WHERE s.run_id = $run AND s.reason IS NULL
+        """,
+        {"run": run_id},
+    )
+    if not dry_run:
+        con.execute(
+            "DELETE FROM jing_pending AS p USING unchanged_keys AS u "
+            "WHERE p.entity_uuid = u.entity_uuid AND p.omni_user_uuid = u.omni_user_uuid"
+        )
+
+
+def make_chunks(
+    con: duckdb.DuckDBPyConnection, run_id: str, batch_size: int, *, compare: bool
+) -> int:
+    """Write the run's chunks (`jing_plan`, `jing_work`); return how many calls they need.
+
+    With `compare`, registrations logged `unchanged` are left out.
+    """
+    skip_unchanged = (
+        "ANTI JOIN unchanged_keys USING (entity_uuid, omni_user_uuid)" if compare else ""
+    )
+    partition = f"entity_uuid, {_FIELDS}"
+    con.execute(
+        f"""
+        INSERT INTO jing_plan
+        SELECT $run,
+               dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
+               {_KEY}, {_FIELDS}
+        FROM (
+            SELECT *, (row_number() OVER (PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
+                      // $batch AS part
+            FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
+                  WHERE run_id = $run AND reason IS NULL) AS wanted
+            {skip_unchanged}
+        )
+        ORDER BY chunk_id, omni_user_uuid
+        """,
+        {"run": run_id, "batch": batch_size},
+    )
+    con.execute(
+        f"""
+        INSERT INTO jing_work
+        SELECT $run, p.chunk_id, s.row_index, s.source, {_KEY}
+        FROM jing_staged AS s JOIN jing_plan AS p USING ({_KEY})
+        WHERE s.run_id = $run AND p.run_id = $run AND s.reason IS NULL
+        ORDER BY p.chunk_id
+        """,
+        {"run": run_id},
+    )
+    found = con.execute(
+        "SELECT count(DISTINCT chunk_id) FROM jing_plan WHERE run_id = ?", [run_id]
+    ).fetchone()
+    return int(found[0]) if found else 0
+
+
+def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """A dry run's log: each row to send, with the chunk (call) it would go in."""
+    con.execute(
+        f"""
+        INSERT INTO jing_sync_log
+        SELECT w.run_id, w.row_index, w.source, {_KEY}, {_fields_of("p")}, 'planned', NULL,
+               NULL, w.chunk_id, now()
+        FROM jing_work AS w JOIN jing_plan AS p USING (run_id, chunk_id, {_KEY})
+        WHERE w.run_id = $run
+        """,
+        {"run": run_id},
+    )
+
+
+def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    found = con.execute("SELECT count(*) FROM jing_plan WHERE run_id = ?", [run_id]).fetchone()
+    return int(found[0]) if found else 0
+
+
+def iter_chunks(cursor: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[Chunk]:
+    """Read the chunks back one by one, streaming: the plan is never all in memory.
+
+    `cursor` must be a connection of its own (`Ledger.con.cursor()`), so that the
+    ledger can be written between chunks without ending this read.
+    """
+    cursor.execute(
+        f"SELECT chunk_id, entity_uuid, {_FIELDS}, omni_user_uuid FROM jing_plan "
+        "WHERE run_id = ? ORDER BY chunk_id, omni_user_uuid",
+        [run_id],
+    )
+    current: Chunk | None = None
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        for chunk_id, entity_uuid, *values, user_id in rows:
+            if current is None or current.chunk_id != chunk_id:
+                if current is not None:
+                    yield current
+                fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
+                current = Chunk(chunk_id, entity_uuid, fields)
+            current.user_ids.append(user_id)
+    if current is not None:
+        yield current

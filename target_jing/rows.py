@@ -1,0 +1,163 @@
+"""Check input rows: each becomes a status row or a rejection whose reason names the row.
+
+Rows arrive in batches (a pandas DataFrame of up to `BATCH_ROWS` rows) and are
+checked a column at a time, so a million rows never exist as a million Python
+objects. The result is a frame in the ledger's staging layout: the row's index
+in its source, the source, the two ids, the four wanted fields as the API's
+strings (None = not sent) and a reason (None = the row is good). Columns that
+do not map to an API field are dropped here and so can never be sent.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from target_jing.settings import (
+    KEY_FIELDS,
+    STATUS_FIELDS,
+    WANTED_FIELDS,
+    TargetSettings,
+)
+from target_jing.times import to_api_times
+
+#: Rows checked and staged together: large enough to be fast, small enough to stay lean.
+BATCH_ROWS = 50_000
+
+STAGED_COLUMNS: tuple[str, ...] = ("row_index", "source", *KEY_FIELDS, *WANTED_FIELDS, "reason")
+
+_KEY_NAMES = {"entity_uuid": "activity id", "omni_user_uuid": "user id"}
+_BAD = object()
+
+
+def check_batch(
+    frame: pd.DataFrame, settings: TargetSettings, source: str, first_index: int
+) -> pd.DataFrame:
+    """Check one batch; row i of `frame` is row `first_index + i` of `source`."""
+    index = pd.RangeIndex(len(frame))
+    frame = frame.set_axis(index, axis=0)
+    staged = pd.DataFrame(
+        {"row_index": np.arange(first_index, first_index + len(frame), dtype="int64")},
+        index=index,
+    )
+    staged["source"] = source
+    problems: list[pd.Series] = []
+    for api_field in KEY_FIELDS:
+        column = _column_for(frame, settings.columns[api_field])
+        values = _texts(frame[column]) if column else pd.Series(None, index=index, dtype=object)
+        staged[api_field] = values
+        problems.append(
+            pd.Series(
+                f"missing {_KEY_NAMES[api_field]} ({_column_label(settings, api_field)})",
+                index=index,
+                dtype=object,
+            ).where(values.isna(), None)
+        )
+    for api_field in WANTED_FIELDS:
+        column = _column_for(frame, settings.columns[api_field])
+        if column is None:
+            staged[api_field] = pd.Series(None, index=index, dtype=object)
+            continue
+        if api_field in STATUS_FIELDS:
+            values, errors = _statuses(frame[column], _allowed(settings, api_field))
+        else:
+            values, errors = to_api_times(
+                frame[column], settings.source_timezone, settings.api_timezone
+            )
+        staged[api_field] = values
+        problems.append(_name_column(errors, column))
+    value_problems = pd.concat(problems[len(KEY_FIELDS) :], axis=1).notna().any(axis=1)
+    nothing = staged[list(WANTED_FIELDS)].isna().all(axis=1) & ~value_problems
+    problems.append(
+        pd.Series(
+            "nothing to set: every status and time is empty", index=index, dtype=object
+        ).where(nothing, None)
+    )
+    staged["reason"] = _reasons(problems, staged["row_index"], source)
+    return staged[list(STAGED_COLUMNS)]
+
+
+def _column_for(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
+    return next((c for c in candidates if c in frame.columns), None)
+
+
+def _column_label(settings: TargetSettings, api_field: str) -> str:
+    return "column " + " or ".join(repr(c) for c in settings.columns[api_field])
+
+
+def _allowed(settings: TargetSettings, api_field: str) -> tuple[str, ...]:
+    if api_field == "ems_signinstatus":
+        return settings.signin_statuses
+    return settings.approve_statuses
+
+
+def _name_column(errors: pd.Series, column: str) -> pd.Series:
+    return errors.map(lambda e: None if _empty(e) else f"column {column!r}: {e}").astype(object)
+
+
+def _reasons(problems: list[pd.Series], row_index: pd.Series, source: str) -> pd.Series:
+    """Join each row's problems into one reason that names the row; None for a good row."""
+    table = pd.concat(problems, axis=1)
+    bad = table.notna().any(axis=1)
+    reasons = pd.Series(None, index=table.index, dtype=object)
+    for position in np.flatnonzero(bad.to_numpy()):
+        parts = [p for p in table.iloc[position].tolist() if not _empty(p)]
+        reasons.iloc[position] = f"row {row_index.iloc[position]} of {source}: " + "; ".join(parts)
+    return reasons
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    """Ids as stripped strings; empty, null and unusable values become None."""
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        stripped = values.str.strip()
+        return stripped.astype(object).where(stripped.notna() & (stripped != ""), None)
+    texts = [_text_one(v) for v in values.tolist()]
+    return pd.Series(texts, index=values.index, dtype=object)
+
+
+def _text_one(value: Any) -> str | None:
+    status = _status_one(value)
+    return None if status is _BAD else status
+
+
+def _statuses(values: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    """Statuses as the API's strings: 1 and 1.0 mean "1"; True, "yes" and 3 are refused."""
+    raw = values.tolist()
+    texts: list[str | None] = []
+    errors: list[str | None] = []
+    allowed_set = set(allowed)
+    choices = ", ".join(allowed)
+    for value in raw:
+        text = _status_one(value)
+        if text is _BAD or (text is not None and text not in allowed_set):
+            texts.append(None)
+            errors.append(f"value {value!r} is not one of the allowed statuses ({choices})")
+        else:
+            texts.append(text)  # type: ignore[arg-type]
+            errors.append(None)
+    index = values.index
+    return pd.Series(texts, index=index, dtype=object), pd.Series(errors, index=index, dtype=object)
+
+
+def _status_one(value: Any) -> str | object | None:
+    """A scalar as the API's string, None when empty, `_BAD` when it cannot be one."""
+    if _empty(value) or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return _BAD
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating | Decimal):
+        number = float(value)
+        return str(int(number)) if math.isfinite(number) and number.is_integer() else _BAD
+    if isinstance(value, str):
+        return value.strip() or None
+    return _BAD

@@ -1,0 +1,183 @@
+"""Send chunks to JING and read every answer user by user.
+
+Calls run on a small thread pool (`max_concurrency`); the client's rate limiter
+and concurrency cap are shared by all of them. Answers come back to the calling
+thread, which alone writes the ledger: after each batch of confirmed chunks,
+before more are sent than the pool can hold, so a kill loses at most the chunks
+in flight. A code 0 does not mean every user was updated: a user missing from
+`data`, or echoed with other values, failed, and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from jing_client import (
+    JingAuthError,
+    JingBadRequest,
+    JingClient,
+    JingError,
+    JingPermissionError,
+)
+from jing_client.client import Envelope
+from jing_client.redact import redact
+from target_jing.ledger import ANSWER_COLUMNS
+from target_jing.plan import Chunk
+from target_jing.settings import WANTED_FIELDS
+
+NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
+
+#: Errors that end the run: the credentials or the app's rights, not the data.
+FATAL_ERRORS = (JingAuthError, JingPermissionError)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The users of one call (a chunk, or a part of one after a split) and what became of them."""
+
+    rows: list[tuple[Any, ...]]
+    calls: int
+
+
+def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
+    """One update call; on a refused request, halves until the bad users are alone.
+
+    A whole chunk refused as a bad request may be one bad user id: each half is
+    sent again, so the good users are still applied and the bad ones isolated.
+    """
+    try:
+        envelope = client.update_user_status(chunk.entity_uuid, chunk.user_ids, chunk.fields)
+    except FATAL_ERRORS:
+        raise
+    except JingBadRequest as error:
+        if len(chunk.user_ids) == 1:
+            return Answered(_failed_rows(chunk, error), calls=1)
+        middle = len(chunk.user_ids) // 2
+        halves = [
+            send_chunk(client, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users))
+            for users in (chunk.user_ids[:middle], chunk.user_ids[middle:])
+        ]
+        return Answered(
+            [row for half in halves for row in half.rows], 1 + sum(h.calls for h in halves)
+        )
+    except JingError as error:
+        return Answered(_failed_rows(chunk, error), calls=1)
+    return Answered(reconcile(chunk, envelope), calls=1)
+
+
+def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
+    """One answer row per user asked for: applied only when echoed with the wanted values."""
+    data = envelope.data if isinstance(envelope.data, list) else []
+    echoed = {
+        item.get("omni_user_uuid"): item
+        for item in data
+        if isinstance(item, dict)
+        and item.get("target_entity_uuid", chunk.entity_uuid) == chunk.entity_uuid
+    }
+    rows = []
+    for user_id in chunk.user_ids:
+        echo = echoed.get(user_id)
+        if echo is None:
+            rows.append(_row(chunk, user_id, "failed", NOT_REGISTERED, envelope.request_id))
+            continue
+        differences = [
+            f"{name} wanted {wanted!r}, JING holds {echo.get(name)!r}"
+            for name, wanted in chunk.fields.items()
+            if echo.get(name) != wanted
+        ]
+        if differences:
+            reason = "JING answered other values: " + "; ".join(differences)
+            rows.append(_row(chunk, user_id, "failed", reason, envelope.request_id, echo))
+        else:
+            rows.append(_row(chunk, user_id, "applied", None, envelope.request_id, echo))
+    return rows
+
+
+def _failed_rows(chunk: Chunk, error: JingError) -> list[tuple[Any, ...]]:
+    reason = redact(f"{type(error).__name__}: {error}")
+    return [
+        _row(chunk, user_id, "failed", reason, error.request_id or None)
+        for user_id in chunk.user_ids
+    ]
+
+
+def _row(
+    chunk: Chunk,
+    user_id: str,
+    outcome: str,
+    reason: str | None,
+    request_id: str | None,
+    echo: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """A row in the order of `ledger.ANSWER_COLUMNS`."""
+    echo = echo or {}
+    return (
+        chunk.chunk_id,
+        chunk.entity_uuid,
+        user_id,
+        *(chunk.fields.get(name) for name in WANTED_FIELDS),
+        outcome,
+        reason,
+        request_id,
+        _text(echo.get("jing_uuid")),
+        *(_text(echo.get(name)) for name in WANTED_FIELDS),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def answers_frame(answered: list[Answered]) -> pd.DataFrame:
+    rows = [row for item in answered for row in item.rows]
+    return pd.DataFrame.from_records(rows, columns=list(ANSWER_COLUMNS)).astype(
+        {name: object for name in ANSWER_COLUMNS if name != "chunk_id"}
+    )
+
+
+def send_all(
+    client: JingClient,
+    chunks: Iterator[Chunk],
+    max_concurrency: int,
+    record: Callable[[list[Answered]], None],
+) -> JingError | None:
+    """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
+
+    After a fatal error nothing more is sent, and the chunks already in flight
+    are still recorded.
+    """
+    in_flight: set[Future[Answered]] = set()
+    fatal: JingError | None = None
+    with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
+        for chunk in chunks:
+            while len(in_flight) >= 2 * max_concurrency:
+                in_flight, fatal = _collect(in_flight, record, fatal)
+            if fatal is not None:
+                break
+            in_flight.add(pool.submit(send_chunk, client, chunk))
+        while in_flight:
+            in_flight, fatal = _collect(in_flight, record, fatal)
+    return fatal
+
+
+def _collect(
+    in_flight: set[Future[Answered]],
+    record: Callable[[list[Answered]], None],
+    fatal: JingError | None,
+) -> tuple[set[Future[Answered]], JingError | None]:
+    """Wait for at least one call; record all that are done in one go."""
+    done, waiting = wait(in_flight, return_when=FIRST_COMPLETED)
+    answered = []
+    for future in done:
+        try:
+            answered.append(future.result())
+        except FATAL_ERRORS as error:
+            fatal = fatal or error
+    if answered:
+        record(answered)
+    return waiting, fatal

@@ -1,0 +1,144 @@
+"""Turn whatever time a warehouse gives into the API's wall-clock string.
+
+The API takes `YYYY-MM-DD HH:MM:SS` with no zone and reads it in its own zone
+(Asia/Shanghai by default, jing-api.md 5). Reformatting a UTC value blindly would
+shift every time by eight hours, so each value is converted: naive values are
+read in `source_timezone`, aware values keep their own offset, numbers are epoch
+seconds or milliseconds. Whole columns are converted at once (pandas), and only
+columns of mixed Python objects are parsed value by value.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: Epoch numbers at or above this are milliseconds: 1e11 s is the year 5138,
+#: 1e11 ms is March 1973, so the two readings cannot be confused for real data.
+MILLISECONDS_FROM = 1e11
+
+
+def to_api_times(
+    values: pd.Series, source_timezone: str, api_timezone: str
+) -> tuple[pd.Series, pd.Series]:
+    """Return (API time strings or None, error text or None), aligned with `values`."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        aware, errors = values, _no_errors(values)
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
+        aware, errors = _localize(values, source_timezone)
+    elif pd.api.types.is_bool_dtype(values.dtype):
+        aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+        errors = values.map(lambda v: None if pd.isna(v) else f"{v!r} is not a time")
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        aware, errors = _from_epoch(values)
+    else:
+        aware, errors = _from_objects(values, source_timezone)
+    text = aware.dt.tz_convert(api_timezone).dt.strftime(API_TIME_FORMAT)
+    text = text.astype(object).where(aware.notna(), None)
+    return text, errors
+
+
+def _no_errors(values: pd.Series) -> pd.Series:
+    return pd.Series(None, index=values.index, dtype=object)
+
+
+def _localize(naive: pd.Series, zone: str) -> tuple[pd.Series, pd.Series]:
+    """Read naive times in `zone`; a wall time that a DST change skips or repeats is refused.
+
+    Guessing which of two instants was meant could write a wrong time, so the
+    row is rejected with the reason instead.
+    """
+    aware = naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    lost = naive.notna() & aware.isna()
+    errors = _no_errors(naive)
+    if lost.any():
+        errors[lost] = naive[lost].map(
+            lambda v: f"{v} is ambiguous or does not exist in source_timezone {zone}"
+        )
+    return aware.dt.tz_convert("UTC"), errors
+
+
+def _from_epoch(numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
+    floats = numbers.astype("float64")
+    finite = np.isfinite(floats)
+    seconds = floats.where(floats.abs() < MILLISECONDS_FROM, floats / 1000.0)
+    aware = pd.to_datetime(seconds.where(finite), unit="s", utc=True, errors="coerce")
+    errors = _no_errors(numbers)
+    bad = numbers.notna() & aware.isna()
+    if bad.any():
+        errors[bad] = numbers[bad].map(lambda v: f"{v!r} is not an epoch time")
+    return aware, errors
+
+
+def _from_objects(values: pd.Series, source_timezone: str) -> tuple[pd.Series, pd.Series]:
+    """Parse mixed values one by one, then convert naive and aware ones as whole columns."""
+    naive: list[datetime | None] = []
+    utc: list[datetime | None] = []
+    errors: list[str | None] = []
+    for value in values.tolist():
+        parsed, error = _parse_one(value)
+        errors.append(error)
+        if parsed is None or parsed.tzinfo is None:
+            naive.append(parsed)
+            utc.append(None)
+        else:
+            naive.append(None)
+            utc.append(parsed.astimezone(UTC).replace(tzinfo=None))
+    index = values.index
+    local, local_errors = _localize(_datetimes(naive, index), source_timezone)
+    aware = local.fillna(_datetimes(utc, index).dt.tz_localize("UTC"))
+    parse_errors = pd.Series(errors, index=index, dtype=object)
+    return aware, parse_errors.where(parse_errors.notna(), local_errors)
+
+
+def _datetimes(items: list[datetime | None], index: pd.Index) -> pd.Series:
+    return pd.Series(pd.to_datetime(items), index=index).astype("datetime64[us]")
+
+
+def _parse_one(value: Any) -> tuple[datetime | None, str | None]:
+    """Return (datetime, None), (None, error) or (None, None) for an empty value."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None, None
+    if isinstance(value, bool | np.bool_):
+        return None, f"{value!r} is not a time"
+    if isinstance(value, datetime):
+        return _py_datetime(value), None
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day), None
+    if isinstance(value, int | float | Decimal | np.integer | np.floating):
+        return _epoch_one(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, None
+        try:
+            return datetime.fromisoformat(text.replace("/", "-")), None
+        except ValueError:
+            return None, f"{value!r} does not parse as a time"
+    if value is pd.NA:
+        return None, None
+    return None, f"{value!r} is not a time"
+
+
+def _py_datetime(value: datetime) -> datetime:
+    """pandas Timestamps become plain datetimes (nanoseconds dropped; the API keeps seconds)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime(warn=False)
+    return value
+
+
+def _epoch_one(number: float) -> tuple[datetime | None, str | None]:
+    if not math.isfinite(number):
+        return None, f"{number!r} is not an epoch time"
+    seconds = number / 1000.0 if abs(number) >= MILLISECONDS_FROM else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC), None
+    except (OverflowError, OSError, ValueError):
+        return None, f"{number!r} is not an epoch time"
