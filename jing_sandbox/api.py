@@ -7,6 +7,7 @@ concerns (limits, faults, the envelope itself) live in `app.py`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ PAGE_SIZE_LIMIT = 100
 BATCH_LIMIT = 100
 ALLOWED_STATUSES = {"ems_signinstatus": ("0", "1"), "ems_approvestatus": ("0", "1", "2")}
 DEFAULT_PAGE_SIZE = 20
+#: What a user id may look like [contract]: one malformed id refuses the whole batch (40010),
+#: which lets writers test how they isolate a bad row.
+USER_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,11 @@ def batch_update(sb: Sandbox, body: dict[str, Any]) -> Outcome:
         raise ApiError(BAD_PARAMETER, "user_ids must not be empty")
     if len(user_ids) > BATCH_LIMIT:
         raise ApiError(BATCH_TOO_LARGE, f"user_ids has {len(user_ids)} ids; at most {BATCH_LIMIT}")
+    for position, user_id in enumerate(user_ids):
+        if not USER_ID_SHAPE.fullmatch(user_id):
+            raise ApiError(
+                BAD_PARAMETER, f"user_ids[{position}] is not a valid user id: {user_id!r}"
+            )
     changes: dict[str, str] = {}
     for name in STATUS_FIELDS:
         if name not in body:
