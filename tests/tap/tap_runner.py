@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -41,9 +42,16 @@ def parse_messages(run: TapRun) -> TapRun:
 
 
 def run_tap_cli(
-    workdir: Path, config: dict[str, Any], state: dict[str, Any] | None = None, *args: str
+    workdir: Path,
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    *args: str,
+    env: dict[str, str] | None = None,
 ) -> TapRun:
-    """Run `tap-jing --config FILE [--state FILE] [args]`; a plain sync's output is parsed."""
+    """Run `tap-jing --config FILE [--state FILE] [args]`; a plain sync's output is parsed.
+
+    `env` adds variables to this process's environment (e.g. `TAP_JING_LOGLEVEL`).
+    """
     runs = len(list(workdir.glob("config-*.json")))
     config_file = workdir / f"config-{runs}.json"
     config_file.write_text(json.dumps(config))
@@ -52,6 +60,13 @@ def run_tap_cli(
         state_file = workdir / f"state-{runs}.json"
         state_file.write_text(json.dumps(state))
         command += ["--state", str(state_file)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     run = TapRun(done.returncode, done.stdout, done.stderr)
     return parse_messages(run) if done.returncode == 0 and not args else run

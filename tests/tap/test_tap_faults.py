@@ -1,0 +1,42 @@
+"""Faults in the middle of a sync change nothing in what the tap emits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from tap_runner import TapRun
+
+from jing_sandbox.process import SandboxProcess
+
+
+def emitted(run: TapRun) -> dict[str, list[str]]:
+    """Each stream's records, order-free, for comparing two runs."""
+    return {
+        stream: sorted(json.dumps(r, sort_keys=True) for r in records)
+        for stream, records in run.records.items()
+    }
+
+
+def test_expiring_tokens_throttling_and_server_errors_emit_what_a_clean_run_emits(
+    sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
+) -> None:
+    config = sandbox.config(requests_per_second=1000, page_size=50)
+    clean = run_tap(config)
+    assert clean.returncode == 0, clean.stderr
+
+    sandbox.reset()
+    # Tokens die every 4 calls; about one call in five is throttled (HTTP 429 or
+    # code 42900, Retry-After 0) or fails (HTTP 5xx or code 50000).
+    sandbox.configure(expire_token_every=4, retry_after=0)
+    sandbox.faults(throttle=0.1, http_5xx=0.08, code_50000=0.05)
+    faulty = run_tap(config)
+    stats = sandbox.stats()
+
+    assert faulty.returncode == 0, faulty.stderr
+    assert stats["throttled_http"] > 0 and stats["throttled_code"] > 0
+    assert stats["faults_injected"].get("http_5xx", 0) > 0
+    assert stats["faults_injected"].get("code_50000", 0) > 0
+    assert stats["tokens_issued"] > 1, "the token expired during the sync"
+    assert emitted(faulty) == emitted(clean)
+    assert faulty.state == clean.state
