@@ -42,10 +42,11 @@ def meltano(
     log: Path,
     environment: str = "dev",
     env: Mapping[str, str] | None = None,
+    project_dir: Path = PROJECT_DIR,
 ) -> str:
     """Run `meltano --environment ENV ARGS...` in the project; return its stdout.
 
-    `env` is added to this process's environment (the sandbox URL, a state database).
+    `env` is added to this process's environment (the sandbox URL, for one).
     """
     command = [str(meltano_executable()), "--environment", environment, *args]
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,7 @@ def meltano(
         log_file.flush()
         done = subprocess.run(
             command,
-            cwd=PROJECT_DIR,
+            cwd=project_dir,
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
