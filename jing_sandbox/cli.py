@@ -18,6 +18,7 @@ from jing_sandbox.app import Sandbox
 from jing_sandbox.server import SandboxServer
 from jing_sandbox.settings import DEFAULT_APP_ID, DEFAULT_APP_SECRET, SandboxSettings
 
+POLL_SECONDS = 0.05  # how soon a stop request is noticed
 FAULT_FLAGS = {
     "http_5xx": "HTTP 500/502/503 with an HTML or empty body",
     "code_50000": "HTTP 200 with code 50000",
@@ -107,10 +108,12 @@ def serve(settings: SandboxSettings) -> None:
     if settings.exit_on_eof:
         threading.Thread(target=_wait_for_eof, args=(stop,), name="eof", daemon=True).start()
     sandbox.store.start_flusher()
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(POLL_SECONDS,), name="http", daemon=True
+    )
     thread.start()
     print(f"listening on {server.url}", flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(POLL_SECONDS):
         pass
     server.shutdown()
     server.server_close()
