@@ -212,7 +212,7 @@ class JingClient:
 
     def _exchange(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Envelope:
         """One paced HTTP POST, turned into an `Envelope` or a typed error."""
-        with self._throttle.slot():
+        with self._throttle.slot() as slot_start:
             self._count("calls")
             started = time.perf_counter()
             status, response_headers, content = self._send(path, body, headers)
@@ -223,7 +223,7 @@ class JingClient:
             )
         except JingRateLimited as error:
             self._count("throttled")
-            self._throttle.slow_down(error.retry_after)
+            self._throttle.slow_down(slot_start, error.retry_after)
             self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
             raise
         except JingError as error:

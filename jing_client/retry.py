@@ -6,7 +6,8 @@ repeating a refused request can only be refused again. The wait is exponential
 backoff with full jitter (a random wait between 0 and `base * 2**(attempt-1)`,
 capped at `backoff_max_seconds`), so that many threads that failed together do
 not come back together. When the server says how long to wait (`Retry-After`),
-that wait is used instead. Both the number of attempts and the total time are
+the wait is at least that long (a `Retry-After: 0` still gets the backoff, so
+that a busy server is not asked again at once). Both the number of attempts and the total time are
 bounded; the last error is raised when either runs out.
 """
 
@@ -49,10 +50,11 @@ class RetryPolicy:
 
     def wait_after(self, attempt: int, error: JingTransientError) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        if isinstance(error, JingRateLimited) and error.retry_after is not None:
-            return max(0.0, error.retry_after)
         ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
+        backoff = self._rng.uniform(0.0, ceiling)
+        if isinstance(error, JingRateLimited) and error.retry_after is not None:
+            return max(error.retry_after, backoff)
+        return backoff
 
     def run(self, attempt_call: Callable[[], T], on_retry: OnRetry | None = None) -> T:
         """Call `attempt_call` until it returns, a non-transient error, or a bound is reached."""

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 FLOOR_FRACTION = 1 / 16
 #: Seconds the rate needs to climb back from the floor to the configured rate.
 RECOVERY_SECONDS = 10.0
-#: Throttling answers closer together than this describe one overload: one cut.
-CUT_COOLDOWN_SECONDS = 1.0
 
 
 class Throttle:
@@ -54,32 +52,32 @@ class Throttle:
         climb = (self.max_rate - self.floor_rate) * (now - self._cut_at) / RECOVERY_SECONDS
         return min(self.max_rate, self._cut_rate + climb)
 
-    def slow_down(self, pause_seconds: float | None = None) -> None:
+    def slow_down(self, started_at: float, pause_seconds: float | None = None) -> None:
         """Halve the rate after a throttling answer; hold every start for `pause_seconds`.
 
-        Answers that come back together from requests already in flight describe
-        one overload, so the rate is cut at most once per `CUT_COOLDOWN_SECONDS`.
+        `started_at` is when the throttled request started (as `slot` yields it).
+        Answers to requests that started before the last cut describe the overload
+        that cut already answered, so they do not cut again.
         """
         with self._lock:
             now = self._clock()
-            current = self._rate_at(now)
-            if now - self._cut_at >= CUT_COOLDOWN_SECONDS:
-                self._cut_rate = max(self.floor_rate, current / 2)
+            if started_at >= self._cut_at:
+                self._cut_rate = max(self.floor_rate, self._rate_at(now) / 2)
                 self._cut_at = now
             if pause_seconds:
                 self._next_start = max(self._next_start, now + pause_seconds)
 
-    def _wait_for_start(self) -> None:
+    def _wait_for_start(self) -> float:
         with self._lock:
             now = self._clock()
             start = max(now, self._next_start)
             self._next_start = start + 1.0 / self._rate_at(start)
         if start > now:
             self._sleep(start - now)
+        return start
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the `max_concurrency` places, starting on the next paced slot."""
+    def slot(self) -> Iterator[float]:
+        """Hold one of the `max_concurrency` places from the next paced start; yield that start."""
         with self._slots:
-            self._wait_for_start()
-            yield
+            yield self._wait_for_start()

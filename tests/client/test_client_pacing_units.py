@@ -38,25 +38,26 @@ def test_starts_are_paced_at_the_rate() -> None:
 def test_throttling_halves_the_rate_down_to_a_floor_then_it_recovers() -> None:
     clock = FakeClock()
     throttle = Throttle(16, 2, clock=clock, sleep=clock.sleep)
-    throttle.slow_down()
+    with throttle.slot() as early:
+        pass
+    clock.now += 0.5
+    throttle.slow_down(early)
     assert throttle.rate() == pytest.approx(8)
-    throttle.slow_down()  # the same overload: no second cut
+    throttle.slow_down(early)  # sent before the cut: the same overload, no second cut
     assert throttle.rate() == pytest.approx(8)
     for _ in range(10):
-        clock.now += 1.0
-        throttle.slow_down()
-        assert throttle.rate() >= 16 * FLOOR_FRACTION
-    assert throttle.rate() < 16 / 4  # one cut a second outpaces the recovery
+        throttle.slow_down(clock.now)
+    assert throttle.rate() == pytest.approx(16 * FLOOR_FRACTION)
     clock.now += RECOVERY_SECONDS / 2
     assert 16 * FLOOR_FRACTION < throttle.rate() < 16
-    clock.now += RECOVERY_SECONDS
+    clock.now += RECOVERY_SECONDS / 2
     assert throttle.rate() == pytest.approx(16)
 
 
 def test_retry_after_holds_every_start() -> None:
     clock = FakeClock()
     throttle = Throttle(1000, 2, clock=clock, sleep=clock.sleep)
-    throttle.slow_down(pause_seconds=2.0)
+    throttle.slow_down(clock.now, pause_seconds=2.0)
     with throttle.slot():
         pass
     assert clock.now >= 102.0
@@ -90,9 +91,10 @@ def test_backoff_has_full_jitter_under_a_doubling_ceiling() -> None:
         assert max(waits) > ceiling * 0.8  # the whole range is used
 
 
-def test_retry_after_replaces_backoff() -> None:
+def test_retry_after_is_the_least_wait() -> None:
     policy = _policy(FakeClock())
     assert policy.wait_after(1, JingRateLimited("x", retry_after=7)) == 7
+    assert 0 <= policy.wait_after(1, JingRateLimited("x", retry_after=0)) <= 1.0
 
 
 def test_attempts_are_bounded() -> None:
@@ -118,7 +120,13 @@ def test_total_time_is_bounded() -> None:
         raise JingRateLimited("busy", retry_after=3)
 
     with pytest.raises(JingRateLimited):
-        _policy(clock, max_attempts=100, max_retry_seconds=10).run(failing)
+        _policy(
+            clock,
+            max_attempts=100,
+            max_retry_seconds=10,
+            backoff_base_seconds=0.1,
+            backoff_max_seconds=0.1,
+        ).run(failing)
     assert len(calls) == 4  # waits of 3 s: 0, 3, 6, 9; a fourth wait would end past 10 s
     assert clock.now - 100 <= 10
 
