@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from jing_client import ClientSettings
@@ -33,3 +35,23 @@ def path_calls(sandbox: SandboxProcess, path: str) -> int:
 def answers(sandbox: SandboxProcess, code: int | str) -> int:
     """How many answers the sandbox gave with `code` (or a kind such as "http_500")."""
     return int(sandbox.stats()["answers"].get(str(code), 0))
+
+
+def run_in_threads(n: int, work: Callable[[], None]) -> list[BaseException]:
+    """Run `work` in `n` threads that start together; return what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            work()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

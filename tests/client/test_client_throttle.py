@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+
+from client_helpers import run_in_threads
 
 from jing_client.client import JingClient
 from jing_client.settings import Paths
@@ -11,23 +12,6 @@ from jing_sandbox.process import SandboxProcess
 
 PATHS = Paths()
 PAGE = {"page": 1, "page_size": 5}
-
-
-def _run_threads(n: int, work: Callable[[], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_max_concurrency_caps_requests_in_flight(
@@ -40,7 +24,7 @@ def test_max_concurrency_caps_requests_in_flight(
         for _ in range(3):
             client.call(PATHS.activity_list, PAGE)
 
-    assert _run_threads(12, three_calls) == []
+    assert run_in_threads(12, three_calls) == []
     stats = sandbox.stats()
     assert stats["calls"][PATHS.activity_list] == 36
     assert stats["max_in_flight"] == 3
@@ -57,7 +41,7 @@ def test_requests_per_second_keeps_under_the_server_limit(
         for _ in range(10):
             client.call(PATHS.activity_list, PAGE)
 
-    assert _run_threads(3, calls) == []
+    assert run_in_threads(3, calls) == []
     assert sandbox.stats()["throttled"] == 0
     assert client.stats()["throttled"] == 0
 
@@ -72,7 +56,7 @@ def test_throttled_client_slows_down_and_every_call_succeeds(
         for _ in range(6):
             client.call(PATHS.activity_list, PAGE)
 
-    assert _run_threads(4, calls) == []
+    assert run_in_threads(4, calls) == []
     assert sandbox.stats()["calls"][PATHS.activity_list] >= 24
     throttled = client.stats()["throttled"]
     assert throttled == sandbox.stats()["throttled"]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from client_helpers import answers, path_calls
+from client_helpers import answers, path_calls, run_in_threads
 
 from jing_client import JingClient
 from jing_client.settings import Paths
@@ -95,32 +94,13 @@ def test_tokens_expiring_every_few_calls_never_fail_a_call(
     assert client.stats()["token_refreshes"] >= 4
 
 
-def _in_threads(n: int, work: Callable[[], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(n)
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            work()
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 def test_concurrent_senders_share_one_token_and_one_refresh(
     sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
 ) -> None:
     client = client_factory(sandbox, max_concurrency=5)
-    assert _in_threads(10, lambda: _list(client)) == []
+    assert run_in_threads(10, lambda: _list(client)) == []
     assert sandbox.stats()["tokens_issued"] == 1
     sandbox.expire_tokens(access=True)
-    assert _in_threads(10, lambda: _list(client)) == []
+    assert run_in_threads(10, lambda: _list(client)) == []
     assert client.stats()["token_fetches"] == 1
     assert client.stats()["token_refreshes"] == 1
