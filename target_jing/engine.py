@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from jing_client import JingClient
-from jing_client.redact import redact
+from jing_client.redact import redact, register_secret
 from target_jing import plan
 from target_jing.ledger import INTERRUPTED, OUTCOMES, Ledger, now
 from target_jing.rows import BATCH_ROWS, check_batch
@@ -91,6 +91,7 @@ class SyncRun:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        register_secret(settings.client.app_secret)
         self.settings = settings
         self.mode = mode
         self.run_id = _new_run_id()
@@ -143,7 +144,7 @@ class SyncRun:
 
     def add_relation(self, relation: duckdb.DuckDBPyRelation, source: str) -> int:
         """Check and stage a DuckDB table or query, streamed in Arrow batches."""
-        reader = relation.fetch_record_batch(BATCH_ROWS)
+        reader = relation.to_arrow_reader(BATCH_ROWS)
         return self._stage((batch.to_pandas() for batch in reader), source)
 
     def add_dataframe(self, frame: pd.DataFrame, source: str = "dataframe") -> int:

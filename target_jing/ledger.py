@@ -307,7 +307,7 @@ class Ledger:
             FROM unlogged AS u
             LEFT JOIN jing_work AS w USING (run_id, source, row_index)
             """,
-            {"run": run_id, "outcome": outcome, "reason": reason, "stamp": now()},
+            {"outcome": outcome, "reason": reason, "stamp": now()},
         )
         if pend:
             _pend(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jing_client.redact import redact
 from target_jing.settings import (
     KEY_FIELDS,
     STATUS_FIELDS,
@@ -100,13 +101,18 @@ def _name_column(errors: pd.Series, column: str) -> pd.Series:
 
 
 def _reasons(problems: list[pd.Series], row_index: pd.Series, source: str) -> pd.Series:
-    """Join each row's problems into one reason that names the row; None for a good row."""
+    """Join each row's problems into one reason that names the row; None for a good row.
+
+    A reason quotes the bad value, so it passes `redact`: a secret pasted into a
+    column must not reach the ledger through its rejection.
+    """
     table = pd.concat(problems, axis=1)
     bad = table.notna().any(axis=1)
     reasons = pd.Series(None, index=table.index, dtype=object)
     for position in np.flatnonzero(bad.to_numpy()):
         parts = [p for p in table.iloc[position].tolist() if not _empty(p)]
-        reasons.iloc[position] = f"row {row_index.iloc[position]} of {source}: " + "; ".join(parts)
+        text = f"row {row_index.iloc[position]} of {source}: " + "; ".join(parts)
+        reasons.iloc[position] = redact(text)
     return reasons
 
 

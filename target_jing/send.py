@@ -55,7 +55,7 @@ def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
     except FATAL_ERRORS:
         raise
     except JingBadRequest as error:
-        if len(chunk.user_ids) == 1:
+        if len(chunk.user_ids) == 1 or _blames_shared_value(chunk, error):
             return Answered(_failed_rows(chunk, error), calls=1)
         middle = len(chunk.user_ids) // 2
         halves = [
@@ -70,9 +70,22 @@ def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
     return Answered(reconcile(chunk, envelope), calls=1)
 
 
+def _blames_shared_value(chunk: Chunk, error: JingBadRequest) -> bool:
+    """Whether the API's `msg` names a value every user of the chunk shares.
+
+    The API names the bad parameter (jing-api.md 3). When that is the activity or
+    a status the whole chunk carries, no split can save any row: halving would
+    only spend calls.
+    """
+    return any(name in error.msg for name in ("entity_uuid", *chunk.fields))
+
+
 def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
     """One answer row per user asked for: applied only when echoed with the wanted values."""
-    data = envelope.data if isinstance(envelope.data, list) else []
+    if not isinstance(envelope.data, list):
+        reason = f"the answer's data is not a list of users: {type(envelope.data).__name__}"
+        return [_row(chunk, u, "failed", reason, envelope.request_id) for u in chunk.user_ids]
+    data = envelope.data
     echoed = {
         item.get("omni_user_uuid"): item
         for item in data
