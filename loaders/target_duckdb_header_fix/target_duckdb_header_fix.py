@@ -11,6 +11,7 @@ that one option added to that one statement, and changes nothing else.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import target_duckdb
@@ -34,8 +35,23 @@ class HeaderlessCopyConnection:
         return getattr(self._connection, name)
 
 
+def make_parent_folder(config: dict[str, Any]) -> None:
+    """Create the folder of a local `filepath` (DuckDB creates the file, not its folder).
+
+    So that `output/warehouse.duckdb` works on a fresh clone; `md:` and `:memory:` are left alone.
+    """
+    filepath = str(config.get("filepath") or "")
+    if filepath and ":" not in filepath.split("/", 1)[0]:
+        Path(filepath).parent.mkdir(parents=True, exist_ok=True)
+
+
 def main() -> None:
     """`target-duckdb`, with every connection it opens wrapped."""
     connect = target_duckdb.duckdb_connect
-    target_duckdb.duckdb_connect = lambda config: HeaderlessCopyConnection(connect(config))
+
+    def headerless_connect(config: dict[str, Any]) -> HeaderlessCopyConnection:
+        make_parent_folder(config)
+        return HeaderlessCopyConnection(connect(config))
+
+    target_duckdb.duckdb_connect = headerless_connect
     target_duckdb.main()
