@@ -40,11 +40,12 @@ def setting(name: str, default: str = "") -> str:
     return value
 
 
-def meltano(*args: str) -> str:
+def meltano(*args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
     """Run one Meltano command in the project and return its stdout.
 
     Meltano's log (stderr) goes straight to the task log as it is written; stdout is
-    kept because the target and the decision step end it with a JSON summary.
+    kept because the target and the decision step end it with a JSON summary. An
+    exit code outside `ok_codes` fails the task, and Airflow retries it.
     """
     project_dir = Path(setting("jing_project_dir"))
     executable = setting("jing_meltano_bin", str(project_dir / ".venv" / "bin" / "meltano"))
@@ -52,7 +53,7 @@ def meltano(*args: str) -> str:
     print("running:", " ".join(command))
     done = subprocess.run(command, cwd=project_dir, stdout=subprocess.PIPE, text=True)
     print(done.stdout)
-    if done.returncode != 0:
+    if done.returncode not in ok_codes:
         raise RuntimeError(f"meltano {' '.join(args)} exited with {done.returncode}")
     return done.stdout
 
@@ -99,17 +100,24 @@ def jing_pipeline() -> None:
 
     @task
     def write_back() -> dict[str, Any]:
-        """Send the decided statuses; the ledger makes a retry send only what is missing."""
-        return last_json_line(meltano("invoke", "target-jing:sync"))
+        """Send the decided statuses; the ledger makes a retry send only what is missing.
+
+        Exit code 1 means the run finished and recorded rows that failed: no retry can
+        help those now (they stay pending for the next run), so `verify` reports them.
+        """
+        return last_json_line(meltano("invoke", "target-jing:sync", ok_codes=(0, 1)))
 
     @task(retries=0)
     def verify(summary: dict[str, Any]) -> None:
-        """Fail the run when rows failed, so that someone looks; they stay pending."""
+        """Fail the run when rows failed or were rejected, so that someone looks."""
         print("write-back summary:", json.dumps(summary, sort_keys=True))
-        failed = int(summary.get("failed", 0))
-        if failed:
+        counts = summary.get("counts", {})
+        failed, rejected = int(counts.get("failed", 0)), int(counts.get("rejected", 0))
+        if failed or rejected or summary.get("status") != "succeeded":
             raise AirflowFailException(
-                f"{failed} rows failed to write back; see jing_sync_log in the ledger"
+                f"write-back run {summary.get('run_id')}: {failed} rows failed, {rejected} "
+                f"rejected (status {summary.get('status')}); failed rows stay pending for the "
+                "next run; see jing_sync_log in the ledger for each row's reason"
             )
 
     decided = decide()
