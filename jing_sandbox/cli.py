@@ -17,7 +17,22 @@ from types import FrameType
 from jing_sandbox.app import Sandbox
 from jing_sandbox.server import SandboxServer
 from jing_sandbox.settings import DEFAULT_APP_ID, DEFAULT_APP_SECRET, SandboxSettings
+from jing_sandbox.store import DbFileError
 
+NON_NEGATIVE = (
+    "port",
+    "activities",
+    "users",
+    "registrations",
+    "rate_limit",
+    "max_in_flight",
+    "token_ttl",
+    "refresh_ttl",
+    "throttle_http_ratio",
+    "retry_after",
+    "expire_token_every",
+    "fault_slow_seconds",
+)
 POLL_SECONDS = 0.05  # how soon a stop request is noticed
 FAULT_FLAGS = {
     "http_5xx": "HTTP 500/502/503 with an HTML or empty body",
@@ -127,6 +142,17 @@ def _wait_for_eof(stop: threading.Event) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    serve(settings_from(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in NON_NEGATIVE:
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
+    for name in ("throttle_http_ratio", *(f"fault_{kind}" for kind in FAULT_FLAGS)):
+        if not 0 <= getattr(args, name) <= 1:
+            parser.error(f"--{name.replace('_', '-')} is a rate: between 0 and 1")
+    try:
+        serve(settings_from(args))
+    except DbFileError as exc:
+        print(f"jing-sandbox: {exc}", file=sys.stderr)
+        return 2
     return 0

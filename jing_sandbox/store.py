@@ -30,6 +30,10 @@ ECHO_FIELDS = ("target_entity_uuid", "jing_uuid", "omni_user_uuid", *STATUS_FIEL
 DETAIL_ONLY = ("description", "form_fields")
 
 
+class DbFileError(ValueError):
+    """The --db file exists but cannot be read as sandbox data."""
+
+
 class SortedView:
     """Rows sorted by (updated_time, id), rebuilt lazily after a change."""
 
@@ -83,8 +87,15 @@ class Store:
 
     @staticmethod
     def read_file(path: Path) -> Dataset:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Dataset(raw["activities"], raw["users"], raw["registrations"])
+        """The data of a --db file; `DbFileError` names the file and what is wrong."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return Dataset(raw["activities"], raw["users"], raw["registrations"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DbFileError(
+                f"cannot load --db {path}: {type(exc).__name__}: {exc} "
+                "(move it away to start from seeded data)"
+            ) from exc
 
     def snapshot(self) -> Dataset:
         """Shallow copies of every row, taken under the lock (nested values are never mutated)."""

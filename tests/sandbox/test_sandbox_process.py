@@ -169,3 +169,19 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split()[2] != "Z"
+
+
+def test_bad_flags_and_unreadable_db_files_are_named(tmp_path: Path) -> None:
+    bad_db = tmp_path / "broken.json"
+    bad_db.write_text("{not json")
+    for flags, message in (
+        (["--db", str(bad_db)], f"cannot load --db {bad_db}"),
+        (["--users", "-1"], "--users must be >= 0"),
+        (["--fault-drop", "1.5"], "--fault-drop is a rate"),
+    ):
+        cmd = [sys.executable, "-m", "jing_sandbox", "serve", *flags]
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        assert done.returncode == 2 and message in done.stderr
+        assert "Traceback" not in done.stderr
