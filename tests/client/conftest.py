@@ -1,4 +1,10 @@
-"""Clients pointed at a sandbox, with small waits so that retries finish quickly."""
+"""Clients pointed at a sandbox, with small waits so that retries finish quickly.
+
+`sandbox` here is one sandbox per test module, put back as new before each test
+(no faults, the start-up limits, re-seeded data, zeroed stats): starting a child
+process for each test would cost more than the tests. Tests that need other
+start-up flags, or a fault sequence from a fresh seed, use `sandbox_factory`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,32 @@ from client_helpers import settings_for
 
 from jing_client import JingClient
 from jing_sandbox.process import SandboxProcess
+
+# The flags of the root conftest's small sandbox.
+SHARED_FLAGS = {
+    "activities": 5,
+    "users": 300,
+    "registrations": 1000,
+    "rate_limit": 10000,
+    "max_in_flight": 100,
+}
+
+
+@pytest.fixture(scope="module")
+def module_sandbox() -> Iterator[tuple[SandboxProcess, dict[str, Any]]]:
+    """One small sandbox for a test module, with its run-time settings as started."""
+    with SandboxProcess(**SHARED_FLAGS) as sandbox:
+        yield sandbox, sandbox.configure()
+
+
+@pytest.fixture
+def sandbox(module_sandbox: tuple[SandboxProcess, dict[str, Any]]) -> SandboxProcess:
+    """The module's sandbox, as new: no faults, start-up limits, re-seeded data, zeroed stats."""
+    sandbox, started_with = module_sandbox
+    sandbox.faults()
+    sandbox.configure(**started_with)
+    sandbox.reset(data=True)
+    return sandbox
 
 
 @pytest.fixture

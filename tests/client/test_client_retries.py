@@ -75,10 +75,11 @@ def test_calls_succeed_through_occasional_faults(
 
 
 def test_malformed_bodies_raise_after_bounded_retries(
-    sandbox: SandboxProcess,
+    sandbox_factory: Callable[..., SandboxProcess],
     client_factory: Callable[..., JingClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sandbox = sandbox_factory()  # a fresh fault seed: the same four garbled forms every run
     sandbox.faults(path=PATHS.activity_list, malformed=1.0)
     client = client_factory(sandbox, max_attempts=12)
     with (
