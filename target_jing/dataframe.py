@@ -1,0 +1,38 @@
+"""Write back the statuses in a pandas DataFrame, from a notebook or a Python job.
+
+The same engine, settings and ledger as the Singer target and `sync`; the
+caller gets the run's summary as a dict (what `sync` prints as its JSON line)
+and decides what to do with a failed run, so nothing is printed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from target_jing.engine import SyncRun
+from target_jing.settings import TargetSettings
+
+
+def sync_dataframe(
+    df: pd.DataFrame,
+    config: Mapping[str, Any],
+    *,
+    dry_run: bool = False,
+    full: bool = False,
+) -> dict[str, Any]:
+    """Write `df`'s rows back to JING and return the run summary.
+
+    `config` is the flat config of the Singer target; a bad setting raises
+    `JingConfigError` naming it, and a fatal authentication or permission error
+    ends up in the summary's `fatal_error` after what was done is recorded.
+    """
+    if dry_run and full:
+        raise ValueError("choose dry_run or full, not both")
+    mode = "dry_run" if dry_run else "full" if full else "normal"
+    settings = TargetSettings.from_config(config)
+    with SyncRun(settings, mode=mode) as run:
+        run.add_dataframe(df, source="dataframe")
+        return run.finish().as_dict()

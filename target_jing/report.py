@@ -1,0 +1,66 @@
+"""The end of a run: a summary for people, then one JSON line for machines.
+
+Where each goes depends on who reads stdout. In `target-jing sync` (and the
+Meltano `sync` command) nobody else does, so the JSON line is the last line of
+stdout, ready for `tail -1 | jq`. As a Singer target, stdout belongs to STATE
+messages and Meltano stores every JSON line it reads there as state; so in
+that mode both go to stderr and stdout carries only STATE.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, TextIO
+
+
+class _Summary(Protocol):
+    """The fields of `engine.RunSummary` that are reported."""
+
+    run_id: str
+    mode: str
+    status: str
+    counts: dict[str, int]
+    rows_in: int
+    update_calls: int
+    minimum_calls: int
+    seconds: float
+    rows_per_second: float
+    fatal_error: str | None
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+OUTCOMES = ("applied", "unchanged", "failed", "rejected", "planned")
+
+
+def human_summary(summary: _Summary, exit_code: int) -> str:
+    """A few lines that say what happened and whether a person must act."""
+    counts = ", ".join(f"{summary.counts.get(name, 0):,} {name}" for name in OUTCOMES)
+    lines = [
+        f"target-jing run {summary.run_id} ({summary.mode}): {summary.status}, "
+        f"exit code {exit_code}",
+        f"  rows: {summary.rows_in:,} in; {counts}",
+        f"  update calls: {summary.update_calls:,} (minimum {summary.minimum_calls:,})",
+        f"  time: {summary.seconds:.1f} s, {summary.rows_per_second:,.0f} rows/s",
+    ]
+    if summary.fatal_error:
+        lines.append(f"  stopped by: {summary.fatal_error}")
+    if summary.counts.get("failed") or summary.counts.get("rejected"):
+        lines.append(
+            "  see why: SELECT outcome, reason, count(*) FROM jing_sync_log "
+            f"WHERE run_id = '{summary.run_id}' GROUP BY ALL"
+        )
+    return "\n".join(lines)
+
+
+def summary_line(summary: _Summary, exit_code: int) -> str:
+    """The summary as one JSON object on one line, with the exit code the process ends with."""
+    return json.dumps({**summary.as_dict(), "exit_code": exit_code}, default=str)
+
+
+def write_report(summary: _Summary, exit_code: int, *, human: TextIO, machine: TextIO) -> None:
+    """Write the human summary, then the JSON line, flushing both so their order holds."""
+    human.write(human_summary(summary, exit_code) + "\n")
+    human.flush()
+    machine.write(summary_line(summary, exit_code) + "\n")
+    machine.flush()

@@ -1,0 +1,283 @@
+"""`target-jing sync` in a child process, against a real sandbox and real DuckDB files."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from surface_helpers import (
+    assert_sandbox_holds,
+    minimum_calls,
+    run_target,
+    summary_of,
+    update_calls,
+    wanted_rows,
+    write_config,
+    write_warehouse,
+)
+
+from jing_sandbox.process import SandboxProcess
+from target_jing import exit_codes
+
+QUERY = "SELECT * FROM wanted_status"
+
+
+def sync_query(config: Path, warehouse: Path) -> subprocess.CompletedProcess[str]:
+    """`target-jing sync --config C --duckdb W --query Q`, run beside the warehouse."""
+    return run_target(
+        *("sync", "--config", str(config), "--duckdb", str(warehouse), "--query", QUERY),
+        cwd=warehouse.parent,
+    )
+
+
+def test_query_applies_the_wanted_state_with_minimum_calls_then_none(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+
+    first = sync_query(config, warehouse)
+
+    assert first.returncode == exit_codes.OK, first.stderr
+    summary = summary_of(first)
+    assert summary["status"] == "succeeded"
+    assert summary["counts"]["applied"] == len(rows)
+    assert update_calls(small_sandbox) == summary["update_calls"] == minimum_calls(rows)
+    assert summary["minimum_calls"] == minimum_calls(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+    # The ledger sits beside the warehouse, and holds a log row for every input row.
+    with duckdb.connect(str(tmp_path / "jing_ledger.duckdb"), read_only=True) as ledger:
+        logged = ledger.execute("SELECT count(*) FROM jing_sync_log").fetchone()
+    assert logged == (len(rows),)
+
+    second = sync_query(config, warehouse)
+
+    assert second.returncode == exit_codes.OK, second.stderr
+    again = summary_of(second)
+    assert again["update_calls"] == 0
+    assert again["counts"]["unchanged"] == len(rows)
+    assert update_calls(small_sandbox) == minimum_calls(rows)
+
+
+def test_table_name_with_sql_metacharacters_is_only_a_name(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=20)
+    name = 'status"; DROP TABLE keep; --'
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows, table=name)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE keep AS SELECT 1 AS one")
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+
+    proc = run_target(
+        "sync", "--config", str(config), "--duckdb", str(warehouse), "--table", name, cwd=tmp_path
+    )
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert summary_of(proc)["counts"]["applied"] == len(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT * FROM keep").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_file_input(small_sandbox: SandboxProcess, tmp_path: Path, suffix: str) -> None:
+    rows = wanted_rows(small_sandbox, limit=30)
+    path = tmp_path / f"statuses{suffix}"
+    frame = pd.DataFrame(rows)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+
+    proc = run_target("sync", "--config", str(config), "--file", str(path), cwd=tmp_path)
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert summary_of(proc)["update_calls"] == minimum_calls(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+    # Without --duckdb the ledger goes to output/ under the working directory.
+    assert (tmp_path / "output" / "jing_ledger.duckdb").is_file()
+
+
+def test_dry_run_sends_nothing_and_logs_the_plan(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=50)
+    before = small_sandbox.registrations()
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+
+    proc = run_target(
+        *("sync", "--config", str(config), "--duckdb", str(warehouse), "--table", "wanted_status"),
+        "--dry-run",
+        cwd=tmp_path,
+    )
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    summary = summary_of(proc)
+    assert summary["mode"] == "dry_run"
+    assert summary["counts"]["planned"] == len(rows)
+    assert summary["minimum_calls"] == minimum_calls(rows)
+    assert update_calls(small_sandbox) == 0
+    assert small_sandbox.registrations() == before
+
+
+def test_rejected_rows_exit_1_unless_the_ratio_allows_them(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=10)
+    bad = {**rows[0], "user_id": "not-a-registrant", "approve_status": "7"}
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", [*rows, bad])
+    strict = write_config(tmp_path / "strict.json", small_sandbox.config())
+    lenient = write_config(tmp_path / "lenient.json", {"max_failed_ratio": 0.5})
+    args = ("sync", "--duckdb", str(warehouse), "--table", "wanted_status")
+
+    proc = run_target(*args, "--config", str(strict), cwd=tmp_path)
+
+    assert proc.returncode == exit_codes.ROWS_FAILED, proc.stderr
+    summary = summary_of(proc)
+    assert summary["counts"]["rejected"] == 1
+    assert summary["counts"]["applied"] == len(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+    # Several --config files merge, later ones win: the ratio now tolerates the bad row.
+    again = run_target(*args, "--config", str(strict), "--config", str(lenient), cwd=tmp_path)
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert summary_of(again)["counts"]["rejected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "source", "named"),
+    [
+        ({"app_id": ""}, ("--table", "wanted_status"), "app_id"),
+        ({"batch_size": 500}, ("--table", "wanted_status"), "batch_size"),
+        ({"max_failed_ratio": "lots"}, ("--table", "wanted_status"), "max_failed_ratio"),
+        ({"source_timezone": "Mars/Base"}, ("--table", "wanted_status"), "source_timezone"),
+        ({}, ("--table", "no_such_table"), "no_such_table"),
+        ({}, ("--query", "SELECT * FROM nowhere"), "nowhere"),
+        ({}, ("--query", "DELETE FROM wanted_status"), "--query"),
+    ],
+)
+def test_bad_config_or_input_exits_2_with_one_clear_message(
+    small_sandbox: SandboxProcess,
+    tmp_path: Path,
+    config: dict[str, object],
+    source: tuple[str, str],
+    named: str,
+) -> None:
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", wanted_rows(small_sandbox, 5))
+    path = write_config(tmp_path / "config.json", small_sandbox.config(**config))
+
+    proc = run_target(
+        "sync", "--config", str(path), "--duckdb", str(warehouse), *source, cwd=tmp_path
+    )
+
+    assert proc.returncode == exit_codes.BAD_INPUT
+    assert named in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert small_sandbox.app_secret not in proc.stderr + proc.stdout
+    assert update_calls(small_sandbox) == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM wanted_status").fetchone() == (5,)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--config", "missing.json", "--file", "x.csv"),
+        ("--config", "c.json", "--duckdb", "w.duckdb"),
+        ("--config", "c.json", "--file", "x.csv", "--table", "t"),
+        ("--config", "c.json", "--file", "rows.txt"),
+        ("--config", "c.json", "--duckdb", "missing.duckdb", "--table", "t"),
+    ],
+)
+def test_bad_command_lines_exit_2_without_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    write_config(tmp_path / "c.json", {"app_id": "1", "app_secret": "s3cr3t-value-x"})
+    (tmp_path / "rows.txt").write_text("activity_id,user_id\n")
+
+    proc = run_target("sync", *args, cwd=tmp_path)
+
+    assert proc.returncode == exit_codes.BAD_INPUT
+    assert "Traceback" not in proc.stderr
+    assert "s3cr3t-value-x" not in proc.stderr
+
+
+WRONG_SECRET = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("cause", ["wrong app_secret", "permission refused"])
+def test_fatal_auth_or_permission_error_exits_3_with_rows_kept_pending(
+    small_sandbox: SandboxProcess, tmp_path: Path, cause: str
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=10)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    if cause == "wrong app_secret":
+        config = write_config(tmp_path / "c.json", small_sandbox.config(app_secret=WRONG_SECRET))
+    else:
+        config = write_config(tmp_path / "c.json", small_sandbox.config())
+        small_sandbox.faults(path="/v1/activity/update/userStatus/batch", permission=1.0)
+
+    proc = sync_query(config, warehouse)
+
+    assert proc.returncode == exit_codes.FATAL_AUTH, proc.stderr
+    assert summary_of(proc)["fatal_error"]
+    assert "Stopped: " in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert WRONG_SECRET not in proc.stdout + proc.stderr
+    assert WRONG_SECRET.encode() not in (tmp_path / "jing_ledger.duckdb").read_bytes()
+    # The run is recorded and nothing is lost: every row waits in jing_pending.
+    with duckdb.connect(str(tmp_path / "jing_ledger.duckdb"), read_only=True) as ledger:
+        assert ledger.execute("SELECT count(*) FROM jing_pending").fetchone() == (len(rows),)
+
+
+def test_settings_from_env_as_meltano_passes_them(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=30)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    env = {
+        "TARGET_JING_APP_ID": small_sandbox.app_id,
+        "TARGET_JING_APP_SECRET": small_sandbox.app_secret,
+        "TARGET_JING_BASE_URL": small_sandbox.url,
+        "TARGET_JING_BATCH_SIZE": "7",
+        "TARGET_JING_REQUESTS_PER_SECOND": "500.5",
+        "TARGET_JING_PROGRESS_INTERVAL_SECONDS": "0.5",
+        "TARGET_JING_STREAMS": '["ignored_here"]',
+        "TARGET_JING_COLUMN_MAPPING": '{"omni_user_uuid": "user_id"}',
+    }
+
+    proc = run_target(
+        *("sync", "--config", "ENV", "--duckdb", str(warehouse), "--query", QUERY),
+        cwd=tmp_path,
+        env=env,
+    )
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert summary_of(proc)["update_calls"] == minimum_calls(rows, batch_size=7)
+    assert_sandbox_holds(small_sandbox, rows)
+    assert "progress: " in proc.stderr
+    assert small_sandbox.app_secret not in proc.stdout + proc.stderr
+
+
+def test_no_secret_or_token_in_output_or_ledger(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=40)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+    small_sandbox.configure(expire_token_every=3)
+
+    proc = sync_query(config, warehouse)
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    issued = small_sandbox.tokens()
+    secrets = [small_sandbox.app_secret, *issued.get("access", []), *issued.get("refresh", [])]
+    assert len(secrets) > 2
+    ledger = (tmp_path / "jing_ledger.duckdb").read_bytes()
+    for secret in secrets:
+        assert secret not in proc.stdout + proc.stderr
+        assert secret.encode() not in ledger
