@@ -62,6 +62,20 @@ def test_total_time_is_bounded_when_every_call_fails(
     assert 3 <= path_calls(sandbox, PATHS.activity_list) < 1000
 
 
+def test_read_timeout_is_transient_and_bounded(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox, read_timeout=0.2, max_attempts=2)
+    client.call(PATHS.activity_list, PAGE)  # the token first, before the answers slow down
+    sandbox.faults(path=PATHS.activity_list, slow=1.0, slow_seconds=1.0)
+    started = time.monotonic()
+    with pytest.raises(JingTransientError) as caught:
+        client.call(PATHS.activity_list, PAGE)
+    assert "timed out" in str(caught.value)
+    assert time.monotonic() - started < 1.0  # two attempts of 0.2 s, not the 1 s answers
+    assert client.stats()["retries"] == 1
+
+
 @pytest.mark.parametrize("kind", ["http_5xx", "code_50000", "drop", "drop_after", "malformed"])
 def test_calls_succeed_through_occasional_faults(
     sandbox: SandboxProcess, client_factory: Callable[..., JingClient], kind: str
