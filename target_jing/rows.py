@@ -71,7 +71,12 @@ def check_batch(
             )
         staged[api_field] = values
         problems.append(_name_column(errors, column))
-    value_problems = pd.concat(problems[len(KEY_FIELDS) :], axis=1).notna().any(axis=1)
+    value_columns = problems[len(KEY_FIELDS) :]
+    value_problems = (
+        pd.concat(value_columns, axis=1).notna().any(axis=1)
+        if value_columns  # a batch without any status or time column has no value problems
+        else pd.Series(False, index=index)
+    )
     nothing = staged[list(WANTED_FIELDS)].isna().all(axis=1) & ~value_problems
     problems.append(
         pd.Series(
