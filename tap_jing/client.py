@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
 from tap_jing.bookmarks import STATE_KEY, Tail, TailTracker
@@ -38,6 +39,9 @@ class JingStream(Stream):
 
     replication_key = "updated_time"
     is_sorted = True
+    #: `convert` already gives each field its schema's type and drops unknown fields; the
+    #: SDK's own walk over every value of every record would cost as much as the rest.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     #: The field of `jing_client.Paths` that holds this stream's list endpoint.
     path_name: ClassVar[str]
@@ -49,6 +53,8 @@ class JingStream(Stream):
     def __init__(self, tap: TapJing) -> None:
         super().__init__(tap, schema=load_schema(self.name))
         self._jing_tap = tap
+        self._fields = frozenset(self.schema["properties"])
+        self._unknown_fields: set[str] = set()
 
     @property
     def client(self) -> JingClient:
@@ -95,7 +101,11 @@ class JingStream(Stream):
 
         A time that does not parse is logged with the record's key and emitted as
         null, so that one odd value neither stops the run nor breaks the schema.
+        Fields the schema lacks are dropped, with one warning per field name.
         """
+        unknown = item.keys() - self._fields
+        if unknown:
+            self._drop_unknown(item, unknown)
         for name in self.time_fields:
             value = item.get(name)
             if value is None or value == "":
@@ -153,6 +163,18 @@ class JingStream(Stream):
 
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
         """Called with each listed record that is not emitted because nothing changed."""
+
+    def _drop_unknown(self, item: dict[str, Any], unknown: set[str]) -> None:
+        new = unknown - self._unknown_fields
+        if new:
+            self._unknown_fields |= new
+            self.logger.warning(
+                "%s: the API sent fields the schema does not have; not emitted: %s",
+                self.name,
+                ", ".join(sorted(new)),
+            )
+        for name in unknown:
+            del item[name]
 
     def _describe_key(self, record: Mapping[str, Any]) -> str:
         return " ".join(f"{key}={record.get(key)!r}" for key in self.primary_keys)

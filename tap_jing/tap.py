@@ -20,6 +20,7 @@ from singer_sdk.exceptions import ConfigValidationError, InvalidStreamSortExcept
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from jing_client import ClientSettings, ErrorCodes, JingClient, JingConfigError, JingError, Paths
+from tap_jing.output import LineWriter
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
 
 #: The endpoints the tap calls; each gets a `<name>_path` override setting.
@@ -223,6 +224,7 @@ class TapJing(Tap):
     name = "tap-jing"
     package_name = "jing-connectors"
     config_jsonschema = _config_schema()
+    message_writer_class = LineWriter
     capabilities = [
         TapCapabilities.CATALOG,
         TapCapabilities.DISCOVER,

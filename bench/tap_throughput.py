@@ -1,0 +1,158 @@
+"""Records per second of tap-jing beside a plain `requests` loop over the same pages.
+
+    .venv/bin/python bench/tap_throughput.py [--registrations 20000] [--rounds 3]
+
+One sandbox (no practical rate limit) holds the data. The tap runs in this process
+with its Singer output going to /dev/null; the loop asks for the same pages in the
+same order with one keep-alive `requests.Session` and writes one Singer RECORD line
+per item to /dev/null, with no conversion. Each round runs both; the best round of
+each is reported, with the HTTP calls each made, read from /_sandbox/stats. The
+goal: the tap at >= 0.8 of the loop's rate, with the same number of calls. Prints
+figures; no pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+import requests
+
+from jing_sandbox.process import SandboxProcess
+from tap_jing.tap import TapJing
+
+PAGE_SIZE = 100
+ACTIVITIES = "/v1/activity/list"
+REGISTRATIONS = "/v1/activity/user/list"
+USERS = "/v1/user/list"
+
+
+def raw_loop(url: str, app_id: str, app_secret: str, out: TextIO) -> None:
+    """Every activity, its registrations and every user, as RECORD lines on `out`."""
+    session = requests.Session()
+    answer = session.post(
+        f"{url}/v1/oauth2/token", json={"app_id": app_id, "app_secret": app_secret}, timeout=30
+    ).json()
+    headers = {"app_id": app_id, "access_token": answer["data"]["access_token"]}
+
+    def pages(path: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        page = 1
+        while True:
+            data = session.post(
+                url + path,
+                json={**body, "page": page, "page_size": PAGE_SIZE},
+                headers=headers,
+                timeout=30,
+            ).json()["data"]
+            yield data["list"]
+            if len(data["list"]) < PAGE_SIZE or page * PAGE_SIZE >= data["total"]:
+                return
+            page += 1
+
+    def write(stream: str, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            line = {"type": "RECORD", "stream": stream, "record": item}
+            out.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+    for activities in pages(ACTIVITIES, {}):
+        write("activities", activities)
+        for activity in activities:
+            for registrations in pages(REGISTRATIONS, {"entity_uuid": activity["entity_uuid"]}):
+                write("activity_users", registrations)
+    for users in pages(USERS, {}):
+        write("users", users)
+
+
+def tap_run(config: dict[str, Any], out: TextIO) -> None:
+    """A full tap-jing sync in this process, its Singer output sent to `out`."""
+    with contextlib.redirect_stdout(out):
+        TapJing(config=config, parse_env_config=False).sync_all()
+
+
+class RecordCounter(io.TextIOBase):
+    """Writes through to `out` and counts RECORD lines; both contenders write through one."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.records = 0
+
+    def write(self, text: str) -> int:
+        if text.startswith('{"type":"RECORD"'):
+            self.records += 1
+        return self.out.write(text)
+
+
+def timed(sandbox: SandboxProcess, run: Callable[[TextIO], object]) -> tuple[float, int, int]:
+    """(seconds, records, HTTP calls) of one run, its output to /dev/null."""
+    sandbox.reset()
+    with open(os.devnull, "w") as devnull:
+        out = RecordCounter(devnull)
+        started = time.perf_counter()
+        run(out)
+        seconds = time.perf_counter() - started
+    return seconds, out.records, sum(sandbox.stats()["calls"].values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--activities", type=int, default=20)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--registrations", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    with SandboxProcess(
+        activities=args.activities,
+        users=args.users,
+        registrations=args.registrations,
+        rate_limit=100000,
+        max_in_flight=1000,
+    ) as sandbox:
+        config = sandbox.config(requests_per_second=100000, page_size=PAGE_SIZE)
+        counts = sandbox.counts()
+        print(
+            f"sandbox: {counts['activities']} activities, {counts['registrations']} "
+            f"registrations, {counts['users']} users; page_size {PAGE_SIZE}"
+        )
+        contenders: dict[str, Callable[[TextIO], object]] = {
+            "tap-jing": lambda out: tap_run(config, out),
+            "requests loop": lambda out: raw_loop(
+                sandbox.url, sandbox.app_id, sandbox.app_secret, out
+            ),
+        }
+        best: dict[str, tuple[float, int, int]] = {}
+        for round_ in range(1, args.rounds + 1):
+            for name, run in contenders.items():
+                seconds, records, calls = timed(sandbox, run)
+                print(
+                    f"round {round_} {name:>13}: {records} records in {seconds:.2f} s "
+                    f"= {records / seconds:,.0f} records/s, {calls} HTTP calls"
+                )
+                if name not in best or seconds < best[name][0]:
+                    best[name] = (seconds, records, calls)
+
+    (tap_s, tap_records, tap_calls), (raw_s, raw_records, raw_calls) = (
+        best["tap-jing"],
+        best["requests loop"],
+    )
+    tap_rate, raw_rate = tap_records / tap_s, raw_records / raw_s
+    print()
+    print("| contender | records | best seconds | records/s | HTTP calls |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| tap-jing | {tap_records} | {tap_s:.2f} | {tap_rate:,.0f} | {tap_calls} |")
+    print(f"| requests loop | {raw_records} | {raw_s:.2f} | {raw_rate:,.0f} | {raw_calls} |")
+    print()
+    print(f"ratio tap / loop: {tap_rate / raw_rate:.2f} (goal >= 0.8)")
+    print(
+        f"HTTP calls equal: {tap_calls == raw_calls}; records equal: {tap_records == raw_records}"
+    )
+
+
+if __name__ == "__main__":
+    main()
