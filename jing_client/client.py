@@ -133,20 +133,22 @@ class JingClient:
         page = 1
         while True:
             envelope = self.call(path, {**body, "page": page, "page_size": size})
-            items, answered_page, total = _read_page(envelope, path, page)
-            if repeats_itself(answered_page, last_page, items, seen_first_items):
+            answer = _read_page(envelope, path, page, size)
+            if repeats_itself(answer.page, last_page, answer.items, seen_first_items):
                 raise JingMalformedResponse(
                     f"the listing repeats itself: asked for page {page}, got page "
-                    f"{answered_page} after page {last_page}, or an item already seen first",
+                    f"{answer.page} after page {last_page}, or an item already seen first",
                     path=path,
                     http_status=envelope.http_status,
                     request_id=envelope.request_id,
                 )
-            last_page = answered_page
-            yield Page(items=items, page=answered_page, page_size=size, total=total)
-            if len(items) < size or (total is not None and answered_page * size >= total):
+            last_page = answer.page
+            yield answer
+            if len(answer.items) < answer.page_size or (
+                answer.total is not None and answer.page * answer.page_size >= answer.total
+            ):
                 return
-            page = answered_page + 1
+            page = answer.page + 1
 
     def update_user_status(
         self, entity_uuid: str, user_ids: Sequence[str], fields: Mapping[str, Any]
@@ -404,8 +406,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def _read_page(envelope: Envelope, path: str, asked_page: int) -> tuple[list[Any], int, int | None]:
-    """`list`, `page` and `total` of a list answer (jing-api.md section 4)."""
+def _read_page(envelope: Envelope, path: str, asked_page: int, asked_size: int) -> Page:
+    """The `Page` of a list answer (jing-api.md section 4).
+
+    A server that serves fewer items a page than asked says so in `page_size`;
+    that smaller size, not the one asked for, tells a short (last) page apart.
+    """
     data = envelope.data
     if not isinstance(data, dict) or not isinstance(data.get("list"), list):
         raise JingMalformedResponse(
@@ -415,13 +421,17 @@ def _read_page(envelope: Envelope, path: str, asked_page: int) -> tuple[list[Any
             http_status=envelope.http_status,
             request_id=envelope.request_id,
         )
-    page = data.get("page")
-    total = data.get("total")
-    return (
-        data["list"],
-        page if isinstance(page, int) else asked_page,
-        total if isinstance(total, int) else None,
+    page, size, total = data.get("page"), data.get("page_size"), data.get("total")
+    return Page(
+        items=data["list"],
+        page=page if _is_count(page) else asked_page,
+        page_size=size if _is_count(size) and 0 < size < asked_size else asked_size,
+        total=total if _is_count(total) else None,
     )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def repeats_itself(

@@ -13,7 +13,7 @@ from jing_client import (
     JingRateLimited,
     JingTransientError,
 )
-from jing_client.client import EXCERPT_CHARS, parse_envelope, repeats_itself
+from jing_client.client import EXCERPT_CHARS, _read_page, parse_envelope, repeats_itself
 from jing_client.redact import register_secret
 
 PATH = "/v1/activity/list"
@@ -90,3 +90,15 @@ def test_repeated_or_backward_pages_are_detected() -> None:
     assert repeats_itself(3, 2, [{"id": "a"}, {"id": "b"}], seen)  # page 1 again
     assert repeats_itself(2, 2, [{"id": "d"}], seen)  # the same page number
     assert repeats_itself(1, 2, [{"id": "e"}], seen)  # backwards
+
+
+def test_a_page_size_capped_by_the_server_is_the_one_that_counts() -> None:
+    envelope = parse_envelope(
+        200,
+        {},
+        _body(code=0, data={"total": 120, "page": 1, "page_size": 50, "list": [1] * 50}),
+        PATH,
+        CODES,
+    )
+    page = _read_page(envelope, PATH, asked_page=1, asked_size=100)
+    assert (page.page_size, page.total, len(page.items)) == (50, 120, 50)  # not a short page
