@@ -1,0 +1,97 @@
+"""Time conversion, the bookmark tail and record conversion, without a server."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_jing.bookmarks import Tail, TailTracker, record_digest
+from tap_jing.tap import TapJing
+from tap_jing.times import api_time_to_utc_iso, to_api_time
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NEW_YORK = ZoneInfo("America/New_York")
+CONFIG = {
+    "app_id": "100000000000000000000000001",
+    "app_secret": "5a4d0b0e5e1f4c7c9d3b2a1f0e9d8c7b",
+    "base_url": "http://127.0.0.1:9",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "expected"),
+    [
+        ("2025-06-17 17:16:44", SHANGHAI, "2025-06-17T09:16:44+00:00"),
+        ("2025-01-01 03:00:00", SHANGHAI, "2024-12-31T19:00:00+00:00"),
+        ("2025-07-01 12:00:00", NEW_YORK, "2025-07-01T16:00:00+00:00"),  # daylight time
+        ("2025-12-01 12:00:00", NEW_YORK, "2025-12-01T17:00:00+00:00"),  # standard time
+        ("2025-06-17T17:16:44+02:00", SHANGHAI, "2025-06-17T15:16:44+00:00"),  # own offset
+    ],
+)
+def test_api_times_become_utc_instants(text: str, zone: ZoneInfo, expected: str) -> None:
+    assert api_time_to_utc_iso(text, zone) == expected
+    assert datetime.fromisoformat(expected).tzinfo is not None
+
+
+def test_a_text_that_is_not_a_time_raises() -> None:
+    with pytest.raises(ValueError):
+        api_time_to_utc_iso("17/06/2025", SHANGHAI)
+
+
+def test_filters_are_sent_in_the_api_zone_to_the_second() -> None:
+    moment = datetime(2025, 6, 17, 9, 16, 44, 900000, tzinfo=UTC)
+    assert to_api_time(moment, SHANGHAI) == "2025-06-17 17:16:44"
+
+
+def test_tail_holds_only_the_same_record_at_the_same_time() -> None:
+    record = {"jing_uuid": "a", "ems_signinstatus": "0", "updated_time": "T1"}
+    tail = Tail("T1", {record_digest(record)})
+    assert tail.holds("T1", dict(record))
+    assert not tail.holds("T1", {**record, "ems_signinstatus": "1"}), "changed in the same second"
+    assert not tail.holds("T2", record)
+
+
+def test_tail_after_a_run_is_replaced_by_newer_times_and_merged_at_the_same() -> None:
+    old = Tail("T1", {"a"})
+    assert old.after(Tail()) == old, "a run that emitted nothing keeps the tail"
+    assert old.after(Tail("T1", {"b"})) == Tail("T1", {"a", "b"})
+    assert old.after(Tail("T2", {"c"})) == Tail("T2", {"c"})
+    assert Tail.from_state({"emitted_at_bookmark": old.to_state()}) == old
+
+
+def test_tracker_keeps_the_records_of_the_newest_time_only() -> None:
+    tracker = TailTracker()
+    first, second, third = ({"id": n, "t": t} for n, t in ((1, "T1"), (2, "T2"), (3, "T2")))
+    for record in (first, second, third):
+        tracker.add(record["t"], record)
+    tracker.add(None, {"id": 4})
+    assert tracker.tail() == Tail("T2", {record_digest(second), record_digest(third)})
+
+
+def test_convert_keeps_statuses_as_strings_and_nulls_bad_times_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = TapJing(config=dict(CONFIG)).streams["activity_users"]
+    item = {
+        "jing_uuid": "r1",
+        "target_entity_uuid": "a1",
+        "ems_approvestatus": 1,
+        "ems_signinstatus": "0",
+        "ems_signintimestamp": "",
+        "ems_approvetimestamp": "not a time",
+        "registration_time": "2025-06-16 17:16:25",
+        "updated_time": "2025-06-17 17:16:44",
+        "surprise": "new API field",
+    }
+    with caplog.at_level(logging.WARNING):
+        record = stream.convert(item)
+    assert record["ems_approvestatus"] == "1"
+    assert record["ems_signintimestamp"] is None
+    assert record["ems_approvetimestamp"] is None
+    assert record["updated_time"] == "2025-06-17T09:16:44+00:00"
+    assert "surprise" not in record
+    assert "jing_uuid='r1'" in caplog.text and "ems_approvetimestamp" in caplog.text
+    assert "surprise" in caplog.text
