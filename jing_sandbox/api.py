@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jing_sandbox.store import STATUS_FIELDS
 from jing_sandbox.timefmt import is_time_text
+from jing_sandbox.tokens import REFRESH_INVALID
 
 if TYPE_CHECKING:
     from jing_sandbox.app import Sandbox
@@ -77,7 +78,7 @@ def token_refresh(sb: Sandbox, body: dict[str, Any]) -> Outcome:
         else None
     )
     if pair is None:
-        raise ApiError(40004, "refresh_token is invalid or expired")
+        raise ApiError(REFRESH_INVALID, "refresh_token is invalid or expired")
     sb.stats.token_issued()
     return Outcome(data=pair)
 

@@ -22,7 +22,7 @@ from jing_sandbox.settings import SandboxSettings
 from jing_sandbox.stats import Stats
 from jing_sandbox.store import Store
 from jing_sandbox.timefmt import now_ms
-from jing_sandbox.tokens import OK, TokenStore
+from jing_sandbox.tokens import INVALID, OK, TokenStore
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -126,11 +126,11 @@ class Sandbox:
             raise api.ApiError(api.BAD_CREDENTIALS, "header app_id is missing or unknown")
         access = headers.get("access_token", "")
         if not access:
-            raise api.ApiError(40002, "header access_token is missing")
+            raise api.ApiError(INVALID, "header access_token is missing")
         code = self.tokens.check(app_id, access)
         if code != OK:
             raise api.ApiError(
-                code, "access_token is invalid" if code == 40002 else "access_token has expired"
+                code, "access_token is invalid" if code == INVALID else "access_token has expired"
             )
         self.tokens.count_call(self.settings.expire_token_every)
 
