@@ -110,3 +110,5 @@ def test_batch_size_and_ids_are_checked(api: Api) -> None:
     assert empty["code"] == 40010 and "user_ids" in empty["msg"]
     unknown = api.post(BATCH, {"entity_uuid": "nope", "user_ids": ["a"], "ems_signinstatus": "1"})
     assert unknown["code"] == 40400
+    bad_id = api.post(BATCH, {"entity_uuid": entity, "user_ids": ["ok", "not ok!"]})
+    assert bad_id["code"] == 40010 and "user_ids[1]" in bad_id["msg"]
