@@ -148,8 +148,12 @@ class SandboxProcess:
         return self._admin("POST", "reset", {"data": data})
 
     def faults(self, path: str = "*", **rates: float) -> dict[str, Any]:
-        """Set fault rates for `path` ("*" = every path); no rates clears every fault."""
-        return self._admin("POST", "faults", {"path": path, **rates} if rates else {})
+        """Set the fault rates of `path` ("*" = every path), replacing its earlier ones.
+
+        `faults()` clears every fault; `faults(path=p)` clears only p's own rates.
+        """
+        body = {"path": path, **rates} if rates or path != "*" else {}
+        return self._admin("POST", "faults", body)
 
     def configure(self, **values: float) -> dict[str, Any]:
         return self._admin("POST", "config", values)

@@ -57,6 +57,8 @@ def test_faults_are_per_path_and_never_on_admin_endpoints(
     sandbox.faults(USER_LIST, drop=0.0)  # a path's own rate for a kind wins over "*"
     assert observe(api) == "drop" and observe(api, USER_LIST) == "ok"
     assert sandbox.counts()["activities"] == 5  # admin still answers
+    sandbox.faults(USER_LIST)  # clears USER_LIST's own rates: "*" applies again
+    assert observe(api, USER_LIST) == "drop"
     sandbox.faults()  # clears all
     assert observe(api) == "ok" and observe(api, USER_LIST) == "ok"
 
