@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,10 +110,11 @@ class ClientSettings:
     def from_config(cls, config: Mapping[str, Any]) -> ClientSettings:
         """Build settings from a flat Singer config (`*_path` and `*_codes` keys included).
 
-        Unknown keys are ignored here: the tap and target validate their own.
+        Unknown keys are ignored here: the tap and target validate their own. The
+        Singer SDK reads JSON fractions as `Decimal`; they count as the numbers they are.
         """
         simple = {
-            f.name: config[f.name]
+            f.name: _plain_number(config[f.name])
             for f in dataclasses.fields(cls)
             if f.name not in ("paths", "error_codes") and config.get(f.name) is not None
         }
@@ -133,6 +135,10 @@ class ClientSettings:
         for required in ("app_id", "app_secret"):
             simple.setdefault(required, "")
         return cls(paths=paths, error_codes=codes, **simple)
+
+
+def _plain_number(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _check_number(name: str, value: Any, *, whole: bool, allow_zero: bool) -> None:
