@@ -106,27 +106,31 @@ class JingStream(Stream):
         unknown = item.keys() - self._fields
         if unknown:
             self._drop_unknown(item, unknown)
+        zone = self.api_zone
         for name in self.time_fields:
             value = item.get(name)
-            if value is None or value == "":
+            if not value:
                 item[name] = None
                 continue
             try:
-                item[name] = api_time_to_utc_iso(value, self.api_zone)
+                item[name] = api_time_to_utc_iso(value, zone)
             except (TypeError, ValueError):
-                self.logger.warning(
-                    "%s %s: field '%s' is not a time in the API's format: %r; emitted as null",
-                    self.name,
-                    self._describe_key(item),
-                    name,
-                    value,
-                )
-                item[name] = None
+                self._null_bad_time(item, name, value)
         for name in self.status_fields:
             value = item.get(name)
             if value is not None and not isinstance(value, str):
                 item[name] = str(value)
         return item
+
+    def _null_bad_time(self, item: dict[str, Any], name: str, value: Any) -> None:
+        self.logger.warning(
+            "%s %s: field '%s' is not a time in the API's format: %r; emitted as null",
+            self.name,
+            self._describe_key(item),
+            name,
+            value,
+        )
+        item[name] = None
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Records changed since the bookmark, converted, without re-emissions."""

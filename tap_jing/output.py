@@ -20,7 +20,7 @@ from singer_sdk.singerlib.encoding.simple import Message
 
 
 def _jsonable(value: Any) -> str:
-    """Datetimes (a record's `time_extracted`) as ISO 8601; anything else as its text."""
+    """Datetimes as ISO 8601; anything else (a `Decimal` from a stream map) as its text."""
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     return str(value)
@@ -30,7 +30,11 @@ class LineWriter(SingerWriter):
     """Writes each Singer message as one compact JSON line on stdout."""
 
     def serialize_message(self, message: Message) -> str:
-        return json.dumps(message.to_dict(), separators=(",", ":"), default=_jsonable)
+        fields = message.to_dict()
+        extracted = fields.get("time_extracted")
+        if isinstance(extracted, datetime.datetime):
+            fields["time_extracted"] = extracted.isoformat()
+        return json.dumps(fields, separators=(",", ":"), default=_jsonable)
 
     def write_message(self, message: Message) -> None:
         sys.stdout.write(self.serialize_message(message) + "\n")
