@@ -40,3 +40,16 @@ def test_expiring_tokens_throttling_and_server_errors_emit_what_a_clean_run_emit
     assert stats["tokens_issued"] > 1, "the token expired during the sync"
     assert emitted(faulty) == emitted(clean)
     assert faulty.state == clean.state
+
+
+def test_a_missing_permission_ends_the_run_with_one_clear_line(
+    sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
+) -> None:
+    sandbox.faults(path="/v1/user/list", permission=1.0)
+    run = run_tap(sandbox.config(requests_per_second=1000))
+    assert run.returncode == 1
+    stopped = [line for line in run.stderr.splitlines() if "tap-jing stopped" in line]
+    assert len(stopped) == 1
+    assert "JingPermissionError" in stopped[0] and "/v1/user/list" in stopped[0]
+    assert "request_id=" in stopped[0]
+    assert "Traceback" not in run.stderr
