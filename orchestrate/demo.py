@@ -1,39 +1,143 @@
-"""The interim demo: a sandbox, a token, one page of activities, printed.
+"""`make demo`: the whole pipeline once, against a local sandbox, in a few minutes.
 
-`make demo` runs this until the full pipeline (issue 5) replaces it. It shows the
-client working end to end against the local sandbox with its default data.
+Set up the Meltano plugins, start the sandbox, extract, seed a check-in list,
+decide, write back, re-extract, and show what changed: registrations per status
+per activity type, before and after, and the write-back's own summary. The dev
+warehouse, ledger and sandbox database under `output/` are started afresh so
+that the before/after table shows this run alone; they stay there afterwards for
+a look (`duckdb output/warehouse.duckdb`). The sandbox stops even on failure.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
-from jing_client import ClientSettings, JingClient, JingError
+import duckdb
+
 from jing_sandbox.process import SandboxProcess
+from orchestrate.meltano_commands import (
+    PROJECT_DIR,
+    MeltanoFailed,
+    install_plugins,
+    last_json_line,
+    meltano,
+)
+from orchestrate.status_counts import before_after_table, status_counts
 
-COLUMNS = ("entity_uuid", "name", "activity_type", "status", "start_time", "registration_count")
+OUTPUT = PROJECT_DIR / "output"
+WAREHOUSE = OUTPUT / "warehouse.duckdb"
+LEDGER = OUTPUT / "jing_ledger.duckdb"
+SANDBOX_DB = OUTPUT / "demo-sandbox.json"
+LOG = OUTPUT / "demo.log"
+UPDATE_PATH = "/v1/activity/update/userStatus/batch"
+
+#: Who "checks in" at the door: one in `one_in` registrants of each published activity.
+SEED_CHECKINS_SQL = """
+CREATE OR REPLACE TABLE raw.checkins AS
+SELECT r.target_entity_uuid AS entity_uuid,
+       r.omni_user_uuid,
+       date_trunc('second', now()) AS checked_in_at
+FROM raw.activity_users AS r
+JOIN raw.activities AS a ON a.entity_uuid = r.target_entity_uuid
+WHERE a.status = 'published' AND r.ems_signinstatus = '0' AND hash(r.omni_user_uuid) % ? = 0
+"""
+
+T = TypeVar("T")
+
+
+def step(title: str, action: Callable[[], T]) -> T:
+    """Run one step with a one-line progress report and its duration."""
+    print(f"- {title} ...", end="", flush=True)
+    started = time.monotonic()
+    result = action()
+    print(f" done ({time.monotonic() - started:.1f} s)", flush=True)
+    return result
+
+
+def fresh_start() -> None:
+    """Remove the previous demo's warehouse, ledger and sandbox data."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    for path in (WAREHOUSE, LEDGER, SANDBOX_DB, LOG):
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+
+
+def seed_checkins(warehouse: Path, one_in: int = 5) -> int:
+    """Write a check-in list into the warehouse (the demo's and the tests'); return its size."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(SEED_CHECKINS_SQL, [one_in])
+        return con.execute("SELECT count(*) FROM raw.checkins").fetchone()[0]
+
+
+def run_pipeline(sandbox: SandboxProcess) -> None:
+    """Every step against a running sandbox; print the result."""
+    # A setting's environment variable beats meltano.yml: both connectors use this sandbox.
+    env = {"TAP_JING_BASE_URL": sandbox.url, "TARGET_JING_BASE_URL": sandbox.url}
+
+    def run(*args: str) -> str:
+        return meltano(*args, log=LOG, env=env)
+
+    step(
+        "extract: meltano run --full-refresh jing-extract",
+        lambda: run("run", "--full-refresh", "jing-extract"),
+    )
+    before = status_counts(WAREHOUSE)
+    checkins = step("seed raw.checkins (the people at the door)", lambda: seed_checkins(WAREHOUSE))
+    decided = step(
+        "decide: meltano invoke jing-decide", lambda: last_json_line(run("invoke", "jing-decide"))
+    )
+    calls_before = sandbox.stats()["calls"].get(UPDATE_PATH, 0)
+    written = step(
+        "write back: meltano invoke target-jing-sync:decisions",
+        lambda: run("invoke", "target-jing-sync:decisions"),
+    )
+    calls_after = sandbox.stats()["calls"].get(UPDATE_PATH, 0)
+    step(
+        "again, as the daily job: meltano run jing-writeback (decide, write back)",
+        lambda: run("run", "jing-writeback"),
+    )
+    repeat_calls = sandbox.stats()["calls"].get(UPDATE_PATH, 0) - calls_after
+    step("re-extract: meltano run jing-extract (incremental)", lambda: run("run", "jing-extract"))
+    after = status_counts(WAREHOUSE)
+
+    print()
+    print(f"{checkins:,} check-ins seeded; decisions: {decided['tables']}")
+    print()
+    print("Registrations per activity type and status, as the API holds them:")
+    print(before_after_table(before, after))
+    print("(registrants of activities that are not published stay pending: the rules skip them)")
+    print()
+    print("Write-back summary (target-jing sync):")
+    print("\n".join(line for line in written.splitlines()[:-1] if line.strip()))
+    print(f"  the sandbox counted {calls_after - calls_before:,} update calls")
+    print(f"Second write-back (the daily job on the same data): {repeat_calls} update calls")
+    print()
+    print(
+        f"Look closer: duckdb {WAREHOUSE.relative_to(PROJECT_DIR)} (raw.*, decide.*), "
+        f"duckdb {LEDGER.relative_to(PROJECT_DIR)} (jing_sync_runs, jing_sync_log)"
+    )
 
 
 def main() -> int:
-    """Start the sandbox, list the first page of activities and print it; 0 on success."""
-    with SandboxProcess() as sandbox:
-        print(f"sandbox listening on {sandbox.url} (app_id {sandbox.app_id})")
-        settings = ClientSettings.from_config(sandbox.config())
-        try:
-            with JingClient(settings) as client:
-                envelope = client.call(settings.paths.activity_list, {"page": 1, "page_size": 10})
-                stats = client.stats()
-        except JingError as error:
-            print(f"the sandbox did not answer as expected: {error}", file=sys.stderr)
-            return 1
-    items = envelope.data["list"]
-    print(f"got a token ({stats['token_fetches']} fetched), then {settings.paths.activity_list}")
-    print(f"request_id {envelope.request_id}: {len(items)} of {envelope.data['total']} activities")
-    widths = [max(len(c), *(len(str(item.get(c, ""))) for item in items)) for c in COLUMNS]
-    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
-    for item in items:
-        cells = (str(item.get(c, "")) for c in COLUMNS)
-        print("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)))
+    """Run the demo; 0 on success, 1 with the failing step's log tail otherwise."""
+    started = time.monotonic()
+    print("JING pipeline demo: sandbox -> warehouse -> decisions -> write-back")
+    fresh_start()
+    try:
+        installed = step("set up: meltano install", lambda: install_plugins(LOG))
+        if not installed:
+            print("  (the plugins were already installed from these files)")
+        with SandboxProcess(db=SANDBOX_DB) as sandbox:
+            print(f"- sandbox listening on {sandbox.url} (its data: {SANDBOX_DB.name})")
+            run_pipeline(sandbox)
+    except MeltanoFailed as err:
+        print(f"\nFAILED: {err}\nFull log: {LOG}", file=sys.stderr)
+        return 1
+    print(f"\nDemo finished in {time.monotonic() - started:.0f} s; the sandbox is stopped.")
     return 0
 
 

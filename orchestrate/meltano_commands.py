@@ -9,6 +9,7 @@ log's last lines, which is where Meltano and the plugins say what went wrong.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -69,16 +70,38 @@ def meltano(
     return done.stdout
 
 
-def install_plugins(log: Path) -> None:
-    """`meltano install`, one process at a time (parallel test workers share `.meltano`).
+def install_fingerprint(project_dir: Path = PROJECT_DIR) -> str:
+    """A hash of what the plugin venvs are built from: meltano.yml and the local packages."""
+    sources = [project_dir / "meltano.yml", project_dir / "pyproject.toml"]
+    sources += sorted((project_dir / "loaders").rglob("*.py")) + sorted(
+        (project_dir / "loaders").rglob("pyproject.toml")
+    )
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
-    Meltano skips plugins whose pip_url has not changed, so a second call is quick.
+
+def install_plugins(log: Path) -> bool:
+    """`meltano install` unless the plugins were installed from these same files.
+
+    Meltano reinstalls every plugin on each `install`, which would pull venvs from
+    under a running command; so it runs under a lock, once per change of meltano.yml,
+    pyproject.toml or loaders/ (the stamp in `.meltano/`). Returns whether it ran.
     """
-    lock_path = PROJECT_DIR / ".meltano" / "install.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
+    meltano_dir = PROJECT_DIR / ".meltano"
+    meltano_dir.mkdir(parents=True, exist_ok=True)
+    stamp = meltano_dir / "jing-install.stamp"
+    with (meltano_dir / "jing-install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        fingerprint = install_fingerprint()
+        if stamp.exists() and stamp.read_text() == fingerprint:
+            return False
+        stamp.unlink(missing_ok=True)
         meltano("install", log=log)
+        stamp.write_text(fingerprint)
+        return True
 
 
 def last_json_line(stdout: str) -> dict[str, Any]:

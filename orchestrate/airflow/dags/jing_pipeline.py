@@ -105,7 +105,7 @@ def jing_pipeline() -> None:
         Exit code 1 means the run finished and recorded rows that failed: no retry can
         help those now (they stay pending for the next run), so `verify` reports them.
         """
-        return last_json_line(meltano("invoke", "target-jing:sync", ok_codes=(0, 1)))
+        return last_json_line(meltano("invoke", "target-jing-sync:decisions", ok_codes=(0, 1)))
 
     @task(retries=0)
     def verify(summary: dict[str, Any]) -> None:
