@@ -138,7 +138,9 @@ class SyncRun:
 
         def frames() -> Iterator[pd.DataFrame]:
             while batch := list(islice(iterator, BATCH_ROWS)):
-                yield pd.DataFrame.from_records(batch)
+                # Objects, not inferred string columns: a lone surrogate (valid JSON)
+                # must reach the row checks to be refused, not crash pyarrow.
+                yield pd.DataFrame(batch, dtype=object)
 
         return self._stage(frames(), source)
 

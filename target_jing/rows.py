@@ -170,5 +170,14 @@ def _status_one(value: Any) -> str | object | None:
         number = float(value)
         return str(int(number)) if math.isfinite(number) and number.is_integer() else _BAD
     if isinstance(value, str):
-        return value.strip() or None
+        return (value.strip() or None) if _is_text(value) else _BAD
     return _BAD
+
+
+def _is_text(value: str) -> bool:
+    """False for a string with lone surrogates (JSON may carry them): no file or API takes one."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
