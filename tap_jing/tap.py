@@ -47,6 +47,34 @@ CODE_MEANINGS = {
 }
 
 
+_POSITIVE = th.NumberType(exclusive_minimum=0)
+_AT_LEAST_ONE = th.IntegerType(minimum=1)
+
+#: Settings that go to `jing_client.ClientSettings` as they are: JSON type and description.
+CLIENT_KNOBS: dict[str, tuple[th.JSONTypeHelper[Any], str]] = {
+    "requests_per_second": (
+        _POSITIVE,
+        "The pace of calls, shared by all streams of a run; the API's limit per app "
+        "[contract: 20].",
+    ),
+    "max_concurrency": (_AT_LEAST_ONE, "The most calls in flight at once [contract: 5 per app]."),
+    "connect_timeout": (_POSITIVE, "Seconds to wait for a connection."),
+    "read_timeout": (_POSITIVE, "Seconds to wait for an answer."),
+    "max_attempts": (
+        _AT_LEAST_ONE,
+        "Attempts per call on transient faults (429, 5xx, 42900, 50000, timeouts) before "
+        "the run stops.",
+    ),
+    "max_retry_seconds": (_POSITIVE, "The longest time spent retrying one call."),
+    "api_timezone": (
+        th.StringType(),
+        "The IANA zone of the API's time strings [contract]; records carry UTC instants and "
+        "updated_start is sent in this zone.",
+    ),
+    "page_size_limit": (_AT_LEAST_ONE, "The largest page_size the API accepts [contract]."),
+}
+
+
 def _default(name: str) -> Any:
     """The client's default for a setting, so the tap documents the value it really uses."""
     return ClientSettings.__dataclass_fields__[name].default
@@ -107,56 +135,9 @@ def _config_schema() -> dict[str, Any]:
             description="Add description and form_fields to each emitted activity, from "
             "/v1/activity/detail (one extra call per activity).",
         ),
-        th.Property(
-            "requests_per_second",
-            th.NumberType(exclusive_minimum=0),
-            default=_default("requests_per_second"),
-            description="The pace of calls, shared by all streams of a run; the API's limit "
-            "per app [contract: 20].",
-        ),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType(minimum=1),
-            default=_default("max_concurrency"),
-            description="The most calls in flight at once [contract: 5 per app].",
-        ),
-        th.Property(
-            "connect_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=_default("connect_timeout"),
-            description="Seconds to wait for a connection.",
-        ),
-        th.Property(
-            "read_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=_default("read_timeout"),
-            description="Seconds to wait for an answer.",
-        ),
-        th.Property(
-            "max_attempts",
-            th.IntegerType(minimum=1),
-            default=_default("max_attempts"),
-            description="Attempts per call on transient faults (429, 5xx, 42900, 50000, "
-            "timeouts) before the run stops.",
-        ),
-        th.Property(
-            "max_retry_seconds",
-            th.NumberType(exclusive_minimum=0),
-            default=_default("max_retry_seconds"),
-            description="The longest time spent retrying one call.",
-        ),
-        th.Property(
-            "api_timezone",
-            th.StringType,
-            default=_default("api_timezone"),
-            description="The IANA zone of the API's time strings [contract]; records carry UTC "
-            "instants and updated_start is sent in this zone.",
-        ),
-        th.Property(
-            "page_size_limit",
-            th.IntegerType(minimum=1),
-            default=_default("page_size_limit"),
-            description="The largest page_size the API accepts [contract].",
+        *(
+            th.Property(name, kind, default=_default(name), description=description)
+            for name, (kind, description) in CLIENT_KNOBS.items()
         ),
         *(
             th.Property(
