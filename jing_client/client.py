@@ -193,18 +193,39 @@ class JingClient:
     # -- one attempt ------------------------------------------------------------------
 
     def _authorized_attempt(self, path: str, body: dict[str, Any]) -> Envelope:
+        """One attempt; a refused token is renewed and the call repeated once.
+
+        A token refused again (threads share it: another thread's renewal, or the
+        next expiry, can end it before the repeat arrives) is a passing fault, so
+        it is raised as transient and the retry policy tries again, with backoff.
+        """
         token = self._tokens.access_token()
         try:
             return self._exchange(path, body, self._headers(token))
         except JingTokenError as error:
-            self._logger.info(
-                "token refused on path=%s (code=%s request_id=%s); renewing and repeating once",
-                path,
-                error.code,
-                error.request_id,
-            )
-            self._tokens.reject(token, error.code)
-        return self._exchange(path, body, self._headers(self._tokens.access_token()))
+            self._renew_after(path, token, error)
+        token = self._tokens.access_token()
+        try:
+            return self._exchange(path, body, self._headers(token))
+        except JingTokenError as error:
+            self._renew_after(path, token, error)
+            raise JingTransientError(
+                "token refused again after renewal",
+                path=path,
+                http_status=error.http_status,
+                code=error.code,
+                msg=error.msg,
+                request_id=error.request_id,
+            ) from None
+
+    def _renew_after(self, path: str, token: str, error: JingTokenError) -> None:
+        self._logger.info(
+            "token refused on path=%s (code=%s request_id=%s); renewing it",
+            path,
+            error.code,
+            error.request_id,
+        )
+        self._tokens.reject(token, error.code)
 
     def _post_unauthenticated(self, path: str, body: dict[str, Any]) -> Any:
         return self._exchange(path, body, {"app_id": self.settings.app_id}).data
