@@ -59,9 +59,6 @@ def sync(argv: Sequence[str]) -> int:
     except (JingAuthError, JingPermissionError) as exc:
         logger.error("Stopped: %s", redact(str(exc)))
         return exit_codes.FATAL_AUTH
-    except KeyboardInterrupt:
-        logger.error("Interrupted: the rows staged so far are finished by the next run.")
-        return 128 + 2
     if summary.fatal_error:
         logger.error("Stopped: %s", summary.fatal_error)
     code = exit_codes.for_summary(summary, settings.max_failed_ratio)

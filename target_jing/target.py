@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from types import FrameType
@@ -118,18 +120,17 @@ class TargetJing(Target):
         self._run_stack.__exit__(*sys.exc_info())
         self._run = None
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM/SIGINT stage what was read and stop non-zero; the next run finishes.
+    def _setup_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT end the process as a kill would, after one line on stderr.
 
-        The SDK's handler exits 0, which would tell a scheduler the write-back happened.
+        The SDK's handler drains the sinks and exits 0 from inside the signal
+        handler: that tells a scheduler the write-back happened, and it can break
+        into a ledger transaction half-way. A kill is what the ledger is built to
+        survive: what was staged is durable, and the next run finishes it.
         """
-        self.logger.warning(
-            "Received signal %d: staging the rows read so far and stopping.", signum
-        )
-        try:
-            self.drain_all(is_endofpipe=True)
-        finally:
-            sys.exit(128 + signum)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, _stop_now)
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -191,6 +192,13 @@ class TargetJing(Target):
         code = exit_codes.for_summary(self.summary, self.settings.max_failed_ratio)
         write_report(self.summary, code, human=sys.stderr, machine=sys.stderr)
         return code
+
+
+def _stop_now(signum: int, frame: FrameType | None) -> None:
+    """Say why, then die of the signal itself (exit status 128 + signum in a shell)."""
+    os.write(2, f"target-jing: stopped by signal {signum}; the next run finishes it\n".encode())
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def read_config_input(values: Sequence[str]) -> _ConfigInput:
