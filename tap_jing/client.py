@@ -168,6 +168,17 @@ class JingStream(Stream):
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
         """Called with each listed record that is not emitted because nothing changed."""
 
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterator[Context | None]:
+        """No child context at all for a stream without children.
+
+        The SDK would otherwise copy the context and run the stream map's filter for
+        every record of a childless stream, to sync no children.
+        """
+        if self.child_streams:
+            yield from super().generate_child_contexts(record, context)
+
     def _drop_unknown(self, item: dict[str, Any], unknown: set[str]) -> None:
         new = unknown - self._unknown_fields
         if new:
