@@ -1,0 +1,143 @@
+"""The Airflow DAG, in a real Airflow 3 of its own venv: it parses quietly, and it runs.
+
+Airflow is installed by `orchestrate/airflow/install.sh` into a cached venv outside
+the clone (the first run takes about half a minute), never into `.venv`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+from pipeline_checks import expected_statuses, statuses
+
+from jing_sandbox.process import SandboxProcess
+from orchestrate.meltano_commands import PROJECT_DIR
+
+DAGS_FOLDER = PROJECT_DIR / "orchestrate" / "airflow" / "dags"
+INSTALL_SCRIPT = PROJECT_DIR / "orchestrate" / "airflow" / "install.sh"
+
+# Loads the dags folder as the scheduler does, with subprocesses and sockets forbidden.
+# Airflow's own imports run first: croniter asks `file` about the platform when imported.
+PARSE_CHECK = """
+import json, socket, subprocess, sys
+import airflow.sdk.definitions.timetables.interval
+from airflow.dag_processing.dagbag import DagBag
+
+calls = []
+def forbidden(*args, **kwargs):
+    calls.append(repr(args)[:200])
+    raise RuntimeError("called at parse time")
+subprocess.Popen = forbidden
+socket.socket.connect = forbidden
+socket.create_connection = forbidden
+
+bag = DagBag(dag_folder=sys.argv[1])
+dag = bag.dags.get("jing_pipeline")
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "calls": calls,
+    "dags": sorted(bag.dags),
+    "max_active_runs": dag and dag.max_active_runs,
+    "tasks": dag and {t.task_id: [sorted(t.downstream_task_ids), t.retries] for t in dag.tasks},
+}))
+"""
+
+
+@pytest.fixture(scope="session")
+def airflow_bin() -> Path:
+    """The `bin/` folder of the cached Airflow venv (installed on first use)."""
+    done = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(done.stdout.strip().splitlines()[-1]) / "bin"
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    """A throwaway Airflow: its home in a tmp dir, a SQLite database, no example DAGs."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        **extra,
+    }
+
+
+def test_the_dag_parses_without_subprocess_or_network(airflow_bin: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(airflow_bin / "python"), "-c", PARSE_CHECK, str(DAGS_FOLDER)],
+        env=airflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    parsed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert parsed["errors"] == {}
+    assert parsed["calls"] == []
+    assert parsed["dags"] == ["jing_pipeline"]
+    assert parsed["max_active_runs"] == 1
+    assert parsed["tasks"] == {
+        "extract": [["decide"], 2],
+        "decide": [["write_back"], 2],
+        "write_back": [["verify"], 2],
+        "verify": [[], 0],
+    }
+
+
+def seed_checkins_before_extract(warehouse: Path, sandbox: SandboxProcess) -> None:
+    """A check-in list loaded by another system before the DAG runs (two registrants)."""
+    pairs = [(r["target_entity_uuid"], r["omni_user_uuid"]) for r in sandbox.registrations()]
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute((PROJECT_DIR / "transform" / "00_checkins.sql").read_text())
+        con.executemany(
+            "INSERT INTO raw.checkins VALUES (?, ?, TIMESTAMPTZ '2026-03-01 09:30:00+00')",
+            [list(pair) for pair in pairs[:: max(1, len(pairs) // 2)][:2]],
+        )
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_runs_the_pipeline(
+    airflow_bin: Path, project_copy: Path, pipeline_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    home = tmp_path / "airflow"
+    env = airflow_env(
+        home,
+        JING_PROJECT_DIR=str(project_copy),
+        JING_MELTANO_ENV="dev",
+        TAP_JING_BASE_URL=pipeline_sandbox.url,
+        TARGET_JING_BASE_URL=pipeline_sandbox.url,
+    )
+    before = statuses(pipeline_sandbox.registrations())
+    warehouse = project_copy / "output" / "warehouse.duckdb"
+    seed_checkins_before_extract(warehouse, pipeline_sandbox)
+
+    migrate = subprocess.run(
+        [str(airflow_bin / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    run = subprocess.run(
+        [str(airflow_bin / "airflow"), "dags", "test", "jing_pipeline"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = run.stdout + run.stderr
+    (tmp_path / "dags-test.log").write_text(output)
+    assert run.returncode == 0, output[-5000:]
+    assert "state=success" in output, output[-5000:]
+    for task_id in ("extract", "decide", "write_back", "verify"):
+        assert f"[DAG TEST] end task task_id={task_id}" in output
+
+    after = statuses(pipeline_sandbox.registrations())
+    assert after == expected_statuses(before, warehouse)
+    assert after != before
