@@ -23,6 +23,9 @@ from typing import Any
 
 #: The key, in a stream's or partition's state, that holds its tail.
 STATE_KEY = "emitted_at_bookmark"
+#: More records than this in one second (a bulk update) are not remembered one by one:
+#: every STATE message carries every tail, so the next run re-emits them instead.
+MAX_DIGESTS = 1000
 
 
 def record_digest(record: Mapping[str, Any]) -> str:
@@ -45,8 +48,9 @@ class Tail:
         return cls(stored.get("value"), set(stored.get("digests") or ()))
 
     def to_state(self) -> dict[str, Any]:
-        """The JSON form stored in the state."""
-        return {"value": self.value, "digests": sorted(self.digests)}
+        """The JSON form stored in the state (no digests past `MAX_DIGESTS`)."""
+        digests = sorted(self.digests) if len(self.digests) <= MAX_DIGESTS else []
+        return {"value": self.value, "digests": digests}
 
     def holds(self, value: str | None, record: Mapping[str, Any]) -> bool:
         """Whether this exact record, at `value`, was already emitted."""

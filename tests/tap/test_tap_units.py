@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_jing.bookmarks import Tail, TailTracker, record_digest
+from tap_jing.bookmarks import MAX_DIGESTS, Tail, TailTracker, record_digest
 from tap_jing.tap import TapJing
 from tap_jing.times import api_time_to_utc_iso, to_api_time
 
@@ -60,6 +60,11 @@ def test_tail_after_a_run_is_replaced_by_newer_times_and_merged_at_the_same() ->
     assert old.after(Tail("T1", {"b"})) == Tail("T1", {"a", "b"})
     assert old.after(Tail("T2", {"c"})) == Tail("T2", {"c"})
     assert Tail.from_state({"emitted_at_bookmark": old.to_state()}) == old
+
+
+def test_a_bulk_update_within_one_second_is_re_emitted_rather_than_remembered() -> None:
+    bulk = Tail("T1", {f"{n:020x}" for n in range(MAX_DIGESTS + 1)})
+    assert Tail.from_state({"emitted_at_bookmark": bulk.to_state()}) == Tail("T1", set())
 
 
 def test_tracker_keeps_the_records_of_the_newest_time_only() -> None:
