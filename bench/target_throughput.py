@@ -1,0 +1,233 @@
+"""Rows per second of `target-jing sync`, its calls against the minimum, and its memory.
+
+    .venv/bin/python bench/target_throughput.py [--rows 100000] [--big-rows 1000000]
+
+A sandbox holds 1,000 activities and 100,000 registrations; a DuckDB table holds
+one wanted row per registration, with mixed statuses (each activity has a main
+combination of approval and sign-in, and about one registrant in ten is
+rejected instead). `target-jing sync` runs in a child process, as a scheduler
+runs it; its peak RSS is the child's VmHWM. Printed:
+
+1. rows/s, update calls against the minimum (computed here in SQL), peak RSS;
+2. a plain script posting one row per call (sequential, one keep-alive session)
+   on a sample of the rows, extrapolated to all of them, and the ratio;
+3. the sandbox limited to 20 requests/s (the client at its default 20/s): rows/s
+   against the ceiling of 20 calls/s x 100 rows, and against the ceiling this
+   data allows (20 calls/s x rows per minimum call);
+4. a second run: seconds and update calls (must be 0);
+5. peak RSS at `--big-rows` rows (a sandbox of that many registrations).
+
+Figures only; nothing passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import pandas as pd
+import requests
+
+from jing_sandbox.process import SandboxProcess
+
+BATCH_PATH = "/v1/activity/update/userStatus/batch"
+TARGET_JING = str(Path(sys.executable).parent / "target-jing")
+CEILING_CALLS_PER_SECOND = 20
+BATCH = 100
+
+
+class Run(NamedTuple):
+    summary: dict[str, Any]
+    seconds: float
+    peak_rss_mb: float
+    sandbox_calls: int
+
+
+def wanted_frame(registrations: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per registration: a main status per activity, one in ten rejected instead."""
+    regs = pd.DataFrame(registrations)
+    activity = pd.Series(pd.factorize(regs["target_entity_uuid"])[0])
+    odd_one = pd.util.hash_pandas_object(regs["omni_user_uuid"], index=False) % 10 == 0
+    approve = (1 + activity % 2).astype(str).where(~odd_one.to_numpy(), "2")
+    signed_in = activity % 3 == 0
+    signin_time = pd.Timestamp("2025-10-01 08:00:00") + pd.to_timedelta(activity, unit="min")
+    return pd.DataFrame(
+        {
+            "activity_id": regs["target_entity_uuid"],
+            "user_id": regs["omni_user_uuid"],
+            "approve_status": approve,
+            "signin_status": signed_in.map({True: "1", False: "0"}),
+            "signin_time": signin_time.where(signed_in),
+        }
+    )
+
+
+def write_warehouse(path: Path, frame: pd.DataFrame) -> int:
+    """Store the rows; return the minimum calls, computed independently of the engine."""
+    with duckdb.connect(str(path)) as con:
+        con.register("frame", frame)
+        con.execute("CREATE TABLE wanted_status AS SELECT * FROM frame")
+        (minimum,) = con.execute(
+            f"""SELECT sum(ceil(n / {BATCH}))::BIGINT FROM (
+                  SELECT count(*) AS n FROM wanted_status
+                  GROUP BY activity_id, approve_status, signin_status, signin_time)"""
+        ).fetchone()
+    return int(minimum)
+
+
+def run_sync(sandbox: SandboxProcess, workdir: Path, ledger: str, **settings: Any) -> Run:
+    """`target-jing sync --duckdb W --table wanted_status` in a child; its summary and VmHWM."""
+    config = workdir / f"config-{ledger}.json"
+    config.write_text(
+        json.dumps(
+            sandbox.config(
+                ledger_path=str(workdir / ledger), progress_interval_seconds=3600, **settings
+            )
+        )
+    )
+    before = _batch_calls(sandbox)
+    args = ["sync", "--config", str(config), "--duckdb", str(workdir / "warehouse.duckdb")]
+    started = time.monotonic()
+    with subprocess.Popen(
+        [TARGET_JING, *args, "--table", "wanted_status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as child:
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _vm_hwm_kb(child.pid))
+            time.sleep(0.05)
+        stdout = child.stdout.read() if child.stdout else ""
+    seconds = time.monotonic() - started
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    return Run(summary, seconds, peak / 1024, _batch_calls(sandbox) - before)
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set so far (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def _batch_calls(sandbox: SandboxProcess) -> int:
+    return sandbox.stats()["calls"].get(BATCH_PATH, 0)
+
+
+def plain_one_row_per_call(sandbox: SandboxProcess, frame: pd.DataFrame) -> float:
+    """Post each row alone, in order, as a simple script would; return rows per second."""
+    session = requests.Session()
+    token = session.post(
+        f"{sandbox.url}/v1/oauth2/token",
+        json={"app_id": sandbox.app_id, "app_secret": sandbox.app_secret},
+        timeout=30,
+    ).json()["data"]["access_token"]
+    headers = {"app_id": sandbox.app_id, "access_token": token}
+    started = time.monotonic()
+    for row in frame.itertuples(index=False):
+        body = {
+            "entity_uuid": row.activity_id,
+            "user_ids": [row.user_id],
+            "ems_approvestatus": row.approve_status,
+            "ems_signinstatus": row.signin_status,
+        }
+        if not pd.isna(row.signin_time):
+            stamp = (row.signin_time + pd.Timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+            body["ems_signintimestamp"] = stamp
+        answer = session.post(f"{sandbox.url}{BATCH_PATH}", json=body, headers=headers, timeout=30)
+        answer.raise_for_status()
+    return len(frame) / (time.monotonic() - started)
+
+
+def describe(label: str, run: Run, minimum: int) -> None:
+    s = run.summary
+    print(
+        f"{label}: {s['rows_in']:,} rows in {run.seconds:.1f} s "
+        f"({s['rows_in'] / run.seconds:,.0f} rows/s wall, {s['rows_per_second']:,.0f} rows/s "
+        f"engine); update calls {s['update_calls']:,} (sandbox counted {run.sandbox_calls:,}), "
+        f"minimum {minimum:,} (engine said {s['minimum_calls']:,}); outcomes {s['counts']}; "
+        f"peak RSS {run.peak_rss_mb:,.0f} MB; exit code {s['exit_code']}"
+    )
+
+
+def sandbox_for(rows: int) -> SandboxProcess:
+    """A sandbox with `rows` registrations over rows/100 activities, and no practical limit."""
+    return SandboxProcess(
+        activities=max(rows // 100, 1),
+        users=max(rows // 5, 1000),
+        registrations=rows,
+        rate_limit=0,
+        max_in_flight=0,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--big-rows", type=int, default=1_000_000, help="0 skips this part")
+    parser.add_argument("--plain-sample", type=int, default=2_000)
+    args = parser.parse_args()
+    fast = {"requests_per_second": 1000, "max_concurrency": 5}
+
+    with sandbox_for(args.rows) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        frame = wanted_frame(sandbox.registrations())
+        minimum = write_warehouse(workdir / "warehouse.duckdb", frame)
+        print(f"data: {len(frame):,} rows, {frame['activity_id'].nunique():,} activities")
+
+        first = run_sync(sandbox, workdir, "fast.duckdb", **fast)
+        describe("1. unthrottled", first, minimum)
+
+        sample = frame.head(args.plain_sample)
+        plain_rate = plain_one_row_per_call(sandbox, sample)
+        ours = first.summary["rows_in"] / first.seconds
+        print(
+            f"2. plain script, one row per call, sequential: {plain_rate:,.0f} rows/s on "
+            f"{len(sample):,} rows; {len(frame):,} rows would take "
+            f"{len(frame) / plain_rate:,.0f} s ({len(frame):,} calls) against "
+            f"{first.seconds:.1f} s; target-jing is {ours / plain_rate:,.1f}x faster "
+            f"and makes {len(frame) / max(first.summary['update_calls'], 1):,.0f}x fewer calls"
+        )
+
+        sandbox.configure(rate_limit=CEILING_CALLS_PER_SECOND)
+        throttled = run_sync(sandbox, workdir, "throttled.duckdb")
+        describe("3. sandbox at 20 requests/s", throttled, minimum)
+        rate = throttled.summary["rows_in"] / throttled.seconds
+        data_ceiling = CEILING_CALLS_PER_SECOND * len(frame) / minimum
+        print(
+            f"   {rate:,.0f} rows/s = {rate / (CEILING_CALLS_PER_SECOND * BATCH):.0%} of the "
+            f"20 x 100 = 2,000 rows/s ceiling; this data averages {len(frame) / minimum:.1f} "
+            f"rows per minimum call, so its ceiling is {data_ceiling:,.0f} rows/s: "
+            f"{rate / data_ceiling:.0%} of it; "
+            f"{throttled.sandbox_calls / throttled.seconds:.1f} calls/s "
+            f"(throttled answers: {sandbox.stats()['throttled']})"
+        )
+
+        second = run_sync(sandbox, workdir, "throttled.duckdb")
+        describe("4. second run (same ledger)", second, minimum)
+
+    if args.big_rows:
+        with sandbox_for(args.big_rows) as sandbox, tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            frame = wanted_frame(sandbox.registrations())
+            minimum = write_warehouse(workdir / "warehouse.duckdb", frame)
+            del frame
+            big = run_sync(sandbox, workdir, "big.duckdb", **fast)
+            describe(f"5. {args.big_rows:,} rows", big, minimum)
+            print(f"   peak RSS at {args.big_rows:,} rows: {big.peak_rss_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
