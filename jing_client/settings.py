@@ -10,8 +10,9 @@ those settings and names the bad one.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -135,6 +136,17 @@ class ClientSettings:
         for required in ("app_id", "app_secret"):
             simple.setdefault(required, "")
         return cls(paths=paths, error_codes=codes, **simple)
+
+
+def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[str]:
+    """One message per key of `config` that is no setting: a misspelt knob must not be ignored."""
+    names = set(known)
+    problems = []
+    for key in sorted(set(config) - names):
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(f"unknown setting {key!r}{hint}")
+    return problems
 
 
 def _plain_number(value: Any) -> Any:

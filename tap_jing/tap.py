@@ -20,6 +20,7 @@ from singer_sdk.exceptions import ConfigValidationError, InvalidStreamSortExcept
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from jing_client import ClientSettings, ErrorCodes, JingClient, JingConfigError, JingError, Paths
+from jing_client.settings import unknown_settings
 from tap_jing.output import LineWriter
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
 
@@ -221,11 +222,12 @@ class TapJing(Tap):
         return [ActivitiesStream(self), ActivityUsersStream(self), UsersStream(self)]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's JSON-schema checks, then the client's own (ranges, URL, zone, paths)."""
+        """The SDK's JSON-schema checks, then unknown keys, then the client's own checks."""
         errors = super()._validate_config(raise_errors=raise_errors)
         if errors:
             return errors
-        errors = settings_problems(self._config)
+        known = self.config_jsonschema["properties"]  # the SDK's built-in settings included
+        errors = unknown_settings(self._config, known) + settings_problems(self._config)
         if errors and raise_errors:
             raise ConfigValidationError(
                 "Config validation failed", errors=errors, schema=self.config_jsonschema

@@ -30,6 +30,7 @@ from singer_sdk.sinks import Sink
 
 from jing_client import JingAuthError, JingConfigError, JingPermissionError
 from jing_client.redact import redact, register_secret
+from jing_client.settings import unknown_settings
 from target_jing import exit_codes
 from target_jing.config_schema import config_jsonschema
 from target_jing.engine import RunSummary, SyncRun
@@ -83,6 +84,17 @@ class TargetJing(Target):
             if isinstance(value, str) and set(_NUMERIC_TYPES) & set(types):
                 config[key] = _number(value)
         return config
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's JSON-schema checks, then unknown keys: a misspelt setting is not ignored."""
+        errors = super()._validate_config(raise_errors=raise_errors) or unknown_settings(
+            self._config, self.config_jsonschema["properties"]
+        )
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
+        return errors
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """The status sink for the streams named in `streams` (default all), else a no-op."""
