@@ -89,3 +89,28 @@ class TailTracker:
     def tail(self) -> Tail:
         """The tail of what was added."""
         return Tail(self._value, {record_digest(r) for r in self._records})
+
+
+class ShiftWatch:
+    """Notices a listing that moved while it was read, and where re-reading must start.
+
+    The API pages by offset through a list sorted by update time. A record updated
+    while the tap reads moves to the end of the list: every record after its old
+    place moves up one, and the one that crosses into a page already read is not
+    seen in this run. The moved record itself shows up a second time, at the end.
+    The skipped records sit after its first (older) place, so the bookmark must not
+    pass that time: the next run then reads them. Deletions cannot be noticed this way.
+    """
+
+    def __init__(self) -> None:
+        self._first_seen: dict[Any, str | None] = {}
+        self.rewind_to: str | None = None
+
+    def see(self, key: Any, value: str | None) -> None:
+        """Note a listed record by primary key and replication value."""
+        if key not in self._first_seen:
+            self._first_seen[key] = value
+            return
+        first = self._first_seen[key]
+        if first is not None and (self.rewind_to is None or first < self.rewind_to):
+            self.rewind_to = first

@@ -17,7 +17,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
-from tap_jing.bookmarks import STATE_KEY, Tail, TailTracker
+from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
 from tap_jing.schemas import load_schema
 from tap_jing.times import api_time_to_utc_iso, to_api_time
 
@@ -143,7 +143,8 @@ class JingStream(Stream):
         """Convert `items`; yield those updated at or after `since` and not already emitted.
 
         The others go to `on_unchanged`. The tail of what was yielded is stored in
-        the state beside the bookmark, for the next run.
+        the state beside the bookmark, for the next run; so is an earlier bookmark
+        when the listing moved while it was read (see `ShiftWatch`).
         """
         if not self.selected:
             # Read only for the child streams: nothing is emitted, so no tail is kept.
@@ -153,9 +154,12 @@ class JingStream(Stream):
         state = self.get_context_state(context)
         tail = Tail.from_state(state)
         tracker = TailTracker()
+        watch = ShiftWatch()
+        key_name = self.primary_keys[0]
         for item in items:
             record = self.convert(item)
             value = record.get(self.replication_key)
+            watch.see(record.get(key_name), value)
             if (threshold is not None and value is not None and value < threshold) or tail.holds(
                 value, record
             ):
@@ -164,6 +168,21 @@ class JingStream(Stream):
             tracker.add(value, record)
             yield record
         state[STATE_KEY] = tail.after(tracker.tail()).to_state()
+        if watch.rewind_to is not None:
+            self._rewind(state, watch.rewind_to)
+
+    def _rewind(self, state: dict[str, Any], rewind_to: str) -> None:
+        bookmark = state.get("replication_key_value")
+        if bookmark is None or rewind_to >= bookmark:
+            return
+        state["replication_key_value"] = rewind_to
+        self.logger.warning(
+            "%s: the listing changed while it was read (a record came twice); the bookmark "
+            "stays at %s instead of %s so that the next run reads what may have moved",
+            self.name,
+            rewind_to,
+            bookmark,
+        )
 
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
         """Called with each listed record that is not emitted because nothing changed."""
