@@ -34,7 +34,11 @@ class ActivitiesStream(JingStream):
             yield self.with_detail(record)
 
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
-        """An unchanged activity is not emitted, but its registrations may have changed."""
+        """An unchanged activity is not emitted, but its registrations may have changed.
+
+        So its partition is synced here, by the SDK's own child-sync step (the one it
+        runs after each emitted parent record).
+        """
         if self.has_selected_descendents:
             self._sync_children(self.get_child_context(record, context))
 
@@ -101,7 +105,8 @@ class ActivityUsersStream(JingStream):
     status_fields = ("ems_approvestatus", "ems_signinstatus")
 
     def request_body(self, context: Context | None) -> dict[str, Any]:
-        assert context is not None, "activity_users is read per activity"
+        if not context:
+            raise ValueError("activity_users is read per activity, as a child of activities")
         return {"entity_uuid": context["target_entity_uuid"]}
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
