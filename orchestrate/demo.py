@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import duckdb
 
-from jing_sandbox.process import SandboxProcess
+from jing_sandbox.process import SandboxError, SandboxProcess
 from orchestrate.meltano_commands import (
     PROJECT_DIR,
     MeltanoFailed,
@@ -134,7 +134,7 @@ def main() -> int:
         with SandboxProcess(db=SANDBOX_DB) as sandbox:
             print(f"- sandbox listening on {sandbox.url} (its data: {SANDBOX_DB.name})")
             run_pipeline(sandbox)
-    except MeltanoFailed as err:
+    except (MeltanoFailed, SandboxError, duckdb.Error) as err:
         print(f"\nFAILED: {err}\nFull log: {LOG}", file=sys.stderr)
         return 1
     print(f"\nDemo finished in {time.monotonic() - started:.0f} s; the sandbox is stopped.")
