@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,17 @@ def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=900,
         check=False,
     )
+
+
+def emitted(stderr: str, stream: str) -> int:
+    """Records the tap counted for `stream`, from the SDK's record_count metrics in the log."""
+    total = 0
+    for line in stderr.splitlines():
+        if "METRIC: " in line and '"record_count"' in line:
+            point = json.loads(line.split("METRIC: ", 1)[1])
+            if point["tags"]["stream"] == stream:
+                total += point["value"]
+    return total
 
 
 def table_counts(warehouse: Path) -> dict[str, int]:
@@ -68,5 +80,7 @@ def test_meltano_run_loads_every_record_the_sandbox_holds(
     second = meltano(env, "run", "tap-jing", "target-duckdb")
     assert second.returncode == 0, second.stderr[-3000:]
     assert table_counts(warehouse) == expected
+    assert emitted(first.stderr, "activity_users") == counts["registrations"]
+    assert emitted(second.stderr, "activity_users") == 0
     calls = sandbox.stats()["calls"]
     assert calls.get("/v1/user/list") == 1, "users were read from the bookmark, one page"
