@@ -23,7 +23,7 @@ from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
 from target_jing.settings import TargetSettings
 from target_jing.sources import Source, SourceError, open_source
-from target_jing.target import TargetJing, read_config_input
+from target_jing.target import TargetJing, read_config_input, stop_on_signals
 
 logger = logging.getLogger("target-jing")
 
@@ -46,6 +46,7 @@ def sync(argv: Sequence[str]) -> int:
         parser.error("--table and --query go with --duckdb, not --file")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
     install_filter()
+    stop_on_signals()
     target = TargetJing.from_input(read_config_input(args.config), warehouse_path=args.duckdb)
     settings = target.settings
     try:

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from types import FrameType
@@ -133,16 +132,10 @@ class TargetJing(Target):
         self._run = None
 
     def _setup_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT end the process as a kill would, after one line on stderr.
+        """None here: a target built in-process (tests, `sync_dataframe`) keeps its host's.
 
-        The SDK's handler drains the sinks and exits 0 from inside the signal
-        handler: that tells a scheduler the write-back happened, and it can break
-        into a ledger transaction half-way. A kill is what the ledger is built to
-        survive: what was staged is durable, and the next run finishes it.
+        The command line installs `stop_on_signals` instead of the SDK's handler.
         """
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, _stop_now)
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -158,6 +151,7 @@ class TargetJing(Target):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
+        stop_on_signals()
         config = config or _ConfigInput()
         target = cls.from_input(config)
         try:
@@ -204,6 +198,18 @@ class TargetJing(Target):
         code = exit_codes.for_summary(self.summary, self.settings.max_failed_ratio)
         write_report(self.summary, code, human=sys.stderr, machine=sys.stderr)
         return code
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end the process as a kill would, after one line on stderr.
+
+    The SDK's handler drains the sinks and exits 0 from inside the signal
+    handler: that tells a scheduler the write-back happened, and it can break
+    into a ledger transaction half-way. A kill is what the ledger is built to
+    survive: what was staged is durable, and the next run finishes it.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_now)
 
 
 def _stop_now(signum: int, frame: FrameType | None) -> None:
