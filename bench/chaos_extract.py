@@ -36,10 +36,13 @@ from bench.chaos_setup import (
 )
 from bench.chaos_writeback import ALL_FAULTS, FAULTS, THROTTLE_CONFIG, TOKEN_CONFIG
 from jing_sandbox.process import SandboxProcess
+from tap_jing.tap import TapJing
 
 TAP_JING = str(Path(sys.executable).with_name("tap-jing"))
-#: The client knobs the tap takes (the write-back's progress setting is not one).
-TAP_SETTINGS = {k: v for k, v in CLIENT_SETTINGS.items() if k != "progress_interval_seconds"}
+#: The client knobs the tap has settings for (it refuses unknown ones).
+TAP_SETTINGS = {
+    k: v for k, v in CLIENT_SETTINGS.items() if k in TapJing.config_jsonschema["properties"]
+}
 DEBUG_ENV = {"TAP_JING_LOGLEVEL": "DEBUG"}
 
 
@@ -176,8 +179,12 @@ class Reference:
 
 
 def tap_config(options: Options, sandbox: SandboxProcess) -> dict[str, Any]:
-    """Small pages, so that even the short matrix makes enough calls for every fault."""
-    return sandbox.config(**TAP_SETTINGS, page_size=10 if options.short else 25)
+    """Pages of 25 in the short matrix, so that its small sandbox still sees every fault.
+
+    The tap calls one page at a time and waits out each retry (it has no backoff
+    settings, so the client's defaults apply): more calls cost minutes.
+    """
+    return sandbox.config(**TAP_SETTINGS, page_size=25 if options.short else 100)
 
 
 @contextmanager

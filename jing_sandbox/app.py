@@ -20,7 +20,7 @@ from jing_sandbox.faults import Decision, Faults
 from jing_sandbox.limits import Limits
 from jing_sandbox.settings import SandboxSettings
 from jing_sandbox.stats import Stats
-from jing_sandbox.store import Store
+from jing_sandbox.store import Store, StoreClosed
 from jing_sandbox.timefmt import now_ms
 from jing_sandbox.tokens import INVALID, OK, TokenStore
 
@@ -118,6 +118,10 @@ class Sandbox:
             outcome = handler(self, body)
         except api.ApiError as exc:
             outcome = api.Outcome(exc.code, exc.msg)
+        except StoreClosed:
+            self.stats.answer("http_503")
+            page = ERROR_PAGE.replace(b"{status}", b"503")
+            return Reply(503, page, {"Content-Type": HTML_TYPE})
         return self._envelope(path, outcome)
 
     def _authenticate(self, headers: dict[str, str]) -> None:

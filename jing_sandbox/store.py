@@ -34,6 +34,10 @@ class DbFileError(ValueError):
     """The --db file exists but cannot be read as sandbox data."""
 
 
+class StoreClosed(RuntimeError):
+    """A write arrived after `Store.close()`: the sandbox is stopping."""
+
+
 class SortedView:
     """Rows sorted by (updated_time, id), rebuilt lazily after a change."""
 
@@ -66,6 +70,7 @@ class Store:
         self._ids = IdMaker(random.Random())
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
+        self.closed = False
         self.load(dataset)
 
     # -- loading and saving -------------------------------------------------------------
@@ -141,6 +146,14 @@ class Store:
             self.save()
 
     def close(self) -> None:
+        """Refuse writes from now on, then write the file a last time.
+
+        A request still being served while the server stops must not be answered
+        "applied" for a change the file will never hold: after this, writes raise
+        `StoreClosed`, and every write answered before it is in the final save.
+        """
+        with self.lock:
+            self.closed = True
         self._stop.set()
         if self._flusher is not None:
             self._flusher.join(timeout=10)
@@ -208,6 +221,7 @@ class Store:
         """
         now = now_text()
         with self.lock:
+            self._check_open()
             regs = self.registrations.get(entity_uuid)
             if regs is None:
                 return None
@@ -229,6 +243,7 @@ class Store:
         """Register users (creating unknown ones); None for an unknown activity."""
         now = now_text()
         with self.lock:
+            self._check_open()
             regs = self.registrations.get(entity_uuid)
             if regs is None:
                 return None
@@ -245,3 +260,7 @@ class Store:
             self._reg_views[entity_uuid].invalidate()
             self._dirty = True
             return [dict(regs[u]) for u in dict.fromkeys(user_ids)]
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StoreClosed("the sandbox is stopping; the change was not made")
