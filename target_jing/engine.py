@@ -157,18 +157,31 @@ class SyncRun:
         return self._stage(slices, source)
 
     def _stage(self, frames: Iterable[pd.DataFrame], source: str) -> int:
-        """All batches of one call in one transaction: durable once this returns."""
+        """Stage batch by batch, each in its own transaction: durable once this returns.
+
+        One transaction for a whole call would hold every row of it in memory
+        until the commit (DuckDB keeps uncommitted appends there). So a call that
+        fails part-way takes its staged batches back out; a kill part-way leaves
+        them, and the next run sends them (valid rows, and setting a status twice
+        is harmless; a Singer tap re-sends them anyway, as their STATE was not
+        emitted).
+        """
         ledger = self._require_ledger()
-        added = 0
-        with ledger.transaction():
+        first = self._next_index[source]
+        try:
             for frame in frames:
                 checked = check_batch(frame, self.settings, source, self._next_index[source])
-                ledger.stage(self.run_id, checked)
+                with ledger.transaction():
+                    ledger.stage(self.run_id, checked)
                 self._next_index[source] += len(checked)
-                added += len(checked)
                 self._rows_read += len(checked)
                 self._progress("read", self._rows_read, None, 0)
-        return added
+        except BaseException:
+            ledger.unstage(self.run_id, source, first)
+            self._rows_read -= self._next_index[source] - first
+            self._next_index[source] = first
+            raise
+        return self._next_index[source] - first
 
     # -- finish -------------------------------------------------------------------------
 
@@ -193,25 +206,35 @@ class SyncRun:
         return self._summary
 
     def _plan(self) -> int:
-        """Mark conflicts, bring in pending rows, log rejected and unchanged rows, cut chunks."""
+        """Mark conflicts, bring in pending rows, log rejected and unchanged rows, cut chunks.
+
+        Each step commits on its own: one transaction over a million rows would
+        hold them all in memory. A kill between steps is safe, because recovery
+        works from what is durable (staged rows without a log row).
+        """
         ledger = self._require_ledger()
         compare = self.mode != "full"
         dry_run = self.mode == "dry_run"
         with ledger.transaction() as con:
             plan.mark_conflicts(con, self.run_id)
+        with ledger.transaction() as con:
             plan.add_pending(con, self.run_id)
+        with ledger.transaction() as con:
             plan.log_rejected(con, self.run_id)
-            if compare:
+        if compare:
+            with ledger.transaction() as con:
                 plan.settle_unchanged(con, self.run_id, dry_run=dry_run)
+        with ledger.transaction() as con:
             minimum_calls = plan.make_chunks(
                 con, self.run_id, self.settings.batch_size, compare=compare
             )
-            if dry_run:
-                plan.log_planned(con, self.run_id)
             con.execute(
                 "UPDATE jing_sync_runs SET minimum_calls = ? WHERE run_id = ?",
                 [minimum_calls, self.run_id],
             )
+        if dry_run:
+            with ledger.transaction() as con:
+                plan.log_planned(con, self.run_id)
         return minimum_calls
 
     def _send(self, planned: int) -> tuple[str | None, dict[str, int]]:

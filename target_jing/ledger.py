@@ -91,7 +91,7 @@ class Ledger:
         self.path = path
         self.con = duckdb.connect(str(path))
         # The engine streams; DuckDB's own buffers are what grows with the data.
-        self.con.execute("SET memory_limit = '256MB'")
+        self.con.execute("SET memory_limit = '128MB'")
         self.con.execute("SET preserve_insertion_order = true")
         self._create_schema()
 
@@ -146,6 +146,14 @@ class Ledger:
             )
         finally:
             self.con.unregister("staged_batch")
+
+    def unstage(self, run_id: str, source: str, from_index: int) -> None:
+        """Take back the rows of one `add_*` call that failed part-way."""
+        with self.transaction() as con:
+            con.execute(
+                "DELETE FROM jing_staged WHERE run_id = ? AND source = ? AND row_index >= ?",
+                [run_id, source, from_index],
+            )
 
     def counts(self, run_id: str) -> dict[str, int]:
         """Log rows of a run by outcome (every outcome present, zero when none)."""

@@ -32,6 +32,9 @@ from target_jing.settings import WANTED_FIELDS
 
 NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
 
+#: Calls in a row that fail after all retries before the run stops sending.
+UNREACHABLE_STREAK = 3
+
 #: Errors that end the run: the credentials or the app's rights, not the data.
 FATAL_ERRORS = (JingAuthError, JingPermissionError)
 
@@ -42,6 +45,8 @@ class Answered:
 
     rows: list[tuple[Any, ...]]
     calls: int
+    #: A transient error the client's retries could not overcome (the API may be down).
+    transient_error: JingError | None = None
 
 
 def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
@@ -66,7 +71,8 @@ def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
             [row for half in halves for row in half.rows], 1 + sum(h.calls for h in halves)
         )
     except JingError as error:
-        return Answered(_failed_rows(chunk, error), calls=1)
+        transient = error if error.transient else None
+        return Answered(_failed_rows(chunk, error), calls=1, transient_error=transient)
     return Answered(reconcile(chunk, envelope), calls=1)
 
 
@@ -153,6 +159,47 @@ def answers_frame(answered: list[Answered]) -> pd.DataFrame:
     )
 
 
+class ApiUnreachable(JingError):
+    """Call after call failed even after the client's retries: the API is down or unreachable.
+
+    Sending the rest would only spend the whole retry budget on every chunk; the
+    rows stay pending and the next run sends them.
+    """
+
+
+class _Sender:
+    """The calls in flight, and what stops the run: a fatal error or an unreachable API."""
+
+    def __init__(self, record: Callable[[list[Answered]], None]) -> None:
+        self.record = record
+        self.in_flight: set[Future[Answered]] = set()
+        self.fatal: JingError | None = None
+        self._transient_streak = 0
+
+    def collect(self) -> None:
+        """Wait for at least one call; record all that are done in one go."""
+        done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
+        answered = []
+        for future in done:
+            try:
+                item = future.result()
+            except FATAL_ERRORS as error:
+                self.fatal = self.fatal or error
+                continue
+            answered.append(item)
+            if item.transient_error is None:
+                self._transient_streak = 0
+                continue
+            self._transient_streak += 1
+            if self._transient_streak >= UNREACHABLE_STREAK and self.fatal is None:
+                self.fatal = ApiUnreachable(
+                    f"{UNREACHABLE_STREAK} update calls in a row failed after all retries, "
+                    f"so sending stopped; the last: {item.transient_error}"
+                )
+        if answered:
+            self.record(answered)
+
+
 def send_all(
     client: JingClient,
     chunks: Iterator[Chunk],
@@ -161,36 +208,17 @@ def send_all(
 ) -> JingError | None:
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
-    After a fatal error nothing more is sent, and the chunks already in flight
-    are still recorded.
+    At most two chunks per worker are out at once, so a kill loses little. After
+    a fatal error nothing more is sent, and the chunks in flight are still recorded.
     """
-    in_flight: set[Future[Answered]] = set()
-    fatal: JingError | None = None
+    sender = _Sender(record)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         for chunk in chunks:
-            while len(in_flight) >= 2 * max_concurrency:
-                in_flight, fatal = _collect(in_flight, record, fatal)
-            if fatal is not None:
+            while len(sender.in_flight) >= 2 * max_concurrency:
+                sender.collect()
+            if sender.fatal is not None:
                 break
-            in_flight.add(pool.submit(send_chunk, client, chunk))
-        while in_flight:
-            in_flight, fatal = _collect(in_flight, record, fatal)
-    return fatal
-
-
-def _collect(
-    in_flight: set[Future[Answered]],
-    record: Callable[[list[Answered]], None],
-    fatal: JingError | None,
-) -> tuple[set[Future[Answered]], JingError | None]:
-    """Wait for at least one call; record all that are done in one go."""
-    done, waiting = wait(in_flight, return_when=FIRST_COMPLETED)
-    answered = []
-    for future in done:
-        try:
-            answered.append(future.result())
-        except FATAL_ERRORS as error:
-            fatal = fatal or error
-    if answered:
-        record(answered)
-    return waiting, fatal
+            sender.in_flight.add(pool.submit(send_chunk, client, chunk))
+        while sender.in_flight:
+            sender.collect()
+    return sender.fatal

@@ -75,9 +75,14 @@ def test_faults_and_throttling_still_reach_the_wanted_state(
 ) -> None:
     rows = wanted_rows(big_sandbox, limit=ROWS, variant=1)
     warehouse = warehouse_table(tmp_path / "warehouse.duckdb", rows)
-    # The client may ask faster than the sandbox allows: 429s and code 42900, half each.
-    big_sandbox.configure(rate_limit=40, throttle_http_ratio=0.5, expire_token_every=25)
-    big_sandbox.faults(http_5xx=0.05, code_50000=0.05, malformed=0.03, slow=0.03, slow_seconds=1.0)
+    # Throttling answers come as HTTP 429 and as code 42900, half each: from the rate
+    # limit (the client asks faster than it) and injected, so both forms surely occur.
+    big_sandbox.configure(
+        rate_limit=40, throttle_http_ratio=0.5, retry_after=0, expire_token_every=25
+    )
+    big_sandbox.faults(
+        throttle=0.1, http_5xx=0.05, code_50000=0.05, malformed=0.03, slow=0.06, slow_seconds=1.0
+    )
     settings = settings_for(big_sandbox, tmp_path, requests_per_second=200, read_timeout=0.5)
 
     summary = sync_table(settings, warehouse)

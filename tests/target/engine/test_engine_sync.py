@@ -308,3 +308,35 @@ def test_no_secret_reaches_the_ledger(engine_sandbox: SandboxProcess, tmp_path: 
     assert len(secrets) > 2
     leaked = [s for s in secrets if s in text]
     assert leaked == []
+
+
+def test_transient_errors_after_all_retries_fail_the_chunk_with_the_apis_words(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path, max_attempts=2)
+    activity = engine_sandbox.registrations()[0]["target_entity_uuid"]
+    users = [r["omni_user_uuid"] for r in engine_sandbox.registrations(activity)][:10]
+    rows = [{"activity_id": activity, "user_id": u, "approve_status": 2} for u in users]
+    engine_sandbox.faults(path=BATCH_PATH, code_50000=1.0)
+    summary = run(settings, rows)
+    assert summary.status == "failed" and summary.counts["failed"] == 10
+    assert summary.fatal_error is None  # one chunk failing is not the API being down
+    reasons = query(settings, "SELECT DISTINCT reason, request_id FROM jing_sync_log")
+    assert len(reasons) == 1 and "code=50000" in reasons[0][0] and len(reasons[0][1]) == 32
+    assert query(settings, "SELECT count(*) FROM jing_pending")[0][0] == 10
+
+
+def test_an_unreachable_api_stops_the_run_after_a_streak_of_failed_calls(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path, max_attempts=2, max_concurrency=1)
+    rows = wanted_rows(engine_sandbox)
+    engine_sandbox.faults(path=BATCH_PATH, http_5xx=1.0)
+    summary = run(settings, rows)
+    assert summary.status == "aborted" and "ApiUnreachable" in (summary.fatal_error or "")
+    assert summary.update_calls < summary.minimum_calls
+    assert summary.counts["failed"] == len(rows)
+    engine_sandbox.faults()
+    assert run(settings, []).counts["applied"] == len(rows)
+    assert_sandbox_holds(engine_sandbox, rows)
+    assert_every_row_logged(settings)
