@@ -50,6 +50,7 @@ CODE_MEANINGS = {
 
 _POSITIVE = th.NumberType(exclusive_minimum=0)
 _AT_LEAST_ONE = th.IntegerType(minimum=1)
+_NOT_NEGATIVE = th.NumberType(minimum=0)
 
 #: Settings that go to `jing_client.ClientSettings` as they are: JSON type and description.
 CLIENT_KNOBS: dict[str, tuple[th.JSONTypeHelper[Any], str]] = {
@@ -67,6 +68,19 @@ CLIENT_KNOBS: dict[str, tuple[th.JSONTypeHelper[Any], str]] = {
         "the run stops.",
     ),
     "max_retry_seconds": (_POSITIVE, "The longest time spent retrying one call."),
+    "backoff_base_seconds": (
+        _NOT_NEGATIVE,
+        "First backoff wait; doubles per attempt, with jitter.",
+    ),
+    "backoff_max_seconds": (_NOT_NEGATIVE, "Longest single backoff wait."),
+    "token_refresh_margin_seconds": (
+        _NOT_NEGATIVE,
+        "Refresh the access token this long before it expires [contract].",
+    ),
+    "refresh_token_ttl_seconds": (
+        _NOT_NEGATIVE,
+        "Lifetime of a refresh token (30 days by the API docs); after it a new token is fetched.",
+    ),
     "api_timezone": (
         th.StringType(),
         "The IANA zone of the API's time strings [contract]; records carry UTC instants and "

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 from tap_runner import TapRun
 
 from tap_jing.schemas import load_schema
@@ -79,3 +81,20 @@ def test_a_bad_setting_gives_a_clear_message_naming_it(
     assert "Config validation failed" in run.stderr
     assert "Traceback" not in run.stderr
     assert run.stdout == ""
+
+
+def test_meltano_yml_declares_every_setting_of_the_tap() -> None:
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "meltano.yml").read_text())
+    (tap,) = (p for p in project["plugins"]["extractors"] if p["name"] == "tap-jing")
+    declared = {setting["name"]: setting for setting in tap["settings"]}
+    builtin = {"stream_maps", "stream_map_config", "faker_config", "batch_config"}
+    own = {
+        name
+        for name in TapJing.config_jsonschema["properties"]
+        if name not in builtin and not name.startswith("flattening_")
+    }
+    assert set(declared) == own
+    assert all(setting.get("kind") and setting.get("description") for setting in declared.values())
+    secret = {name for name, s in declared.items() if s.get("sensitive")}
+    assert secret == {"app_secret"}
+    assert set(tap["capabilities"]) == {c.value for c in TapJing.capabilities}

@@ -21,7 +21,7 @@ def emitted(run: TapRun) -> dict[str, list[str]]:
 def test_expiring_tokens_throttling_and_server_errors_emit_what_a_clean_run_emits(
     sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
 ) -> None:
-    config = sandbox.config(requests_per_second=1000, page_size=50)
+    config = sandbox.config(requests_per_second=1000, page_size=50, backoff_base_seconds=0.05)
     clean = run_tap(config)
     assert clean.returncode == 0, clean.stderr
 
