@@ -28,7 +28,7 @@ from jing_client.redact import redact, register_secret
 from target_jing import plan
 from target_jing.ledger import INTERRUPTED, OUTCOMES, Ledger, now
 from target_jing.rows import BATCH_ROWS, check_batch
-from target_jing.send import Answered, answers_frame, send_all
+from target_jing.send import Answered, answers_table, send_all
 from target_jing.settings import TargetSettings
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -241,11 +241,14 @@ class SyncRun:
         ledger = self._require_ledger()
         answered_rows = 0
         calls = 0
+        clear_pending = ledger.pending_count() > 0
 
         def record(answered: list[Answered]) -> None:
             nonlocal answered_rows, calls
             batch_calls = sum(item.calls for item in answered)
-            ledger.record_answers(self.run_id, answers_frame(answered), batch_calls)
+            ledger.record_answers(
+                self.run_id, answers_table(answered), batch_calls, clear_pending=clear_pending
+            )
             answered_rows += sum(len(item.rows) for item in answered)
             calls += batch_calls
             self._progress("send", answered_rows, planned, calls)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from target_jing.settings import WANTED_FIELDS
 
@@ -63,9 +65,11 @@ SCHEMA: tuple[str, ...] = (
         source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL)""",
 )
 
-#: Columns of the frame `record_answers` takes, one row per (chunk, user) answered.
+#: Columns of the table `record_answers` takes: one row per input row answered.
 ANSWER_COLUMNS: tuple[str, ...] = (
     "chunk_id",
+    "source",
+    "row_index",
     "entity_uuid",
     "omni_user_uuid",
     *WANTED_FIELDS,
@@ -205,74 +209,84 @@ class Ledger:
             """,
             {"ended": now(), "status": status, "fatal": fatal_error, "run": run_id},
         )
+        # A run appends what JING confirmed; now the older rows of those users go.
+        con.execute(
+            """
+            DELETE FROM jing_applied_status AS s
+            USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
+                   WHERE run_id = $run) AS k
+            WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
+              AND s.run_id <> $run
+            """,
+            {"run": run_id},
+        )
         for table in ("jing_staged", "jing_plan", "jing_work"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- answers ------------------------------------------------------------------------
 
-    def record_answers(self, run_id: str, answers: pd.DataFrame, calls: int) -> None:
+    def record_answers(
+        self, run_id: str, answers: pa.Table, calls: int, *, clear_pending: bool
+    ) -> None:
         """Log, confirm and (un)pend the rows of answered chunks, in one transaction.
 
         `answers` holds one row per (chunk, user) with `ANSWER_COLUMNS`. Every input
         row behind a user (identical duplicates, a pending retry) gets the outcome.
+        This runs after every few calls, so it does only what the answers need:
+        `clear_pending` says whether `jing_pending` may hold any of these users.
         """
-        low, high = int(answers["chunk_id"].min()), int(answers["chunk_id"].max())
+        failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
         with self.transaction() as con:
             con.register("answers", answers)
             try:
-                self._record(con, run_id, low, high, calls)
+                self._record(con, run_id, calls)
+                if clear_pending:
+                    con.execute(
+                        """
+                        DELETE FROM jing_pending AS p USING answers AS a
+                        WHERE a.outcome = 'applied' AND p.entity_uuid = a.entity_uuid
+                          AND p.omni_user_uuid = a.omni_user_uuid
+                        """
+                    )
+                if failed:
+                    _pend(
+                        con,
+                        f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, reason "
+                        "FROM answers WHERE outcome = 'failed'",
+                        run_id,
+                    )
             finally:
                 con.unregister("answers")
 
-    def _record(
-        self, con: duckdb.DuckDBPyConnection, run_id: str, low: int, high: int, calls: int
-    ) -> None:
+    def _record(self, con: duckdb.DuckDBPyConnection, run_id: str, calls: int) -> None:
+        """Log the answers and append what JING confirmed (older rows go in `close_run`)."""
         stamp = now()
         con.execute(
             f"""
             INSERT INTO jing_sync_log
-            SELECT w.run_id, w.row_index, w.source, w.entity_uuid, w.omni_user_uuid,
-                   {", ".join(f"a.{f}" for f in WANTED_FIELDS)},
-                   a.outcome, a.reason, a.request_id, a.chunk_id, $stamp
-            FROM jing_work AS w
-            JOIN answers AS a USING (chunk_id, entity_uuid, omni_user_uuid)
-            WHERE w.run_id = $run AND w.chunk_id BETWEEN $low AND $high
+            SELECT $run, row_index, source, entity_uuid, omni_user_uuid, {_FIELDS},
+                   outcome, reason, request_id, chunk_id, $stamp
+            FROM answers
             """,
-            {"stamp": stamp, "run": run_id, "low": low, "high": high},
-        )
-        con.execute(
-            """
-            DELETE FROM jing_applied_status AS s USING answers AS a
-            WHERE a.outcome = 'applied'
-              AND s.entity_uuid = a.entity_uuid AND s.omni_user_uuid = a.omni_user_uuid
-            """
+            {"stamp": stamp, "run": run_id},
         )
         echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
         con.execute(
             f"""
             INSERT INTO jing_applied_status
-            SELECT entity_uuid, omni_user_uuid, {echoes}, jing_uuid, $stamp, $run
+            SELECT DISTINCT entity_uuid, omni_user_uuid, {echoes}, jing_uuid, $stamp, $run
             FROM answers WHERE outcome = 'applied'
             """,
             {"stamp": stamp, "run": run_id},
         )
         con.execute(
-            """
-            DELETE FROM jing_pending AS p USING answers AS a
-            WHERE a.outcome = 'applied'
-              AND p.entity_uuid = a.entity_uuid AND p.omni_user_uuid = a.omni_user_uuid
-            """
-        )
-        _pend(
-            con,
-            f"SELECT entity_uuid, omni_user_uuid, {_FIELDS}, reason FROM answers "
-            "WHERE outcome = 'failed'",
-            run_id,
-        )
-        con.execute(
             "UPDATE jing_sync_runs SET update_calls = update_calls + ? WHERE run_id = ?",
             [calls, run_id],
         )
+
+    def pending_count(self) -> int:
+        found = self.con.execute("SELECT count(*) FROM jing_pending").fetchone()
+        return int(found[0]) if found else 0
 
     # -- unfinished runs ----------------------------------------------------------------
 

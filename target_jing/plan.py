@@ -42,6 +42,8 @@ class Chunk:
     entity_uuid: str
     fields: dict[str, str]
     user_ids: list[str] = field(default_factory=list)
+    #: user id -> the (source, row_index) of each input row behind it (duplicates, retries).
+    rows: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -210,22 +212,29 @@ def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
 def iter_chunks(cursor: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan is never all in memory.
 
+    Each chunk carries its input rows, so its answers are logged without a join.
     `cursor` must be a connection of its own (`Ledger.con.cursor()`), so that the
     ledger can be written between chunks without ending this read.
     """
     cursor.execute(
-        f"SELECT chunk_id, entity_uuid, {_FIELDS}, omni_user_uuid FROM jing_plan "
-        "WHERE run_id = ? ORDER BY chunk_id, omni_user_uuid",
+        f"""
+        SELECT chunk_id, {_KEY}, {_fields_of("p")}, w.source, w.row_index
+        FROM jing_work AS w JOIN jing_plan AS p USING (run_id, chunk_id, {_KEY})
+        WHERE run_id = ? ORDER BY chunk_id, omni_user_uuid
+        """,
         [run_id],
     )
     current: Chunk | None = None
-    while rows := cursor.fetchmany(FETCH_ROWS):
-        for chunk_id, entity_uuid, *values, user_id in rows:
+    while batch := cursor.fetchmany(FETCH_ROWS):
+        for chunk_id, entity_uuid, user_id, *values, source, row_index in batch:
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:
                     yield current
                 fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
                 current = Chunk(chunk_id, entity_uuid, fields)
-            current.user_ids.append(user_id)
+            if user_id not in current.rows:
+                current.user_ids.append(user_id)
+                current.rows[user_id] = []
+            current.rows[user_id].append((source, row_index))
     if current is not None:
         yield current

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from jing_client import (
     JingAuthError,
@@ -34,6 +34,10 @@ NOT_REGISTERED = "not registered for this activity (absent from the answer's dat
 
 #: Calls in a row that fail after all retries before the run stops sending.
 UNREACHABLE_STREAK = 3
+
+#: Chunks handed to the pool per worker: enough that answers wait for the ledger in
+#: batches (one transaction for many chunks), few enough that a kill re-sends little.
+IN_FLIGHT_PER_WORKER = 4
 
 #: Errors that end the run: the credentials or the app's rights, not the data.
 FATAL_ERRORS = (JingAuthError, JingPermissionError)
@@ -64,7 +68,9 @@ def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
             return Answered(_failed_rows(chunk, error), calls=1)
         middle = len(chunk.user_ids) // 2
         halves = [
-            send_chunk(client, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users))
+            send_chunk(
+                client, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users, chunk.rows)
+            )
             for users in (chunk.user_ids[:middle], chunk.user_ids[middle:])
         ]
         return Answered(
@@ -90,7 +96,11 @@ def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
     """One answer row per user asked for: applied only when echoed with the wanted values."""
     if not isinstance(envelope.data, list):
         reason = f"the answer's data is not a list of users: {type(envelope.data).__name__}"
-        return [_row(chunk, u, "failed", reason, envelope.request_id) for u in chunk.user_ids]
+        return [
+            row
+            for user_id in chunk.user_ids
+            for row in _rows(chunk, user_id, "failed", reason, envelope.request_id)
+        ]
     data = envelope.data
     echoed = {
         item.get("omni_user_uuid"): item
@@ -102,7 +112,7 @@ def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
     for user_id in chunk.user_ids:
         echo = echoed.get(user_id)
         if echo is None:
-            rows.append(_row(chunk, user_id, "failed", NOT_REGISTERED, envelope.request_id))
+            rows.extend(_rows(chunk, user_id, "failed", NOT_REGISTERED, envelope.request_id))
             continue
         differences = [
             f"{name} wanted {wanted!r}, JING holds {echo.get(name)!r}"
@@ -111,32 +121,32 @@ def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
         ]
         if differences:
             reason = "JING answered other values: " + "; ".join(differences)
-            rows.append(_row(chunk, user_id, "failed", reason, envelope.request_id, echo))
+            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, echo))
         else:
-            rows.append(_row(chunk, user_id, "applied", None, envelope.request_id, echo))
+            rows.extend(_rows(chunk, user_id, "applied", None, envelope.request_id, echo))
     return rows
 
 
 def _failed_rows(chunk: Chunk, error: JingError) -> list[tuple[Any, ...]]:
     reason = redact(f"{type(error).__name__}: {error}")
     return [
-        _row(chunk, user_id, "failed", reason, error.request_id or None)
+        row
         for user_id in chunk.user_ids
+        for row in _rows(chunk, user_id, "failed", reason, error.request_id or None)
     ]
 
 
-def _row(
+def _rows(
     chunk: Chunk,
     user_id: str,
     outcome: str,
     reason: str | None,
     request_id: str | None,
     echo: dict[str, Any] | None = None,
-) -> tuple[Any, ...]:
-    """A row in the order of `ledger.ANSWER_COLUMNS`."""
+) -> list[tuple[Any, ...]]:
+    """One row per input row behind `user_id`, in the order of `ledger.ANSWER_COLUMNS`."""
     echo = echo or {}
-    return (
-        chunk.chunk_id,
+    shared = (
         chunk.entity_uuid,
         user_id,
         *(chunk.fields.get(name) for name in WANTED_FIELDS),
@@ -146,16 +156,34 @@ def _row(
         _text(echo.get("jing_uuid")),
         *(_text(echo.get(name)) for name in WANTED_FIELDS),
     )
+    return [
+        (chunk.chunk_id, source, row_index, *shared)
+        for source, row_index in chunk.rows.get(user_id, [])
+    ]
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def answers_frame(answered: list[Answered]) -> pd.DataFrame:
+#: Arrow types of `ledger.ANSWER_COLUMNS`: numbers for the chunk and row index, else text.
+ANSWER_SCHEMA = pa.schema(
+    [
+        (name, pa.int64() if name in ("chunk_id", "row_index") else pa.string())
+        for name in ANSWER_COLUMNS
+    ]
+)
+
+
+def answers_table(answered: list[Answered]) -> pa.Table:
+    """The answers as one Arrow table, column by column (cheap to build and to scan)."""
     rows = [row for item in answered for row in item.rows]
-    return pd.DataFrame.from_records(rows, columns=list(ANSWER_COLUMNS)).astype(
-        {name: object for name in ANSWER_COLUMNS if name != "chunk_id"}
+    return pa.table(
+        [
+            pa.array([row[i] for row in rows], type=column.type)
+            for i, column in enumerate(ANSWER_SCHEMA)
+        ],
+        schema=ANSWER_SCHEMA,
     )
 
 
@@ -208,13 +236,14 @@ def send_all(
 ) -> JingError | None:
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
-    At most two chunks per worker are out at once, so a kill loses little. After
+    At most `IN_FLIGHT_PER_WORKER` chunks per worker are out at once, so a kill
+    re-sends little. After
     a fatal error nothing more is sent, and the chunks in flight are still recorded.
     """
     sender = _Sender(record)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         for chunk in chunks:
-            while len(sender.in_flight) >= 2 * max_concurrency:
+            while len(sender.in_flight) >= IN_FLIGHT_PER_WORKER * max_concurrency:
                 sender.collect()
             if sender.fatal is not None:
                 break
