@@ -10,9 +10,10 @@ a look (`duckdb output/warehouse.duckdb`). The sandbox stops even on failure.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -122,8 +123,17 @@ def run_pipeline(sandbox: SandboxProcess) -> None:
     )
 
 
-def main() -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The sandbox's size (its own defaults unless given; the smoke test asks for less)."""
+    parser = argparse.ArgumentParser(prog="python -m orchestrate.demo", description=__doc__)
+    for name in ("activities", "users", "registrations"):
+        parser.add_argument(f"--{name}", type=int, help=f"sandbox {name} (its default if unset)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 on success, 1 with the failing step's log tail otherwise."""
+    sizes = vars(parse_args(argv))
     started = time.monotonic()
     print("JING pipeline demo: sandbox -> warehouse -> decisions -> write-back")
     fresh_start()
@@ -131,7 +141,7 @@ def main() -> int:
         installed = step("set up: meltano install", lambda: install_plugins(LOG))
         if not installed:
             print("  (the plugins were already installed from these files)")
-        with SandboxProcess(db=SANDBOX_DB) as sandbox:
+        with SandboxProcess(db=SANDBOX_DB, **sizes) as sandbox:
             print(f"- sandbox listening on {sandbox.url} (its data: {SANDBOX_DB.name})")
             run_pipeline(sandbox)
     except (MeltanoFailed, SandboxError, duckdb.Error) as err:

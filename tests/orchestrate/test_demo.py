@@ -9,11 +9,14 @@ import pytest
 
 from orchestrate.meltano_commands import PROJECT_DIR
 
+#: `make demo` uses the sandbox's default size; the smoke test needs less to prove it runs.
+SMALL = ("--activities", "12", "--users", "600", "--registrations", "2400")
+
 
 @pytest.mark.slow
 def test_demo_runs_and_shows_what_changed() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrate.demo"],
+        [sys.executable, "-m", "orchestrate.demo", *SMALL],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
