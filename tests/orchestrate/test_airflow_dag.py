@@ -92,6 +92,46 @@ def test_the_dag_parses_without_subprocess_or_network(airflow_bin: Path, tmp_pat
     }
 
 
+# Calls the DAG's verify task on summaries as target-jing prints them.
+VERIFY_CHECK = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import AirflowFailException
+
+verify = DagBag(dag_folder=sys.argv[1]).dags["jing_pipeline"].task_dict["verify"].python_callable
+ok = {"run_id": "r1", "status": "succeeded", "counts": {"applied": 3, "failed": 0, "rejected": 0}}
+results = {}
+for name, summary in {
+    "ok": ok,
+    "failed": {**ok, "counts": {"applied": 1, "failed": 2, "rejected": 0}},
+    "rejected": {**ok, "counts": {"applied": 2, "failed": 0, "rejected": 1}},
+    "aborted": {**ok, "status": "aborted"},
+}.items():
+    try:
+        verify(summary)
+        results[name] = "passed"
+    except AirflowFailException as exc:
+        results[name] = str(exc)
+print(json.dumps(results))
+"""
+
+
+def test_verify_fails_the_run_on_failed_or_rejected_rows(airflow_bin: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(airflow_bin / "python"), "-c", VERIFY_CHECK, str(DAGS_FOLDER)],
+        env=airflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["ok"] == "passed"
+    assert "2 rows failed" in results["failed"] and "jing_sync_log" in results["failed"]
+    assert "1 rejected" in results["rejected"]
+    assert "status aborted" in results["aborted"]
+
+
 def seed_checkins_before_extract(warehouse: Path, sandbox: SandboxProcess) -> None:
     """A check-in list loaded by another system before the DAG runs (two registrants)."""
     pairs = [(r["target_entity_uuid"], r["omni_user_uuid"]) for r in sandbox.registrations()]
