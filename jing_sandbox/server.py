@@ -70,7 +70,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._write(Reply(status, body, {"Content-Type": JSON_TYPE}))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        if method != "POST":
+        if method != "POST":  # the API is POST-only: GET /v1/... is an unknown endpoint
             parts = parts._replace(path=f"{method} {parts.path}")
         app = sb.app_of(headers, raw)
         in_flight = sb.limits.enter(app)
@@ -99,7 +99,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._hard_close()
             return
-        self.log_request(reply.status)
         body = reply.body
         lines = [
             f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}",
