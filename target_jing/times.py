@@ -42,6 +42,12 @@ def to_api_times(
         aware, errors = _from_objects(values, source_timezone)
     text = aware.dt.tz_convert(api_timezone).dt.strftime(API_TIME_FORMAT)
     text = text.astype(object).where(aware.notna(), None)
+    # The API's format has four-digit years: 9999-12-31 23:00 UTC is already 10000 in Shanghai.
+    beyond = text.map(lambda t: t is not None and len(t) != len("YYYY-MM-DD HH:MM:SS"))
+    if beyond.any():
+        late = values[beyond].map(lambda v: f"{v!r} is past the year 9999 in {api_timezone}")
+        errors = errors.astype(object).where(~beyond, late)
+        text = text.where(~beyond, None)
     return text, errors
 
 
@@ -84,13 +90,18 @@ def _from_objects(values: pd.Series, source_timezone: str) -> tuple[pd.Series, p
     errors: list[str | None] = []
     for value in values.tolist():
         parsed, error = _parse_one(value)
+        if parsed is not None and parsed.tzinfo is not None:
+            try:
+                parsed = parsed.astimezone(UTC)
+            except OverflowError:  # 9999-12-31T23:59-10:00 is in the year 10000 in UTC
+                parsed, error = None, f"{value!r} is out of range in UTC"
         errors.append(error)
         if parsed is None or parsed.tzinfo is None:
             naive.append(parsed)
             utc.append(None)
         else:
             naive.append(None)
-            utc.append(parsed.astimezone(UTC).replace(tzinfo=None))
+            utc.append(parsed.replace(tzinfo=None))
     index = values.index
     local, local_errors = _localize(_datetimes(naive, index), source_timezone)
     aware = local.fillna(_datetimes(utc, index).dt.tz_localize("UTC"))
