@@ -26,7 +26,7 @@ import pandas as pd
 from jing_client import JingClient
 from jing_client.redact import redact, register_secret
 from target_jing import plan
-from target_jing.ledger import INTERRUPTED, OUTCOMES, Ledger, now
+from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, now
 from target_jing.rows import BATCH_ROWS, check_batch
 from target_jing.send import Answered, answers_table, send_all
 from target_jing.settings import TargetSettings
@@ -166,7 +166,9 @@ class SyncRun:
         is harmless; a Singer tap re-sends them anyway, as their STATE was not
         emitted).
         """
-        ledger = self._require_ledger()
+        if source == PENDING_SOURCE:
+            raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
+        ledger = self._require_open()
         first = self._next_index[source]
         try:
             for frame in frames:
@@ -187,7 +189,7 @@ class SyncRun:
 
     def finish(self) -> RunSummary:
         """Plan, send (unless a dry run) and record; return the summary."""
-        ledger = self._require_ledger()
+        ledger = self._require_open()
         self._progress("plan", 0, None, 0)
         minimum_calls = self._plan()
         planned = plan.planned_rows(ledger.con, self.run_id)
@@ -322,6 +324,12 @@ class SyncRun:
             ledger.settle_unlogged(con, run_id, "failed", reason, pend=True)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _require_open(self) -> Ledger:
+        """The ledger of a run that has not finished: rows can still come in."""
+        if self._summary is not None:
+            raise RuntimeError(f"run {self.run_id} has finished: start a new SyncRun")
+        return self._require_ledger()
 
     def _require_ledger(self) -> Ledger:
         if self._ledger is None:

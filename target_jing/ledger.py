@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jing_client import JingConfigError
 from target_jing.settings import WANTED_FIELDS
 
 SCHEMA_VERSION = 1
@@ -80,7 +81,33 @@ ANSWER_COLUMNS: tuple[str, ...] = (
     *(f"echo_{name}" for name in WANTED_FIELDS),
 )
 
+#: The `source` of retried rows from `jing_pending` in the log.
+PENDING_SOURCE = "pending"
+
 INTERRUPTED = "the run ended before this row was confirmed; it stays pending and is retried"
+
+
+#: Ledgers open in this process: a second run on one would take the first for a dead one.
+_OPEN: set[Path] = set()
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the ledger file for this run alone; say plainly when another run holds it."""
+    where = path.resolve()
+    if where in _OPEN:
+        raise JingConfigError(
+            f"setting 'ledger_path': {path} is already used by a run in this process"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+    except (OSError, duckdb.Error) as exc:
+        raise JingConfigError(
+            f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
+            f"run using it?): {exc}"
+        ) from None
+    _OPEN.add(where)
+    return con
 
 
 def now() -> datetime:
@@ -91,16 +118,20 @@ class Ledger:
     """An open ledger file; the schema is created (or checked) on open."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.con = duckdb.connect(str(path))
+        self.con = _connect(path)
         # The engine streams; DuckDB's own buffers are what grows with the data.
-        self.con.execute("SET memory_limit = '128MB'")
-        self.con.execute("SET preserve_insertion_order = true")
-        self._create_schema()
+        try:
+            self.con.execute("SET memory_limit = '128MB'")
+            self.con.execute("SET preserve_insertion_order = true")
+            self._create_schema()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.con.close()
+        _OPEN.discard(self.path.resolve())
 
     def _create_schema(self) -> None:
         with self.transaction():
@@ -113,9 +144,9 @@ class Ledger:
                     "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
                 )
             elif version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"ledger {self.path} has schema version {version}; this target-jing "
-                    f"knows up to {SCHEMA_VERSION}: upgrade target-jing"
+                raise JingConfigError(
+                    f"setting 'ledger_path': {self.path} has ledger schema version {version}; "
+                    f"this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
                 )
 
     @contextmanager
@@ -335,9 +366,9 @@ class Ledger:
             _pend(
                 con,
                 f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, $reason AS reason "
-                "FROM unlogged WHERE reason IS NULL AND source <> 'pending'",
+                "FROM unlogged WHERE reason IS NULL AND source <> $pending",
                 run_id,
-                {"reason": reason},
+                {"reason": reason, "pending": PENDING_SOURCE},
             )
         con.execute("DROP TABLE unlogged")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from target_jing.ledger import PENDING_SOURCE
 from target_jing.settings import WANTED_FIELDS
 
 #: Rows fetched from DuckDB at a time while chunks are read out.
@@ -89,13 +90,13 @@ def add_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute(
         f"""
         INSERT INTO jing_staged
-        SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, 'pending', {_KEY}, {_FIELDS}, NULL
+        SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, $pending, {_KEY}, {_FIELDS}, NULL
         FROM jing_pending AS p
         ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged
                    WHERE run_id = $run AND reason IS NULL) AS s
         USING ({_KEY})
         """,
-        {"run": run_id},
+        {"run": run_id, "pending": PENDING_SOURCE},
     )
 
 
@@ -118,13 +119,21 @@ def settle_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, *, dry_run: bo
     cannot differ.
     """
     same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = a.{f})" for f in WANTED_FIELDS)
+    # Until a killed run is recovered (a dry run does not), a user may have two
+    # confirmed rows: only the latest one counts.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE unchanged_keys AS
-        SELECT DISTINCT w.entity_uuid, w.omni_user_uuid, a.run_id AS applied_by
-        FROM jing_staged AS w
-        JOIN jing_applied_status AS a USING ({_KEY})
-        WHERE w.run_id = $run AND w.reason IS NULL AND {same}
+        WITH wanted AS (
+            SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
+            WHERE run_id = $run AND reason IS NULL
+        ), latest AS (
+            SELECT a.* FROM jing_applied_status AS a SEMI JOIN wanted USING ({_KEY})
+            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY confirmed_at DESC) = 1
+        )
+        SELECT w.entity_uuid, w.omni_user_uuid, a.run_id AS applied_by
+        FROM wanted AS w JOIN latest AS a USING ({_KEY})
+        WHERE {same}
         """,
         {"run": run_id},
     )

@@ -1,0 +1,100 @@
+"""The ledger's guarantees: staged rows survive a dead process, one run per ledger, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from engine_helpers import (
+    assert_every_row_logged,
+    assert_sandbox_holds,
+    batch_calls,
+    query,
+    run,
+    settings_for,
+    wanted_rows,
+)
+
+from jing_client import JingConfigError
+from jing_sandbox.process import SandboxProcess
+from target_jing.engine import SyncRun
+from target_jing.ledger import SCHEMA_VERSION
+
+
+def test_rows_staged_by_a_run_that_died_before_finish_are_sent_by_the_next(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    rows = wanted_rows(engine_sandbox, limit=80)
+    rows.append({"activity_id": "a", "user_id": "u", "approve_status": "maybe"})
+    dead = SyncRun(settings).__enter__()
+    dead.add_records(rows, source="singer:wanted")
+    dead._require_ledger().close()  # the process "dies": no finish, no __exit__
+
+    later = run(settings, [])
+    assert later.counts["applied"] == 80 and later.rows_in == 80
+    assert_sandbox_holds(engine_sandbox, rows[:80])
+    status, rows_in, failed, rejected = query(
+        settings,
+        "SELECT status, rows_in, failed, rejected FROM jing_sync_runs WHERE run_id = ?",
+        [dead.run_id],
+    )[0]
+    assert (status, rows_in, failed, rejected) == ("aborted", 81, 80, 1)
+    assert_every_row_logged(settings)
+
+
+def test_a_dry_run_logs_each_row_once_even_beside_an_unrecovered_confirmation(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    rows = wanted_rows(engine_sandbox, limit=40)
+    first = run(settings, rows)
+    with duckdb.connect(str(settings.ledger_path)) as con:  # an older row a kill left behind
+        con.execute(
+            "INSERT INTO jing_applied_status SELECT entity_uuid, omni_user_uuid, '0', '0', "
+            "NULL, NULL, jing_uuid, confirmed_at - INTERVAL 1 DAY, 'older' "
+            "FROM jing_applied_status"
+        )
+    dry = run(settings, rows, mode="dry_run")
+    assert dry.counts["unchanged"] == dry.rows_in == 40
+    reasons = query(
+        settings, "SELECT DISTINCT reason FROM jing_sync_log WHERE run_id = ?", [dry.run_id]
+    )
+    assert reasons == [(f"JING already holds these values (confirmed by run {first.run_id})",)]
+    assert_every_row_logged(settings)
+
+
+def test_one_ledger_serves_one_run_at_a_time(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    with SyncRun(settings), pytest.raises(JingConfigError, match="ledger_path"):
+        SyncRun(settings).__enter__()
+    run(settings, [])  # released when the first run ended
+
+
+def test_guards_on_source_names_and_finished_runs(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    with SyncRun(settings) as sync:
+        with pytest.raises(ValueError, match="reserved"):
+            sync.add_records([{"activity_id": "a"}], source="pending")
+        sync.finish()
+        with pytest.raises(RuntimeError, match="finished"):
+            sync.finish()
+    assert batch_calls(engine_sandbox) == 0
+
+
+def test_schema_is_created_once_and_a_newer_ledger_is_refused(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    run(settings, [])
+    run(settings, [])
+    assert query(settings, "SELECT version FROM jing_schema_version") == [(SCHEMA_VERSION,)]
+    with duckdb.connect(str(settings.ledger_path)) as con:
+        con.execute("INSERT INTO jing_schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
+    with pytest.raises(JingConfigError, match="upgrade target-jing"):
+        run(settings, [])
