@@ -269,6 +269,15 @@ class TapJing(Tap):
             super().invoke(**kwargs)
 
     @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Read `--config` like the SDK; a missing or broken file is one line, not a traceback."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except (OSError, ValueError) as error:
+            cls.logger.error("Bad config: cannot read --config: %s", error)
+            sys.exit(1)
+
+    @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         with api_errors_end_the_run(cls.logger):
             super().cb_test(ctx, param, value)
