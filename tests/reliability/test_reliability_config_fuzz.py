@@ -29,37 +29,29 @@ BASE = {
 }
 MISSING = object()
 
-#: (setting, bad value or MISSING), good for both connectors.
+#: (setting, bad value or MISSING), good for both connectors. Each case is a process of its
+#: own (a few seconds), so the list keeps one of each kind of mistake.
 SHARED_CASES: list[tuple[str, Any]] = [
     ("app_id", MISSING),
     ("app_secret", MISSING),
     ("app_id", 123),
-    ("app_secret", ["a", "list"]),
     ("base_url", "ftp://example.com"),
     ("base_url", "http://example.com"),
     ("requests_per_second", "fast"),
-    ("requests_per_second", -5),
     ("max_concurrency", 2.5),
-    ("read_timeout", 0),
     ("api_timezone", "Mars/Olympus_Mons"),
-    ("allow_insecure_http", "yes"),
     ("requests_per_secnd", 10),
-    ("bogus_setting", True),
 ]
 TAP_CASES: list[tuple[str, Any]] = [
     ("page_size", "a hundred"),
-    ("page_size", 1000),
     ("start_date", "yesterday"),
     ("activity_ids", "not-a-list"),
 ]
 TARGET_CASES: list[tuple[str, Any]] = [
     ("batch_size", "x"),
-    ("batch_size", 1000),
     ("column_mapping", {"user": "member_id"}),
-    ("approve_statuses", "1"),
     ("source_timezone", "Nowhere/Land"),
     ("max_failed_ratio", 2),
-    ("ledger_path", 5),
 ]
 
 
@@ -107,9 +99,7 @@ def test_target_jing_bad_setting(setting: str, value: Any, tmp_path: Path) -> No
     assert done.returncode == 2
 
 
-@pytest.mark.parametrize(
-    ("setting", "value"), [("app_secret", MISSING), ("batch_size", "x"), ("bogus_setting", 1)]
-)
+@pytest.mark.parametrize(("setting", "value"), [("app_secret", MISSING), ("bogus_setting", 1)])
 def test_target_jing_sync_bad_setting(setting: str, value: Any, tmp_path: Path) -> None:
     (tmp_path / "rows.csv").write_text("activity_id,user_id,approve_status\na,b,1\n")
     done = run(
