@@ -214,7 +214,8 @@ def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    found = con.execute("SELECT count(*) FROM jing_plan WHERE run_id = ?", [run_id]).fetchone()
+    """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
+    found = con.execute("SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]).fetchone()
     return int(found[0]) if found else 0
 
 

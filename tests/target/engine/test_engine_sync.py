@@ -154,8 +154,13 @@ def test_duplicates_collapse_when_identical_and_are_rejected_when_conflicting(
         {**other, "approve_status": 1},
         {**other, "approve_status": 0},  # a different wish: both rejected
     ]
-    summary = run(settings, rows)
+    seen: list[Progress] = []
+    with SyncRun(settings, on_progress=seen.append) as sync:
+        sync.add_records(rows, source="singer:wanted")
+        summary = sync.finish()
     assert summary.update_calls == 1
+    sent = [p for p in seen if p.phase == "send"]
+    assert (sent[-1].rows_done, sent[-1].rows_total, sent[-1].calls) == (2, 2, 1)
     logged = query(
         settings, "SELECT row_index, outcome, reason FROM jing_sync_log ORDER BY row_index"
     )
