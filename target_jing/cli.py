@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from jing_client import JingAuthError, JingPermissionError
+from jing_client import JingAuthError, JingConfigError, JingPermissionError
 from jing_client.redact import install_filter, redact
 from target_jing import exit_codes
 from target_jing.engine import RunSummary, SyncRun
@@ -56,6 +56,9 @@ def sync(argv: Sequence[str]) -> int:
             summary = _run(settings, source, _mode(args))
     except SourceError as exc:
         logger.error("Bad input: %s", redact(str(exc)))
+        return exit_codes.BAD_INPUT
+    except JingConfigError as exc:  # e.g. the ledger is locked by another run
+        logger.error("Bad config: %s", redact(str(exc)))
         return exit_codes.BAD_INPUT
     except (JingAuthError, JingPermissionError) as exc:
         logger.error("Stopped: %s", redact(str(exc)))

@@ -24,7 +24,10 @@ from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.io_base import SingerReader
 from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 
 from jing_client import JingAuthError, JingConfigError, JingPermissionError
@@ -42,6 +45,20 @@ from target_jing.sinks import IgnoredStreamSink, StatusSink
 _NUMERIC_TYPES = ("number", "integer")
 
 
+class SingerLineReader(SingerReader):
+    """The SDK's reader, without the traceback it logs for a line that is not JSON.
+
+    The line still ends the run (`InvalidInputLine`); `TargetJing.invoke` says so
+    in one message.
+    """
+
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            return deserialize_json(line)
+        except ValueError as exc:
+            raise InvalidInputLine(f"a line is not JSON ({exc}): {line[:200]}") from None
+
+
 class TargetJing(Target):
     """Write activity user statuses back to JING, sending only what changed."""
 
@@ -55,6 +72,7 @@ class TargetJing(Target):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
     default_sink_class = StatusSink
+    message_reader_class = SingerLineReader
 
     def __init__(self, *args: Any, warehouse_path: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -156,6 +174,14 @@ class TargetJing(Target):
         target = cls.from_input(config)
         try:
             target.listen(file_input)
+        except JingConfigError as exc:  # e.g. the ledger is locked by another run
+            target.abort_run()
+            cls.logger.error("Bad config: %s", redact(str(exc)))
+            sys.exit(exit_codes.BAD_INPUT)
+        except InvalidInputLine as exc:  # not JSON, or a message without its required keys
+            target.abort_run()
+            cls.logger.error("Bad input: a Singer message on stdin: %s", redact(str(exc)))
+            sys.exit(exit_codes.BAD_INPUT)
         except (JingAuthError, JingPermissionError) as exc:
             target.abort_run()
             cls.logger.error("%s", redact(str(exc)))
