@@ -17,20 +17,25 @@ WITH registrations AS (
         PARTITION BY target_entity_uuid, omni_user_uuid ORDER BY updated_time DESC
     ) = 1
 ),
-users_with_mobile AS (
-    -- target-duckdb stores the nested `identities` list as JSON text
-    SELECT DISTINCT omni_user_uuid
+users AS (
+    -- target-duckdb stores the nested `identities` list as JSON
+    SELECT
+        omni_user_uuid,
+        bool_or(coalesce(
+            list_contains(json_extract_string(identities, '$[*].type'), 'mobile'), false
+        )) AS has_mobile
     FROM raw.users
-    WHERE list_contains(json_extract_string(identities, '$[*].type'), 'mobile')
+    GROUP BY omni_user_uuid
 ),
 approvals AS (
+    -- a registrant whose user record has not arrived yet is left pending until it has
     SELECT
         r.target_entity_uuid AS entity_uuid,
         r.omni_user_uuid,
-        CASE WHEN m.omni_user_uuid IS NULL THEN '2' ELSE '1' END AS ems_approvestatus
+        CASE WHEN u.has_mobile THEN '1' ELSE '2' END AS ems_approvestatus
     FROM registrations AS r
     JOIN raw.activities AS a ON a.entity_uuid = r.target_entity_uuid
-    LEFT JOIN users_with_mobile AS m ON m.omni_user_uuid = r.omni_user_uuid
+    JOIN users AS u ON u.omni_user_uuid = r.omni_user_uuid
     WHERE a.status = 'published' AND r.ems_approvestatus = '0'
 ),
 signins AS (

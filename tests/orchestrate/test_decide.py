@@ -32,6 +32,7 @@ INSERT INTO raw.activity_users VALUES
     ('pub', 'email', '0', '0', '2025-01-01 00:00:00'),
     ('pub', 'none', '0', '0', '2025-01-01 00:00:00'),
     ('pub', 'null', '1', '0', '2025-01-01 00:00:00'),
+    ('pub', 'not-yet-extracted', '0', '0', '2025-01-01 00:00:00'),
     ('draft', 'mobile', '0', '0', '2025-01-01 00:00:00');
 """
 
@@ -73,7 +74,8 @@ def test_example_rules_approve_reject_and_sign_in(
         ("pub", "none"): ("2", None, False),
         # already approved, checked in: only the sign-in is sent
         ("pub", "null"): (None, "1", True),
-        # the draft activity's registrant and the unregistered visitor get nothing
+        # nothing for: the draft activity's registrant, the unregistered visitor, and
+        # the registrant whose user record is not in the warehouse yet
     }
 
 
