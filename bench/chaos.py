@@ -39,6 +39,7 @@ from bench.leak_hunt import HuntReport, hunt
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBUG_LOG = "chaos-debug.log"
+PROGRESS_LOG = "chaos-progress.log"
 
 
 @dataclass
@@ -65,11 +66,18 @@ def run_matrix(
     started = time.monotonic()
     handler = _debug_log(options.workdir / DEBUG_LOG)
     results: list[Result] = []
+    printed = options.workdir / PROGRESS_LOG
+
+    def tell(line: str) -> None:
+        """Print, and keep what was printed: the hunt searches this process's output too."""
+        say(line)
+        with printed.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
     def record(result: Result) -> None:
         results.append(result)
         verdict = "ok" if result.passed else "BROKEN: " + "; ".join(result.broken_rules())
-        say(f"{result.scenario}: {result.seconds:.1f} s, {verdict}")
+        tell(f"{result.scenario}: {result.seconds:.1f} s, {verdict}")
 
     def wanted(name: str) -> bool:
         return only is None or _number(name) in only
