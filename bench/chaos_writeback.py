@@ -109,7 +109,8 @@ def sync_in_process(scene: Scene) -> RunSummary:
 
 
 def start_cli(scene: Scene, number: int) -> subprocess.Popen[bytes]:
-    """`target-jing sync --duckdb W --table decisions` as a child; its output kept in files."""
+    """`target-jing sync --duckdb W --table decisions` as a child, at DEBUG level; its output
+    is kept in files (the leak hunt searches them)."""
     config = scene.options.config_file(f"{scene.directory.name}.json", scene.config())
     out = (scene.directory / f"run-{number}.stdout").open("wb")
     err = (scene.directory / f"run-{number}.stderr").open("wb")
@@ -120,6 +121,7 @@ def start_cli(scene: Scene, number: int) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=err,
             cwd=scene.directory,
+            env={**os.environ, "TARGET_JING_LOGLEVEL": "DEBUG"},
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,7 +45,7 @@ def sync(argv: Sequence[str]) -> int:
         parser.error("--duckdb needs --table NAME or --query SQL")
     if args.file and (args.table or args.query):
         parser.error("--table and --query go with --duckdb, not --file")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=_log_level(), stream=sys.stderr, format="%(levelname)s %(message)s")
     install_filter()
     stop_on_signals()
     target = TargetJing.from_input(read_config_input(args.config), warehouse_path=args.duckdb)
@@ -82,6 +83,13 @@ def _run(settings: TargetSettings, source: Source, mode: str) -> RunSummary:
             return run.finish()
     finally:
         progress.close()
+
+
+def _log_level() -> int:
+    """`TARGET_JING_LOGLEVEL` (or `LOGLEVEL`), as the Singer mode reads it; INFO by default."""
+    name = (os.environ.get("TARGET_JING_LOGLEVEL") or os.environ.get("LOGLEVEL") or "").upper()
+    level = logging.getLevelName(name)
+    return level if isinstance(level, int) else logging.INFO
 
 
 def _mode(args: argparse.Namespace) -> str:
