@@ -173,8 +173,7 @@ class SyncRun:
         try:
             for frame in frames:
                 checked = check_batch(frame, self.settings, source, self._next_index[source])
-                with ledger.transaction():
-                    ledger.stage(self.run_id, checked)
+                ledger.stage(self.run_id, checked)
                 self._next_index[source] += len(checked)
                 self._rows_read += len(checked)
                 self._progress("read", self._rows_read, None, 0)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -61,9 +62,10 @@ SCHEMA: tuple[str, ...] = (
     f"""CREATE TABLE IF NOT EXISTS jing_plan (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL,
         entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL})""",
-    """CREATE TABLE IF NOT EXISTS jing_work (
+    f"""CREATE TABLE IF NOT EXISTS jing_work (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
-        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL)""",
+        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
+        {_FIELDS_DDL})""",
 )
 
 #: Columns of the table `record_answers` takes: one row per input row answered.
@@ -110,6 +112,16 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The one value of a one-row query, the result read to its end.
+
+    A result left unread (as `fetchone` leaves it) blocks the next use of the
+    connection, such as registering a table.
+    """
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -137,8 +149,7 @@ class Ledger:
         with self.transaction():
             for statement in SCHEMA:
                 self.con.execute(statement)
-            found = self.con.execute("SELECT max(version) FROM jing_schema_version").fetchone()
-            version = found[0] if found else None
+            version = scalar(self.con, "SELECT max(version) FROM jing_schema_version")
             if version is None:
                 self.con.execute(
                     "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
@@ -171,16 +182,23 @@ class Ledger:
             )
 
     def stage(self, run_id: str, frame: pd.DataFrame) -> None:
-        """Append checked rows to `jing_staged`; the caller holds the transaction."""
-        self.con.register("staged_batch", frame)
-        try:
-            self.con.execute(
+        """Append checked rows to `jing_staged`, in one transaction of their own."""
+        with self._registered("staged_batch", frame), self.transaction() as con:
+            con.execute(
                 f"INSERT INTO jing_staged SELECT ?, row_index, source, entity_uuid, "
                 f"omni_user_uuid, {_FIELDS}, reason FROM staged_batch",
                 [run_id],
             )
+
+    @contextmanager
+    def _registered(self, name: str, data: pd.DataFrame | pa.Table) -> Iterator[None]:
+        """Make in-memory `data` a view for the block (around, not inside, a transaction:
+        a failed transaction refuses even the unregistering)."""
+        self.con.register(name, data)
+        try:
+            yield
         finally:
-            self.con.unregister("staged_batch")
+            self.con.unregister(name)
 
     def unstage(self, run_id: str, source: str, from_index: int) -> None:
         """Take back the rows of one `add_*` call that failed part-way."""
@@ -201,16 +219,11 @@ class Ledger:
         return {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
 
     def staged_count(self, run_id: str) -> int:
-        found = self.con.execute(
-            "SELECT count(*) FROM jing_staged WHERE run_id = ?", [run_id]
-        ).fetchone()
-        return int(found[0]) if found else 0
+        return int(scalar(self.con, "SELECT count(*) FROM jing_staged WHERE run_id = ?", [run_id]))
 
     def update_calls(self, run_id: str) -> int:
-        found = self.con.execute(
-            "SELECT update_calls FROM jing_sync_runs WHERE run_id = ?", [run_id]
-        ).fetchone()
-        return int(found[0]) if found else 0
+        sql = "SELECT update_calls FROM jing_sync_runs WHERE run_id = ?"
+        return int(scalar(self.con, sql, [run_id]) or 0)
 
     def close_run(
         self,
@@ -267,27 +280,23 @@ class Ledger:
         `clear_pending` says whether `jing_pending` may hold any of these users.
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
-        with self.transaction() as con:
-            con.register("answers", answers)
-            try:
-                self._record(con, run_id, calls)
-                if clear_pending:
-                    con.execute(
-                        """
-                        DELETE FROM jing_pending AS p USING answers AS a
-                        WHERE a.outcome = 'applied' AND p.entity_uuid = a.entity_uuid
-                          AND p.omni_user_uuid = a.omni_user_uuid
-                        """
-                    )
-                if failed:
-                    _pend(
-                        con,
-                        f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, reason "
-                        "FROM answers WHERE outcome = 'failed'",
-                        run_id,
-                    )
-            finally:
-                con.unregister("answers")
+        with self._registered("answers", answers), self.transaction() as con:
+            self._record(con, run_id, calls)
+            if clear_pending:
+                con.execute(
+                    """
+                    DELETE FROM jing_pending AS p USING answers AS a
+                    WHERE a.outcome = 'applied' AND p.entity_uuid = a.entity_uuid
+                      AND p.omni_user_uuid = a.omni_user_uuid
+                    """
+                )
+            if failed:
+                _pend(
+                    con,
+                    f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, reason "
+                    "FROM answers WHERE outcome = 'failed'",
+                    run_id,
+                )
 
     def _record(self, con: duckdb.DuckDBPyConnection, run_id: str, calls: int) -> None:
         """Log the answers and append what JING confirmed (older rows go in `close_run`)."""
@@ -316,8 +325,7 @@ class Ledger:
         )
 
     def pending_count(self) -> int:
-        found = self.con.execute("SELECT count(*) FROM jing_pending").fetchone()
-        return int(found[0]) if found else 0
+        return int(scalar(self.con, "SELECT count(*) FROM jing_pending"))
 
     # -- unfinished runs ----------------------------------------------------------------
 
@@ -354,7 +362,8 @@ class Ledger:
         con.execute(
             f"""
             INSERT INTO jing_sync_log
-            SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid, {_FIELDS},
+            SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid,
+                   {", ".join(f"u.{f}" for f in WANTED_FIELDS)},
                    CASE WHEN u.reason IS NULL THEN $outcome ELSE 'rejected' END,
                    coalesce(u.reason, $reason), NULL, w.chunk_id, $stamp
             FROM unlogged AS u

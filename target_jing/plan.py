@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from target_jing.ledger import PENDING_SOURCE
+from target_jing.ledger import PENDING_SOURCE, scalar
 from target_jing.settings import WANTED_FIELDS
 
 #: Rows fetched from DuckDB at a time while chunks are read out.
@@ -186,17 +186,16 @@ def make_chunks(
     con.execute(
         f"""
         INSERT INTO jing_work
-        SELECT $run, p.chunk_id, s.row_index, s.source, {_KEY}
+        SELECT $run, p.chunk_id, s.row_index, s.source, {_KEY}, {_fields_of("p")}
         FROM jing_staged AS s JOIN jing_plan AS p USING ({_KEY})
         WHERE s.run_id = $run AND p.run_id = $run AND s.reason IS NULL
-        ORDER BY p.chunk_id
+        ORDER BY p.chunk_id, omni_user_uuid
         """,
         {"run": run_id},
     )
-    found = con.execute(
-        "SELECT count(DISTINCT chunk_id) FROM jing_plan WHERE run_id = ?", [run_id]
-    ).fetchone()
-    return int(found[0]) if found else 0
+    return int(
+        scalar(con, "SELECT count(DISTINCT chunk_id) FROM jing_plan WHERE run_id = ?", [run_id])
+    )
 
 
 def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -204,10 +203,9 @@ def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute(
         f"""
         INSERT INTO jing_sync_log
-        SELECT w.run_id, w.row_index, w.source, {_KEY}, {_fields_of("p")}, 'planned', NULL,
-               NULL, w.chunk_id, now()
-        FROM jing_work AS w JOIN jing_plan AS p USING (run_id, chunk_id, {_KEY})
-        WHERE w.run_id = $run
+        SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL, chunk_id,
+               now()
+        FROM jing_work WHERE run_id = $run
         """,
         {"run": run_id},
     )
@@ -215,23 +213,20 @@ def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
-    found = con.execute("SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]).fetchone()
-    return int(found[0]) if found else 0
+    return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
 
 
 def iter_chunks(cursor: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan is never all in memory.
 
-    Each chunk carries its input rows, so its answers are logged without a join.
+    `jing_work` was written in chunk order, and DuckDB scans a table in the order
+    it was written, so no sort (and no sorted copy held in memory) is needed. Each
+    chunk carries its input rows, so its answers are logged without a join.
     `cursor` must be a connection of its own (`Ledger.con.cursor()`), so that the
     ledger can be written between chunks without ending this read.
     """
     cursor.execute(
-        f"""
-        SELECT chunk_id, {_KEY}, {_fields_of("p")}, w.source, w.row_index
-        FROM jing_work AS w JOIN jing_plan AS p USING (run_id, chunk_id, {_KEY})
-        WHERE run_id = ? ORDER BY chunk_id, omni_user_uuid
-        """,
+        f"SELECT chunk_id, {_KEY}, {_FIELDS}, source, row_index FROM jing_work WHERE run_id = ?",
         [run_id],
     )
     current: Chunk | None = None
@@ -239,6 +234,8 @@ def iter_chunks(cursor: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[Chun
         for chunk_id, entity_uuid, user_id, *values, source, row_index in batch:
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:
+                    if chunk_id < current.chunk_id:
+                        raise RuntimeError("jing_work is not in chunk order; a chunk would split")
                     yield current
                 fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
                 current = Chunk(chunk_id, entity_uuid, fields)
