@@ -44,6 +44,8 @@ FIELD_OF = {
     "signin_time": "ems_signintimestamp",
 }
 TARGET_JING = str(Path(sys.executable).with_name("target-jing"))
+#: No pacing on loopback: the runs make a few hundred calls between them.
+FAST = {"requests_per_second": 1000}
 
 HOSTILE_IDS: tuple[Any, ...] = (
     "",
@@ -263,7 +265,7 @@ def test_ten_thousand_generated_rows_each_end_with_an_outcome_and_a_reason(
     def one_run(drawn: list[dict[str, Any]], rng: random.Random) -> None:
         nonlocal total
         rows = with_duplicates(rng, drawn + filler_rows(rng, keys, FILLER_ROWS))
-        config = sandbox.config(ledger_path=str(tmp_path / f"ledger-{next(runs)}.duckdb"))
+        config = sandbox.config(ledger_path=str(tmp_path / f"ledger-{next(runs)}.duckdb"), **FAST)
         before, rows_updated = statuses(sandbox), sandbox.stats()["rows_updated"]
         with SyncRun(TargetSettings.from_config(config)) as run:
             run.add_records(rows, source=SOURCE)
@@ -294,7 +296,7 @@ def test_generated_singer_records_through_the_cli_end_with_a_summary_not_a_trace
     messages.append({"type": "STATE", "value": {"bookmarks": {"wanted": len(rows)}}})
     config = tmp_path / "config.json"
     ledger = tmp_path / "ledger.duckdb"
-    config.write_text(json.dumps(sandbox.config(ledger_path=str(ledger))))
+    config.write_text(json.dumps(sandbox.config(ledger_path=str(ledger), **FAST)))
     done = subprocess.run(
         [TARGET_JING, "--config", str(config)],
         input="".join(json.dumps(m) + "\n" for m in messages),
