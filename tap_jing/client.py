@@ -18,6 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
 from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
+from tap_jing.partitions import IndexedStateManager
 from tap_jing.schemas import load_schema
 from tap_jing.times import api_time_to_utc_iso, to_api_time
 
@@ -55,6 +56,20 @@ class JingStream(Stream):
         self._jing_tap = tap
         self._fields = frozenset(self.schema["properties"])
         self._unknown_fields: set[str] = set()
+
+    @property
+    def state_manager(self) -> IndexedStateManager:
+        """The SDK's state manager, finding partitions by dict (see `tap_jing.partitions`)."""
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     @property
     def client(self) -> JingClient:

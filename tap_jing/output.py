@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from singer_sdk.io_base import SingerMessageType, SingerWriter
-from singer_sdk.singerlib.encoding.simple import Message
+from singer_sdk.singerlib.encoding.simple import Message, StateMessage
 
 
 def _jsonable(value: Any) -> str:
@@ -30,7 +30,11 @@ class LineWriter(SingerWriter):
     """Writes each Singer message as one compact JSON line on stdout."""
 
     def serialize_message(self, message: Message) -> str:
-        fields = message.to_dict()
+        if isinstance(message, StateMessage):
+            # The SDK's `to_dict` deep-copies the whole state through `dataclasses.asdict`.
+            fields: dict[str, Any] = {"type": "STATE", "value": message.value}
+        else:
+            fields = message.to_dict()
         extracted = fields.get("time_extracted")
         if isinstance(extracted, datetime.datetime):
             fields["time_extracted"] = extracted.isoformat()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.types import Context
 
 from jing_client import JingNotFound
 from tap_jing.client import JingStream
+from tap_jing.partitions import STATE_INTERVAL_SECONDS
+
+if TYPE_CHECKING:
+    from tap_jing.tap import TapJing
 
 
 class ActivitiesStream(JingStream):
@@ -103,6 +107,27 @@ class ActivityUsersStream(JingStream):
         "updated_time",
     )
     status_fields = ("ems_approvestatus", "ems_signinstatus")
+
+    def __init__(self, tap: TapJing) -> None:
+        super().__init__(tap)
+        self._next_state_at = 0.0
+        self._finalizing = False
+
+    def _write_state_message(self) -> None:
+        """At most one STATE per `STATE_INTERVAL_SECONDS` while partitions run; all at the end.
+
+        Each one holds every partition (see `tap_jing.partitions`). The parent
+        writes the whole state when it finishes, and so does the final step.
+        """
+        now = time.monotonic()
+        if not self._finalizing and now < self._next_state_at:
+            return
+        self._next_state_at = now + STATE_INTERVAL_SECONDS
+        super()._write_state_message()
+
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        self._finalizing = True
+        super().finalize_state_progress_markers(state)
 
     def request_body(self, context: Context | None) -> dict[str, Any]:
         if not context:

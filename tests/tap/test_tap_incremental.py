@@ -69,3 +69,22 @@ def test_start_date_limits_the_first_run_and_bookmarks_are_utc_instants(
         assert record["updated_time"].endswith("+00:00")
     bookmarks = run.state["bookmarks"]["activity_users"]["partitions"]
     assert all(p["replication_key_value"].endswith("+00:00") for p in bookmarks)
+
+
+def test_many_activities_keep_one_bookmark_each_without_a_state_per_partition(
+    sandbox_factory: Callable[..., SandboxProcess], run_tap: Callable[..., TapRun]
+) -> None:
+    sandbox = sandbox_factory(activities=300, users=200, registrations=900)
+    config = sandbox.config(requests_per_second=10000)
+    full = run_tap(config)
+    assert full.returncode == 0, full.stderr
+    assert full.count("activity_users") == sandbox.counts()["registrations"]
+    partitions = full.state["bookmarks"]["activity_users"]["partitions"]
+    with_registrations = {r["target_entity_uuid"] for r in sandbox.registrations()}
+    assert {p["context"]["target_entity_uuid"] for p in partitions} >= with_registrations
+    states = sum(1 for line in full.stdout.splitlines() if line.startswith('{"type":"STATE"'))
+    assert states < 20, "not one STATE message (each holding every partition) per activity"
+
+    again = run_tap(config, full.state)
+    assert again.returncode == 0, again.stderr
+    assert again.records == {}
