@@ -242,14 +242,11 @@ class SyncRun:
         ledger = self._require_ledger()
         answered_rows = 0
         calls = 0
-        clear_pending = ledger.pending_count() > 0
 
         def record(answered: list[Answered]) -> None:
             nonlocal answered_rows, calls
             batch_calls = sum(item.calls for item in answered)
-            ledger.record_answers(
-                self.run_id, answers_table(answered), batch_calls, clear_pending=clear_pending
-            )
+            ledger.record_answers(self.run_id, answers_table(answered), batch_calls)
             answered_rows += sum(len(item.rows) for item in answered)
             calls += batch_calls
             self._progress("send", answered_rows, planned, calls)
@@ -342,7 +339,7 @@ class SyncRun:
 
 def _new_run_id() -> str:
     """Sortable by start time, so the ledger's runs and log read in order."""
-    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
 
 
 __all__ = ["MODES", "OUTCOMES", "Mode", "Progress", "RunSummary", "SyncRun"]

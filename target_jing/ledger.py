@@ -264,32 +264,23 @@ class Ledger:
             """,
             {"run": run_id},
         )
+        _compact_pending(con, run_id)
         for table in ("jing_staged", "jing_plan", "jing_work"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- answers ------------------------------------------------------------------------
 
-    def record_answers(
-        self, run_id: str, answers: pa.Table, calls: int, *, clear_pending: bool
-    ) -> None:
+    def record_answers(self, run_id: str, answers: pa.Table, calls: int) -> None:
         """Log, confirm and (un)pend the rows of answered chunks, in one transaction.
 
         `answers` holds one row per (chunk, user) with `ANSWER_COLUMNS`. Every input
         row behind a user (identical duplicates, a pending retry) gets the outcome.
-        This runs after every few calls, so it does only what the answers need:
-        `clear_pending` says whether `jing_pending` may hold any of these users.
+        This runs after every few calls, so it only appends: confirmed users leave
+        `jing_pending`, and older confirmations go, when the run closes (`close_run`).
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
         with self._registered("answers", answers), self.transaction() as con:
             self._record(con, run_id, calls)
-            if clear_pending:
-                con.execute(
-                    """
-                    DELETE FROM jing_pending AS p USING answers AS a
-                    WHERE a.outcome = 'applied' AND p.entity_uuid = a.entity_uuid
-                      AND p.omni_user_uuid = a.omni_user_uuid
-                    """
-                )
             if failed:
                 _pend(
                     con,
@@ -323,9 +314,6 @@ class Ledger:
             "UPDATE jing_sync_runs SET update_calls = update_calls + ? WHERE run_id = ?",
             [calls, run_id],
         )
-
-    def pending_count(self) -> int:
-        return int(scalar(self.con, "SELECT count(*) FROM jing_pending"))
 
     # -- unfinished runs ----------------------------------------------------------------
 
@@ -388,26 +376,64 @@ def _pend(
     run_id: str,
     params: dict[str, object] | None = None,
 ) -> None:
-    """Upsert rows (entity_uuid, omni_user_uuid, wanted fields, reason) into `jing_pending`.
+    """Append rows (entity_uuid, omni_user_uuid, wanted fields, reason) to `jing_pending`.
 
-    A registration already pending keeps its first run and counts one more attempt.
+    An append costs the same however large `jing_pending` is; `_compact_pending`
+    folds each user's rows into one when the run closes.
     """
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE new_pending AS
-        SELECT r.entity_uuid, r.omni_user_uuid, {", ".join(f"r.{f}" for f in WANTED_FIELDS)},
-               coalesce(p.first_run_id, $run) AS first_run_id, $run AS last_run_id,
-               coalesce(p.attempts, 0) + 1 AS attempts, r.reason AS last_reason
-        FROM ({rows_sql}) AS r
-        LEFT JOIN jing_pending AS p USING (entity_uuid, omni_user_uuid)
+        INSERT INTO jing_pending
+        SELECT entity_uuid, omni_user_uuid, {_FIELDS}, $run, $run, 1, reason FROM ({rows_sql})
         """,
         {"run": run_id, **(params or {})},
     )
+
+
+def _compact_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Settle `jing_pending` for a closing run: one row per user still waiting.
+
+    Users the run confirmed leave it. A user the run failed keeps this run's
+    values and reason, the first run that wanted it, and one more attempt.
+    """
     con.execute(
         """
-        DELETE FROM jing_pending AS p USING new_pending AS n
-        WHERE p.entity_uuid = n.entity_uuid AND p.omni_user_uuid = n.omni_user_uuid
+        DELETE FROM jing_pending AS p
+        USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
+               WHERE run_id = $run) AS k
+        WHERE p.entity_uuid = k.entity_uuid AND p.omni_user_uuid = k.omni_user_uuid
+        """,
+        {"run": run_id},
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE merged_pending AS
+        WITH touched AS (
+            SELECT * FROM jing_pending
+            SEMI JOIN (SELECT entity_uuid, omni_user_uuid FROM jing_pending
+                       WHERE last_run_id = $run) AS k USING (entity_uuid, omni_user_uuid)
+        ), history AS (
+            SELECT entity_uuid, omni_user_uuid,
+                   coalesce(min(first_run_id) FILTER (last_run_id <> $run), $run) AS first_run_id,
+                   sum(attempts)::INTEGER AS attempts
+            FROM touched GROUP BY ALL
+        ), newest AS (
+            SELECT * FROM touched
+            QUALIFY row_number() OVER (
+                PARTITION BY entity_uuid, omni_user_uuid ORDER BY (last_run_id = $run) DESC
+            ) = 1
+        )
+        SELECT n.entity_uuid, n.omni_user_uuid, {", ".join(f"n.{f}" for f in WANTED_FIELDS)},
+               h.first_run_id, $run AS last_run_id, h.attempts, n.last_reason
+        FROM newest AS n JOIN history AS h USING (entity_uuid, omni_user_uuid)
+        """,
+        {"run": run_id},
+    )
+    con.execute(
+        """
+        DELETE FROM jing_pending AS p USING merged_pending AS m
+        WHERE p.entity_uuid = m.entity_uuid AND p.omni_user_uuid = m.omni_user_uuid
         """
     )
-    con.execute("INSERT INTO jing_pending SELECT * FROM new_pending")
-    con.execute("DROP TABLE new_pending")
+    con.execute("INSERT INTO jing_pending SELECT * FROM merged_pending")
+    con.execute("DROP TABLE merged_pending")

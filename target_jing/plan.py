@@ -91,7 +91,10 @@ def add_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         f"""
         INSERT INTO jing_staged
         SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, $pending, {_KEY}, {_FIELDS}, NULL
-        FROM jing_pending AS p
+        FROM (  -- one row per user, even beside a killed run not yet recovered (a dry run)
+            SELECT * FROM jing_pending
+            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY last_run_id DESC) = 1
+        ) AS p
         ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged
                    WHERE run_id = $run AND reason IS NULL) AS s
         USING ({_KEY})

@@ -98,3 +98,25 @@ def test_schema_is_created_once_and_a_newer_ledger_is_refused(
         con.execute("INSERT INTO jing_schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
     with pytest.raises(JingConfigError, match="upgrade target-jing"):
         run(settings, [])
+
+
+def test_pending_keeps_one_row_per_user_with_the_newest_wish(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    settings = settings_for(engine_sandbox, tmp_path)
+    activity = engine_sandbox.registrations()[0]["target_entity_uuid"]
+    first = run(settings, [{"activity_id": activity, "user_id": "late", "approve_status": 1}])
+    run(settings, [{"activity_id": activity, "user_id": "late", "approve_status": 2}])
+    run(settings, [])
+    pending = query(
+        settings, "SELECT ems_approvestatus, first_run_id, attempts, last_reason FROM jing_pending"
+    )
+    assert len(pending) == 1
+    status, first_run, attempts, reason = pending[0]
+    assert (status, first_run, attempts) == ("2", first.run_id, 3)
+    assert "not registered" in reason
+    engine_sandbox.register(activity, ["late"])
+    assert run(settings, []).counts["applied"] == 1
+    assert query(settings, "SELECT count(*) FROM jing_pending") == [(0,)]
+    held = {r["omni_user_uuid"]: r for r in engine_sandbox.registrations(activity)}
+    assert held["late"]["ems_approvestatus"] == "2"
