@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from singer_sdk.io_base import SingerMessageType, SingerWriter
-from singer_sdk.singerlib.encoding.simple import Message, StateMessage
+from singer_sdk.singerlib.encoding.simple import Message, SchemaMessage, StateMessage
 
 
 def _jsonable(value: Any) -> str:
@@ -30,9 +30,16 @@ class LineWriter(SingerWriter):
     """Writes each Singer message as one compact JSON line on stdout."""
 
     def serialize_message(self, message: Message) -> str:
+        # The SDK's `to_dict` deep-copies a STATE (every partition) or a SCHEMA (written
+        # again for every partition) through `dataclasses.asdict`; they are read as they are.
         if isinstance(message, StateMessage):
-            # The SDK's `to_dict` deep-copies the whole state through `dataclasses.asdict`.
             fields: dict[str, Any] = {"type": "STATE", "value": message.value}
+        elif isinstance(message, SchemaMessage):
+            fields = {
+                name: value
+                for name in ("type", "stream", "schema", "key_properties", "bookmark_properties")
+                if (value := getattr(message, name)) is not None
+            }
         else:
             fields = message.to_dict()
         extracted = fields.get("time_extracted")

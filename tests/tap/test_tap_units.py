@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib.encoding.simple import RecordMessage, SchemaMessage, StateMessage
 
 from tap_jing.bookmarks import MAX_DIGESTS, Tail, TailTracker, record_digest
+from tap_jing.output import LineWriter
 from tap_jing.tap import TapJing
 from tap_jing.times import api_time_to_utc_iso, to_api_time
 
@@ -100,3 +103,23 @@ def test_convert_keeps_statuses_as_strings_and_nulls_bad_times_with_a_warning(
     assert "surprise" not in record
     assert "jing_uuid='r1'" in caplog.text and "ems_approvetimestamp" in caplog.text
     assert "surprise" in caplog.text
+
+
+def test_the_line_writer_writes_what_the_sdk_writer_writes() -> None:
+    messages = [
+        RecordMessage(
+            stream="users",
+            record={"omni_user_uuid": "u1", "fields": {"city": "Suzhou"}, "updated_time": None},
+            time_extracted=datetime(2025, 6, 17, 9, 16, 44, tzinfo=UTC),
+        ),
+        SchemaMessage(
+            stream="users",
+            schema={"type": "object", "properties": {"omni_user_uuid": {"type": ["string"]}}},
+            key_properties=["omni_user_uuid"],
+            bookmark_properties=["updated_time"],
+        ),
+        SchemaMessage(stream="users", schema={"type": "object"}),
+        StateMessage(value={"bookmarks": {"users": {"replication_key_value": None}}}),
+    ]
+    for message in messages:
+        assert LineWriter().serialize_message(message) == SingerWriter().serialize_message(message)
