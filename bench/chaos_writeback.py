@@ -174,11 +174,10 @@ def with_kills(scene: Scene) -> None:
     for number in range(scene.options.kills + 3):
         kill = len(moments) < scene.options.kills
         remaining = _remaining_calls(scene) if kill else 0
-        start_calls = update_calls_seen(scene.sandbox)
         child = start_cli(scene, number)
         try:
             if kill:
-                moment = _kill_at_random_moment(scene, child, rng, remaining, start_calls)
+                moment = _kill_at_random_moment(scene, child, number, rng, remaining)
                 if moment is not None:
                     moments.append(moment)
                     continue
@@ -209,21 +208,23 @@ def _remaining_calls(scene: Scene) -> int:
 def _kill_at_random_moment(
     scene: Scene,
     child: subprocess.Popen[bytes],
+    number: int,
     rng: random.Random,
     remaining_calls: int,
-    start_calls: int,
 ) -> str | None:
-    """Kill after a random time (start-up, staging, planning) or a random number of calls.
+    """Kill just after staging (while it plans) or after a random number of update calls.
 
     Returns how the moment was chosen, or None when the run finished first.
     """
     if remaining_calls < 3 or rng.random() < 0.2:
-        delay = rng.uniform(0.5, 3.0)
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline and child.poll() is None:
+        stderr = scene.directory / f"run-{number}.stderr"
+        while child.poll() is None and b"progress: read" not in stderr.read_bytes():
             time.sleep(0.01)
-        moment = f"{delay:.1f} s"
+        delay = rng.uniform(0.0, 0.3)
+        time.sleep(delay)
+        moment = f"{delay:.2f} s after its rows were staged"
     else:
+        start_calls = update_calls_seen(scene.sandbox)
         target = rng.randint(1, remaining_calls - 2)
         while child.poll() is None and update_calls_seen(scene.sandbox) - start_calls < target:
             time.sleep(0.01)
