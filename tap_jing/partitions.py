@@ -21,18 +21,51 @@ from singer_sdk.streams._state import StreamStateManager
 STATE_INTERVAL_SECONDS = 10.0
 
 
+def _key(context: Context) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(context.items()))
+
+
 class IndexedStateManager(StreamStateManager):
-    """The SDK's state manager, with each partition's state found by a dict lookup."""
+    """The SDK's state manager, with each partition's state found by a dict lookup.
+
+    The index covers the partitions list in the state (those loaded from a previous
+    run, and those added since); a new partition is appended to that list, as the
+    SDK does, without the SDK's scan of the whole list. The SDK replaces that list
+    only when the tap loads its input state, before any stream runs; a list found
+    replaced at a lookup that misses is indexed anew.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._by_context: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+        self._indexed: list[dict[str, Any]] | None = None
+        self._indexed_count = 0
 
     def get_context_state(self, context: Context | None) -> dict[str, Any]:
-        if not context:
+        if not context or self.state_partitioning_keys is not None:
             return super().get_context_state(context)
-        key = tuple(sorted(context.items()))
+        key = _key(context)
         state = self._by_context.get(key)
         if state is None:
-            state = self._by_context[key] = super().get_context_state(context)
+            partitions = self._partitions()
+            self._index(partitions)
+            state = self._by_context.get(key)
+            if state is None:
+                state = {"context": dict(context)}
+                partitions.append(state)
+                self._index(partitions)
         return state
+
+    def _partitions(self) -> list[dict[str, Any]]:
+        stream_state = self.stream_state
+        partitions: list[dict[str, Any]] = stream_state.setdefault("partitions", [])
+        return partitions
+
+    def _index(self, partitions: list[dict[str, Any]]) -> None:
+        """Index the partitions not indexed yet (all of them if the list was replaced)."""
+        if partitions is not self._indexed:
+            self._by_context.clear()
+            self._indexed, self._indexed_count = partitions, 0
+        for partition in partitions[self._indexed_count :]:
+            self._by_context.setdefault(_key(partition["context"]), partition)
+        self._indexed_count = len(partitions)

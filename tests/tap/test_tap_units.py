@@ -12,6 +12,7 @@ from singer_sdk.singerlib.encoding.simple import RecordMessage, SchemaMessage, S
 
 from tap_jing.bookmarks import MAX_DIGESTS, Tail, TailTracker, record_digest
 from tap_jing.output import LineWriter
+from tap_jing.partitions import IndexedStateManager
 from tap_jing.tap import TapJing
 from tap_jing.times import api_time_to_utc_iso, to_api_time
 
@@ -123,3 +124,20 @@ def test_the_line_writer_writes_what_the_sdk_writer_writes() -> None:
     ]
     for message in messages:
         assert LineWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+
+
+def test_partition_states_are_found_added_and_reindexed_like_the_sdk_does() -> None:
+    loaded = {"context": {"target_entity_uuid": "a"}, "replication_key_value": "T1"}
+    tap_state = {"bookmarks": {"activity_users": {"partitions": [loaded]}}}
+    manager = IndexedStateManager(stream_name="activity_users", tap_state=tap_state)
+    assert manager.get_context_state({"target_entity_uuid": "a"}) is loaded
+    added = manager.get_context_state({"target_entity_uuid": "b"})
+    assert added == {"context": {"target_entity_uuid": "b"}}
+    assert tap_state["bookmarks"]["activity_users"]["partitions"] == [loaded, added]
+    assert manager.get_context_state({"target_entity_uuid": "b"}) is added
+    replaced = {"context": {"target_entity_uuid": "a"}, "replication_key_value": "T2"}
+    tap_state["bookmarks"]["activity_users"]["partitions"] = [replaced]
+    assert manager.get_context_state({"target_entity_uuid": "c"}) == {
+        "context": {"target_entity_uuid": "c"}
+    }
+    assert manager.get_context_state({"target_entity_uuid": "a"}) is replaced
