@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench.chaos import DEBUG_LOG, MatrixRun, run_matrix
+from bench.chaos import DEBUG_LOG, run_matrix
 from bench.chaos_extract import EXTRACTS
 from bench.chaos_setup import Options
 from bench.chaos_writeback import SCENARIOS
@@ -22,31 +22,25 @@ from bench.leak_hunt import hunt
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def short_matrix(tmp_path_factory: pytest.TempPathFactory) -> MatrixRun:
-    workdir = tmp_path_factory.mktemp("chaos") / "output"
-    return run_matrix(Options.short_matrix(workdir), say=lambda line: None)
+def test_the_short_matrix_keeps_every_rule_and_leaks_no_secret(tmp_path: Path) -> None:
+    """One test, not two on a shared fixture: xdist would run the matrix once per worker."""
+    run = run_matrix(Options.short_matrix(tmp_path / "output"), say=lambda line: None)
 
-
-def test_every_scenario_keeps_every_rule(short_matrix: MatrixRun) -> None:
-    broken = {r.scenario: r.broken_rules() for r in short_matrix.results if not r.passed}
+    broken = {r.scenario: r.broken_rules() for r in run.results if not r.passed}
     assert broken == {}
     # 1-10, 11, the clean extract, faults 2-8 while extracting, and the resumed extract.
-    assert len(short_matrix.results) == len(SCENARIOS) + 1 + 1 + len(EXTRACTS) + 1
-    by_name = {r.scenario.split(".")[0]: r for r in short_matrix.results}
+    assert len(run.results) == len(SCENARIOS) + 1 + 1 + len(EXTRACTS) + 1
+    by_name = {r.scenario.split(".")[0]: r for r in run.results}
     assert by_name["1"].applied == by_name["1"].rows_in == 2_000
     assert by_name["1"].update_calls == by_name["1"].minimum_calls
     assert by_name["9"].failed, "the kills left rows for the next runs to finish"
     assert by_name["11"].failed == 100 and by_name["11"].applied == 2_000
-    assert all(r.rows_in > 1_000 for r in short_matrix.results)
+    assert all(r.rows_in > 1_000 for r in run.results)
 
-
-def test_no_secret_in_anything_the_matrix_produced(short_matrix: MatrixRun) -> None:
-    leaks = short_matrix.leaks
-    assert leaks.hits == []
+    assert run.leaks.hits == []
     # The app secret and the tokens of ~20 sandboxes (restarts and expiries issue more).
-    assert leaks.secrets > 25
-    assert leaks.files > 40
+    assert run.leaks.secrets > 25
+    assert run.leaks.files > 40
 
 
 def test_the_hunt_finds_a_secret_in_text_and_inside_a_duckdb_table(tmp_path: Path) -> None:
