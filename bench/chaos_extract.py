@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from bench.chaos_setup import (
     Watcher,
     calls_seen,
     elapsed,
+    end_every_token,
     faults_seen,
     keep_secrets,
 )
@@ -228,13 +230,9 @@ def run_extract(options: Options, reference: Reference, scenario: Extract) -> Re
             sandbox.faults(**scenario.faults)
         if scenario.config:
             sandbox.configure(**scenario.config)
-
-        def expire_both() -> None:
-            keep_secrets(options, sandbox)
-            sandbox.expire_tokens(access=True, refresh=True)
-
         threshold = reference.calls // 2 if scenario.refresh_once else 10**12
-        with Watcher(lambda: calls_seen(sandbox), threshold, expire_both) as watcher:
+        expire = partial(end_every_token, options, sandbox)
+        with Watcher(lambda: calls_seen(sandbox), threshold, expire) as watcher:
             output = run_tap(options, directory, "faulty", tap_config(options, sandbox))
         injected = faults_seen(sandbox)
     problems = [] if output.returncode == 0 else [f"tap-jing exited {output.returncode}"]

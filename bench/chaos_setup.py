@@ -80,6 +80,12 @@ def keep_secrets(options: Options, sandbox: SandboxProcess) -> None:
         options.secrets.update(values)
 
 
+def end_every_token(options: Options, sandbox: SandboxProcess) -> None:
+    """End the access and the refresh tokens now (noted first for the leak hunt)."""
+    keep_secrets(options, sandbox)
+    sandbox.expire_tokens(access=True, refresh=True)
+
+
 def update_calls_seen(sandbox: SandboxProcess) -> int:
     """Batch-update calls the sandbox answered since it (re)started."""
     return int(sandbox.stats()["calls"].get(BATCH_PATH, 0))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from bench.chaos_setup import (
     Options,
     Watcher,
     elapsed,
+    end_every_token,
     faults_seen,
     keep_secrets,
     update_calls_seen,
@@ -136,12 +138,8 @@ def one_run(scene: Scene) -> None:
 
 def with_refresh_expiry(scene: Scene) -> None:
     """Tokens end every 50 calls; once, midway, the refresh token ends as well."""
-
-    def expire_both() -> None:
-        keep_secrets(scene.options, scene.sandbox)
-        scene.sandbox.expire_tokens(access=True, refresh=True)
-
-    with Watcher(lambda: update_calls_seen(scene.sandbox), scene.minimum // 2, expire_both) as w:
+    expire = partial(end_every_token, scene.options, scene.sandbox)
+    with Watcher(lambda: update_calls_seen(scene.sandbox), scene.minimum // 2, expire) as w:
         one_run(scene)
     _check_watcher(scene, w, "the refresh token was ended midway")
 
