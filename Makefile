@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint format test test-fast demo chaos bench clean
+.PHONY: install lint format test test-fast demo chaos bench airflow clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ demo: install
 chaos: install
 	$(BIN)/python -m bench.chaos
 
+# Figures only, never pass/fail; docs/BENCHMARKS.md records a run of each.
 bench: install
 	$(BIN)/python bench/sandbox_throughput.py
+	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/target_throughput.py
+
+# Airflow 3 in its own venv, cached outside the clone (the DAG test calls this too).
+airflow:
+	bash orchestrate/airflow/install.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache output .meltano
