@@ -1,0 +1,142 @@
+"""The proxy environment is honoured, and read once when the client is made, not per call.
+
+A small forwarding HTTP proxy on loopback stands between the client and the sandbox:
+it passes each request on unchanged and notes the path it carried.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from jing_client import JingClient
+from jing_client.client import session_for
+from jing_sandbox.process import SandboxProcess
+
+PROXY_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+
+
+class ForwardingProxy(ThreadingHTTPServer):
+    """A plain-HTTP forward proxy that records the path of every request it forwards."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        self.paths: list[str] = []
+        self.direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    server: ForwardingProxy
+
+    def do_POST(self) -> None:
+        # A client talking to a proxy puts the absolute URL in the request line.
+        self.server.paths.append(urllib.parse.urlsplit(self.path).path)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        request = urllib.request.Request(self.path, data=body, headers=headers, method="POST")
+        try:
+            with self.server.direct.open(request, timeout=10) as answer:
+                status, content = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, content = error.code, error.read()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads `paths`."""
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardingProxy]:
+    """A running proxy, and an environment with no proxy or CA variables set."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    server = ForwardingProxy()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def list_users(client: JingClient) -> int:
+    return sum(len(page.items) for page in client.iter_pages("/v1/user/list", {}, page_size=100))
+
+
+@pytest.mark.parametrize("no_proxy", [None, "127.0.0.1"])
+def test_proxy_variables_route_the_calls(
+    no_proxy: str | None,
+    sandbox: SandboxProcess,
+    proxy: ForwardingProxy,
+    client_factory: Callable[..., JingClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY carries every call (the token's too); NO_PROXY naming the host bypasses it."""
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+    client = client_factory(sandbox)
+    assert list_users(client) == sandbox.counts()["users"]
+    if no_proxy:
+        assert proxy.paths == []
+    else:
+        assert proxy.paths[0] == "/v1/oauth2/token"
+        assert proxy.paths.count("/v1/user/list") == client.stats()["calls"] - 1
+
+
+def test_environment_is_read_when_the_client_is_made_not_per_call(
+    sandbox: SandboxProcess,
+    proxy: ForwardingProxy,
+    client_factory: Callable[..., JingClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    direct = client_factory(sandbox)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    proxied = client_factory(sandbox)
+    users = sandbox.counts()["users"]
+    assert list_users(direct) == users
+    assert proxy.paths == []
+    assert list_users(proxied) == users
+    assert "/v1/user/list" in proxy.paths
+    monkeypatch.delenv("HTTP_PROXY")
+    before = len(proxy.paths)
+    assert list_users(proxied) == users
+    assert len(proxy.paths) > before
+
+
+def test_ca_bundle_variables_set_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert session_for("https://api.example.test", 1).verify is True
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/curl-bundle.pem")
+    assert session_for("https://api.example.test", 1).verify == "/etc/curl-bundle.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/requests-bundle.pem")
+    session = session_for("https://api.example.test", 1)
+    assert session.verify == "/etc/requests-bundle.pem"
+    assert session.trust_env is False
