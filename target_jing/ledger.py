@@ -405,35 +405,22 @@ def _compact_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """,
         {"run": run_id},
     )
+    # Each user has at most one row from before this run (the last compaction left one).
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE merged_pending AS
-        WITH touched AS (
-            SELECT * FROM jing_pending
-            SEMI JOIN (SELECT entity_uuid, omni_user_uuid FROM jing_pending
-                       WHERE last_run_id = $run) AS k USING (entity_uuid, omni_user_uuid)
-        ), history AS (
-            SELECT entity_uuid, omni_user_uuid,
-                   coalesce(min(first_run_id) FILTER (last_run_id <> $run), $run) AS first_run_id,
-                   sum(attempts)::INTEGER AS attempts
-            FROM touched GROUP BY ALL
-        ), newest AS (
-            SELECT * FROM touched
-            QUALIFY row_number() OVER (
-                PARTITION BY entity_uuid, omni_user_uuid ORDER BY (last_run_id = $run) DESC
-            ) = 1
-        )
-        SELECT n.entity_uuid, n.omni_user_uuid, {", ".join(f"n.{f}" for f in WANTED_FIELDS)},
-               h.first_run_id, $run AS last_run_id, h.attempts, n.last_reason
-        FROM newest AS n JOIN history AS h USING (entity_uuid, omni_user_uuid)
+        """
+        UPDATE jing_pending AS n SET first_run_id = o.first_run_id, attempts = o.attempts + 1
+        FROM jing_pending AS o
+        WHERE n.last_run_id = $run AND o.last_run_id <> $run
+          AND n.entity_uuid = o.entity_uuid AND n.omni_user_uuid = o.omni_user_uuid
         """,
         {"run": run_id},
     )
     con.execute(
         """
-        DELETE FROM jing_pending AS p USING merged_pending AS m
-        WHERE p.entity_uuid = m.entity_uuid AND p.omni_user_uuid = m.omni_user_uuid
-        """
+        DELETE FROM jing_pending AS o
+        USING (SELECT entity_uuid, omni_user_uuid FROM jing_pending WHERE last_run_id = $run) AS n
+        WHERE o.last_run_id <> $run
+          AND o.entity_uuid = n.entity_uuid AND o.omni_user_uuid = n.omni_user_uuid
+        """,
+        {"run": run_id},
     )
-    con.execute("INSERT INTO jing_pending SELECT * FROM merged_pending")
-    con.execute("DROP TABLE merged_pending")
