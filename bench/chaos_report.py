@@ -114,6 +114,11 @@ def markdown(
         "any other failure breaks the rule. Nothing may stay in `jing_pending` at the end.",
         "- Write-back counts add up over the runs of a scenario; `rows in` counts each row each "
         "run read (rows a killed run left pending and a later run took up count again).",
+        "- **update calls**: batch-update requests the API (the sandbox) received, retries of "
+        "passing faults and the calls of killed runs included; **minimum calls**: the fewest "
+        "the rows need (per activity and set of values, 100 users a call), computed from the "
+        "rows, not by the engine. The notes give the calls the ledger recorded (scenario 10 "
+        "reports those: the sandbox's counters restart with it).",
         "- Extract rows: `rows in` is the clean run's records; `lost` counts clean records "
         "missing from the faulty run (a multiset of primary keys and values); `wrong final "
         "state` counts records the faulty run emitted that the clean run did not.",
