@@ -22,7 +22,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 import requests
 
@@ -77,17 +77,25 @@ def tap_run(config: dict[str, Any], out: TextIO) -> None:
         TapJing(config=config, parse_env_config=False).sync_all()
 
 
-class RecordCounter(io.TextIOBase):
-    """Writes through to `out` and counts RECORD lines; both contenders write through one."""
+class RecordCounter(io.RawIOBase):
+    """Counts the RECORD lines written through it to `out`; both contenders write through one.
 
-    def __init__(self, out: TextIO) -> None:
+    It sits under a write-through text layer (`sink`), so each write is one whole line:
+    the loop writes text, the tap's writer bytes (`sys.stdout.buffer`), as they do
+    into a pipe.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.records = 0
 
-    def write(self, text: str) -> int:
-        if text.startswith('{"type":"RECORD"'):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if bytes(data[:16]) == b'{"type":"RECORD"':
             self.records += 1
-        return self.out.write(text)
+        return self.out.write(data)
 
 
 class Result(NamedTuple):
@@ -106,10 +114,12 @@ def timed(sandbox: SandboxProcess, run: Callable[[TextIO], object]) -> Result:
     machine they vary less than wall time, and they are what the tap adds.
     """
     sandbox.reset()
-    with open(os.devnull, "w") as devnull:
+    with open(os.devnull, "wb") as devnull:
         out = RecordCounter(devnull)
+        sink = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
         started, cpu_started = time.perf_counter(), time.process_time()
-        run(out)
+        run(sink)
+        sink.flush()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return Result(seconds, cpu, out.records, sum(sandbox.stats()["calls"].values()))
 

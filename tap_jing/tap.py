@@ -21,7 +21,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from jing_client import ClientSettings, ErrorCodes, JingClient, JingConfigError, JingError, Paths
 from jing_client.settings import unknown_settings
-from tap_jing.output import LineWriter
+from tap_jing.output import MessageWriter
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
 
 #: The endpoints the tap calls; each gets a `<name>_path` override setting.
@@ -220,7 +220,7 @@ class TapJing(Tap):
     name = "tap-jing"
     package_name = "jing-connectors"
     config_jsonschema = _config_schema()
-    message_writer_class = LineWriter
+    message_writer_class = MessageWriter
     capabilities = [
         TapCapabilities.CATALOG,
         TapCapabilities.DISCOVER,
