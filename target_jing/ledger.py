@@ -2,7 +2,7 @@
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`). The engine also keeps its working rows
-here (`jing_staged`, `jing_plan`, `jing_work`) rather than in memory, so a run of
+here (`jing_staged`, `jing_plan`, `jing_work`, `jing_calls`) rather than in memory, so a run of
 a million rows stays small, and a run killed at any moment leaves on disk all
 that the next run needs to finish its work (`recover_unfinished`).
 
@@ -62,6 +62,7 @@ SCHEMA: tuple[str, ...] = (
     f"""CREATE TABLE IF NOT EXISTS jing_plan (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL,
         entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL})""",
+    """CREATE TABLE IF NOT EXISTS jing_calls (run_id VARCHAR NOT NULL, calls BIGINT NOT NULL)""",
     f"""CREATE TABLE IF NOT EXISTS jing_work (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
         source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
@@ -222,8 +223,8 @@ class Ledger:
         return int(scalar(self.con, "SELECT count(*) FROM jing_staged WHERE run_id = ?", [run_id]))
 
     def update_calls(self, run_id: str) -> int:
-        sql = "SELECT update_calls FROM jing_sync_runs WHERE run_id = ?"
-        return int(scalar(self.con, sql, [run_id]) or 0)
+        sql = "SELECT coalesce(sum(calls), 0) FROM jing_calls WHERE run_id = ?"
+        return int(scalar(self.con, sql, [run_id]))
 
     def close_run(
         self,
@@ -239,6 +240,8 @@ class Ledger:
             UPDATE jing_sync_runs SET
                 ended_at = $ended, status = $status, fatal_error = $fatal,
                 rows_in = (SELECT count(*) FROM jing_staged WHERE run_id = $run),
+                update_calls = (SELECT coalesce(sum(calls), 0) FROM jing_calls
+                                WHERE run_id = $run),
                 applied = c.applied, unchanged = c.unchanged, failed = c.failed,
                 rejected = c.rejected, planned = c.planned
             FROM (
@@ -265,7 +268,7 @@ class Ledger:
             {"run": run_id},
         )
         _compact_pending(con, run_id)
-        for table in ("jing_staged", "jing_plan", "jing_work"):
+        for table in ("jing_staged", "jing_plan", "jing_work", "jing_calls"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- answers ------------------------------------------------------------------------
@@ -310,10 +313,9 @@ class Ledger:
             """,
             {"stamp": stamp, "run": run_id},
         )
-        con.execute(
-            "UPDATE jing_sync_runs SET update_calls = update_calls + ? WHERE run_id = ?",
-            [calls, run_id],
-        )
+        # Appended, not added up in jing_sync_runs: thousands of updates of one row
+        # each leave a version behind, and the updates slow down as they pile up.
+        con.execute("INSERT INTO jing_calls VALUES (?, ?)", [run_id, calls])
 
     # -- unfinished runs ----------------------------------------------------------------
 
