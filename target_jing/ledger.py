@@ -2,9 +2,10 @@
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`). The engine also keeps its working rows
-here (`jing_staged`, `jing_plan`, `jing_work`, `jing_calls`) rather than in memory, so a run of
-a million rows stays small, and a run killed at any moment leaves on disk all
-that the next run needs to finish its work (`recover_unfinished`).
+here (`jing_staged`, `jing_plan`, `jing_work`, `jing_calls`) rather than in
+memory, so a run of a million rows stays small, and a run killed at any moment
+leaves on disk all that the next run needs to finish its work (`unfinished_runs`,
+`settle_unlogged`, `close_run`).
 
 Only the thread that owns a `Ledger` touches it: DuckDB connections are not
 thread-safe, and one writer makes every transaction's effect easy to reason about.
