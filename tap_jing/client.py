@@ -20,7 +20,7 @@ from singer_sdk.helpers.types import Context
 from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
 from tap_jing.partitions import IndexedStateManager
 from tap_jing.schemas import load_schema
-from tap_jing.times import api_time_to_utc_iso, to_api_time
+from tap_jing.times import to_api_time
 
 if TYPE_CHECKING:
     from jing_client import ClientSettings, JingClient
@@ -118,17 +118,16 @@ class JingStream(Stream):
         null, so that one odd value neither stops the run nor breaks the schema.
         Fields the schema lacks are dropped, with one warning per field name.
         """
-        unknown = item.keys() - self._fields
-        if unknown:
-            self._drop_unknown(item, unknown)
-        zone = self.api_zone
+        if not self._fields.issuperset(item):
+            self._drop_unknown(item, item.keys() - self._fields)
+        to_utc_iso = self._jing_tap.api_times.to_utc_iso
         for name in self.time_fields:
             value = item.get(name)
             if not value:
                 item[name] = None
                 continue
             try:
-                item[name] = api_time_to_utc_iso(value, zone)
+                item[name] = to_utc_iso(value)
             except (TypeError, ValueError):
                 self._null_bad_time(item, name, value)
         for name in self.status_fields:

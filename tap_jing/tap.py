@@ -23,6 +23,7 @@ from jing_client import ClientSettings, ErrorCodes, JingClient, JingConfigError,
 from jing_client.settings import unknown_settings
 from tap_jing.output import MessageWriter
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
+from tap_jing.times import ApiTimes
 
 #: The endpoints the tap calls; each gets a `<name>_path` override setting.
 TAP_PATHS = (
@@ -255,6 +256,11 @@ class TapJing(Tap):
     @cached_property
     def api_zone(self) -> ZoneInfo:
         return ZoneInfo(self.client_settings.api_timezone)
+
+    @cached_property
+    def api_times(self) -> ApiTimes:
+        """The run's one converter of API times, so every stream shares what it remembers."""
+        return ApiTimes(self.api_zone)
 
     @cached_property
     def client(self) -> JingClient:
