@@ -107,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
             "API last confirmed, and logs every row in the ledger."
         ),
         epilog="Exit codes: 0 all applied or unchanged; 1 failed or rejected rows above "
-        "max_failed_ratio; 2 bad config or input; 3 fatal authentication or permission error.",
+        "max_failed_ratio; 2 bad config or input; 3 fatal authentication or permission error; "
+        "4 API unreachable, run aborted, rows pending.",
     )
     parser.add_argument(
         "--config",

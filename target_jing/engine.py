@@ -23,12 +23,12 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from jing_client import JingClient
+from jing_client import JingClient, JingError
 from jing_client.redact import redact, register_secret
 from target_jing import plan
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, now
 from target_jing.rows import BATCH_ROWS, check_batch
-from target_jing.send import Answered, answers_table, send_all
+from target_jing.send import Answered, ApiUnreachable, answers_table, send_all
 from target_jing.settings import TargetSettings
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -58,6 +58,8 @@ class RunSummary:
     minimum_calls: int
     seconds: float
     fatal_error: str | None = None
+    #: The fatal error was `ApiUnreachable` (not auth): the rows wait in jing_pending.
+    api_unreachable: bool = False
     ledger_path: str = ""
     client_stats: dict[str, int] = field(default_factory=dict)
 
@@ -192,16 +194,19 @@ class SyncRun:
         self._progress("plan", 0, None, 0)
         minimum_calls = self._plan()
         planned = plan.planned_rows(ledger.con, self.run_id)
-        fatal: str | None = None
+        error: JingError | None = None
         stats: dict[str, int] = {}
         if self.mode != "dry_run" and minimum_calls:
-            fatal, stats = self._send(planned)
+            error, stats = self._send(planned)
+        fatal = redact(f"{type(error).__name__}: {error}") if error else None
         with ledger.transaction() as con:
             if fatal:
                 ledger.settle_unlogged(
                     con, self.run_id, "failed", f"not sent: the run stopped: {fatal}", pend=True
                 )
             self._summary = self._summarize(minimum_calls, fatal, stats)
+            if isinstance(error, ApiUnreachable):
+                self._summary = replace(self._summary, api_unreachable=True)
             ledger.close_run(con, self.run_id, self._summary.status, fatal)
         self._progress("done", planned, planned, self._summary.update_calls)
         return self._summary
@@ -238,7 +243,7 @@ class SyncRun:
                 plan.log_planned(con, self.run_id)
         return minimum_calls
 
-    def _send(self, planned: int) -> tuple[str | None, dict[str, int]]:
+    def _send(self, planned: int) -> tuple[JingError | None, dict[str, int]]:
         ledger = self._require_ledger()
         answered_rows = 0
         calls = 0
@@ -263,7 +268,7 @@ class SyncRun:
                 stats = client.stats()
         finally:
             reader.close()
-        return (redact(f"{type(fatal).__name__}: {fatal}") if fatal else None), stats
+        return fatal, stats
 
     def _summarize(
         self, minimum_calls: int, fatal: str | None, stats: dict[str, int]

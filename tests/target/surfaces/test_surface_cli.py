@@ -234,6 +234,41 @@ def test_fatal_auth_or_permission_error_exits_3_with_rows_kept_pending(
         assert ledger.execute("SELECT count(*) FROM jing_pending").fetchone() == (len(rows),)
 
 
+def test_unreachable_api_exits_4_with_rows_pending_then_a_later_run_applies_them(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    config = write_config(
+        tmp_path / "c.json",
+        small_sandbox.config(max_attempts=1, backoff_base_seconds=0, max_concurrency=1),
+    )
+    small_sandbox.faults(path="/v1/activity/update/userStatus/batch", http_5xx=1.0)
+
+    proc = sync_query(config, warehouse)
+
+    assert proc.returncode == exit_codes.API_UNREACHABLE, proc.stderr
+    summary = summary_of(proc)
+    assert summary["status"] == "aborted"
+    assert summary["api_unreachable"] is True
+    assert "ApiUnreachable" in summary["fatal_error"]
+    assert "Traceback" not in proc.stderr
+    # Sending stopped (3 failed calls in a row, plus those in flight): every row is logged
+    # failed and waits in jing_pending.
+    assert summary["update_calls"] < summary["minimum_calls"]
+    with duckdb.connect(str(tmp_path / "jing_ledger.duckdb"), read_only=True) as ledger:
+        pending = ledger.execute("SELECT count(*) FROM jing_pending").fetchone()
+        outcomes = ledger.execute("SELECT outcome, count(*) FROM jing_sync_log GROUP BY 1")
+        assert pending == (summary["rows_in"],)
+        assert outcomes.fetchall() == [("failed", summary["rows_in"])]
+
+    small_sandbox.faults()
+    again = sync_query(config, warehouse)
+
+    assert again.returncode == exit_codes.OK, again.stderr
+    assert_sandbox_holds(small_sandbox, rows)
+
+
 def test_settings_from_env_as_meltano_passes_them(
     small_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
