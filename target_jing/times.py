@@ -4,13 +4,17 @@ The API takes `YYYY-MM-DD HH:MM:SS` with no zone and reads it in its own zone
 (Asia/Shanghai by default, jing-api.md 5). Reformatting a UTC value blindly would
 shift every time by eight hours, so each value is converted: naive values are
 read in `source_timezone`, aware values keep their own offset, numbers are epoch
-seconds or milliseconds. Whole columns are converted at once (pandas), and only
-columns of mixed Python objects are parsed value by value.
+seconds or milliseconds. Text that is not ISO but a plain number ("1759305600",
+"1759305600000.0") is an epoch number too: a CSV file is read as text (to keep
+leading zeros in ids), so that is how its epoch times arrive. Whole columns are
+converted at once (pandas), and only columns of mixed Python objects are parsed
+value by value.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +27,9 @@ API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Epoch numbers at or above this are milliseconds: 1e11 s is the year 5138,
 #: 1e11 ms is March 1973, so the two readings cannot be confused for real data.
 MILLISECONDS_FROM = 1e11
+
+#: Text read as an epoch number when it is not ISO 8601 (which claims "20240101", a date).
+EPOCH_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def to_api_times(
@@ -132,6 +139,8 @@ def _parse_one(value: Any) -> tuple[datetime | None, str | None]:
         try:
             return datetime.fromisoformat(text.replace("/", "-")), None
         except ValueError:
+            if EPOCH_TEXT.fullmatch(text):
+                return _epoch_one(float(text))
             return None, f"{value!r} does not parse as a time"
     if value is pd.NA:
         return None, None

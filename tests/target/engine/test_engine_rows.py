@@ -130,6 +130,9 @@ SHANGHAI_MIDNIGHT_UTC = "2024-01-01 08:00:00"  # 2024-01-01 00:00:00 UTC in Asia
         1704067200,  # epoch seconds
         1704067200000,  # epoch milliseconds
         1704067200.0,
+        "1704067200",  # epoch text, as a CSV file gives it
+        " 1704067200000 ",
+        "1704067200.0",
         date(2024, 1, 1),
     ],
 )
@@ -160,7 +163,14 @@ def test_whole_columns_of_each_type_convert_the_same() -> None:
         assert errors.isna().all(), name
 
 
-@pytest.mark.parametrize("value", ["not a time", "2024-13-01", True, float("inf")])
+def test_eight_digit_text_is_an_iso_date_not_an_epoch() -> None:
+    texts, _ = to_api_times(pd.Series(["20240101"], dtype="str"), "UTC", "Asia/Shanghai")
+    assert texts.iloc[0] == SHANGHAI_MIDNIGHT_UTC
+
+
+@pytest.mark.parametrize(
+    "value", ["not a time", "2024-13-01", True, float("inf"), "1e9", "0x10", "1,704,067,200"]
+)
 def test_times_that_do_not_parse_are_rejected(value: Any) -> None:
     text = reason({"approve_status": 1, "approve_time": value})
     assert text is not None and "column 'approve_time'" in text

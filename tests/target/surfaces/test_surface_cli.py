@@ -104,6 +104,25 @@ def test_file_input(small_sandbox: SandboxProcess, tmp_path: Path, suffix: str) 
     assert (tmp_path / "output" / "jing_ledger.duckdb").is_file()
 
 
+def test_csv_epoch_times_written_as_numbers_are_applied(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    rows = wanted_rows(small_sandbox, limit=30)
+    frame = pd.DataFrame(rows)
+    epoch = frame["signin_time"].map(lambda t: None if pd.isna(t) else int(t.timestamp()))
+    # A CSV is read as text: "1759305600" (seconds) and "1759305600000" (milliseconds).
+    frame["signin_time"] = epoch.astype("Int64") * (1 + 999 * (frame.index % 2))
+    path = tmp_path / "statuses.csv"
+    frame.to_csv(path, index=False)
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+
+    proc = run_target("sync", "--config", str(config), "--file", str(path), cwd=tmp_path)
+
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert summary_of(proc)["counts"]["applied"] == len(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+
+
 def test_dry_run_sends_nothing_and_logs_the_plan(
     small_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
