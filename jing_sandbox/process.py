@@ -38,7 +38,9 @@ class SandboxError(RuntimeError):
 class SandboxProcess:
     """One `jing-sandbox serve` child process and its admin endpoints."""
 
-    def __init__(self, **flags: Any) -> None:
+    def __init__(self, start_timeout: float = START_TIMEOUT, **flags: Any) -> None:
+        """`flags` become `serve` options; `start_timeout` allows for big seeds (1M rows)."""
+        self.start_timeout = start_timeout
         self.flags = {k: v for k, v in flags.items() if v is not None and v is not False}
         self.app_id = str(self.flags.get("app_id", DEFAULT_APP_ID))
         self.app_secret = str(self.flags.get("app_secret", DEFAULT_APP_SECRET))
@@ -60,7 +62,7 @@ class SandboxProcess:
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
         )
-        line = _read_line(self._proc, START_TIMEOUT)
+        line = _read_line(self._proc, self.start_timeout)
         if not line.startswith(BANNER):
             self._kill()
             raise SandboxError(f"sandbox did not start: {line!r}; stderr: {self._stderr_tail()}")
