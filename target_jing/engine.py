@@ -204,9 +204,8 @@ class SyncRun:
                 ledger.settle_unlogged(
                     con, self.run_id, "failed", f"not sent: the run stopped: {fatal}", pend=True
                 )
-            self._summary = self._summarize(minimum_calls, fatal, stats)
-            if isinstance(error, ApiUnreachable):
-                self._summary = replace(self._summary, api_unreachable=True)
+            unreachable = isinstance(error, ApiUnreachable)
+            self._summary = self._summarize(minimum_calls, fatal, unreachable, stats)
             ledger.close_run(con, self.run_id, self._summary.status, fatal)
         self._progress("done", planned, planned, self._summary.update_calls)
         return self._summary
@@ -271,7 +270,7 @@ class SyncRun:
         return fatal, stats
 
     def _summarize(
-        self, minimum_calls: int, fatal: str | None, stats: dict[str, int]
+        self, minimum_calls: int, fatal: str | None, unreachable: bool, stats: dict[str, int]
     ) -> RunSummary:
         ledger = self._require_ledger()
         summary = RunSummary(
@@ -284,6 +283,7 @@ class SyncRun:
             minimum_calls=minimum_calls,
             seconds=time.monotonic() - self._started,
             fatal_error=fatal,
+            api_unreachable=unreachable,
             ledger_path=str(self.settings.ledger_path),
             client_stats=stats,
         )
