@@ -48,16 +48,14 @@ def check_batch(
     staged["source"] = source
     problems: list[pd.Series] = []
     for api_field in KEY_FIELDS:
+        label = f"{_KEY_NAMES[api_field]} ({_column_label(settings, api_field)})"
         column = _column_for(frame, settings.columns[api_field])
-        values = _texts(frame[column]) if column else pd.Series(None, index=index, dtype=object)
-        staged[api_field] = values
-        problems.append(
-            pd.Series(
-                f"missing {_KEY_NAMES[api_field]} ({_column_label(settings, api_field)})",
-                index=index,
-                dtype=object,
-            ).where(values.isna(), None)
-        )
+        if column is None:
+            staged[api_field] = pd.Series(None, index=index, dtype=object)
+            problems.append(pd.Series(f"missing {label}", index=index, dtype=object))
+            continue
+        staged[api_field], errors = _ids(frame[column], label)
+        problems.append(errors)
     for api_field in WANTED_FIELDS:
         column = _column_for(frame, settings.columns[api_field])
         if column is None:
@@ -125,18 +123,34 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def _texts(values: pd.Series) -> pd.Series:
-    """Ids as stripped strings; empty, null and unusable values become None."""
+def _ids(values: pd.Series, label: str) -> tuple[pd.Series, pd.Series]:
+    """Ids as stripped strings (None when unusable), and why each bad one was refused.
+
+    An empty or null id is "missing"; a value that cannot be an id (a list, a bool, a
+    string with lone surrogates) says so, so that nobody hunts for a blank cell.
+    """
+    index = values.index
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         stripped = values.str.strip()
-        return stripped.astype(object).where(stripped.notna() & (stripped != ""), None)
-    texts = [_text_one(v) for v in values.tolist()]
-    return pd.Series(texts, index=values.index, dtype=object)
+        ids = stripped.astype(object).where(stripped.notna() & (stripped != ""), None)
+        return ids, pd.Series(f"missing {label}", index=index, dtype=object).where(ids.isna(), None)
+    ids: list[str | None] = []
+    errors: list[str | None] = []
+    for value in values.tolist():
+        text = _status_one(value)
+        if text is _BAD:
+            ids.append(None)
+            errors.append(f"{label} is not a usable id: {_excerpt(value)}")
+        else:
+            ids.append(text)  # type: ignore[arg-type]
+            errors.append(f"missing {label}" if text is None else None)
+    return pd.Series(ids, index=index, dtype=object), pd.Series(errors, index=index, dtype=object)
 
 
-def _text_one(value: Any) -> str | None:
-    status = _status_one(value)
-    return None if status is _BAD else status
+def _excerpt(value: Any) -> str:
+    """A bad value as the reason quotes it: its repr, cut so a huge cell stays readable."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _statuses(values: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:

@@ -71,6 +71,23 @@ def test_missing_ids_and_nothing_to_set_are_rejected() -> None:
     assert reasons[2] == "row 2 of test: nothing to set: every status and time is empty"
 
 
+def test_an_unusable_id_is_named_as_such_not_as_missing() -> None:
+    checked = check(
+        [
+            {"activity_id": ["a1"], "user_id": "u1", "approve_status": 1},
+            {"activity_id": "a1", "user_id": True, "approve_status": 1},
+            {"activity_id": "a1", "user_id": "x" * 500 + "\ud800", "approve_status": 1},
+        ]
+    )
+    reasons = checked["reason"].tolist()
+    assert reasons[0].startswith("row 0 of test: activity id (column ")
+    assert "is not a usable id: ['a1']" in reasons[0]
+    assert "user id (column 'user_id' or 'omni_user_uuid') is not a usable id: True" in reasons[1]
+    assert "is not a usable id: 'xxx" in reasons[2] and len(reasons[2]) < 200
+    assert not any("missing" in r for r in reasons)
+    assert checked["omni_user_uuid"].isna().tolist() == [False, True, True]
+
+
 def test_input_without_an_id_column_names_the_columns_it_looked_for() -> None:
     checked = check_batch(pd.DataFrame([{"approve_status": 1}]), settings(), "x", 7)
     assert (
