@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -438,14 +440,23 @@ def _excerpt(content: bytes) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """`Retry-After` in seconds; an HTTP date or garbage gives None (use backoff)."""
+    """`Retry-After` in seconds, from either form HTTP allows: seconds or an HTTP date.
+
+    A date in the past means "now" (0); garbage gives None, and the backoff decides.
+    """
     value = headers.get("Retry-After")
     if value is None:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT; an obsolete form may lack the zone
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return seconds if seconds >= 0 else None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -66,6 +68,18 @@ def test_http_429_carries_retry_after() -> None:
     with pytest.raises(JingRateLimited) as caught:
         parse_envelope(429, {"Retry-After": "3"}, b"busy", PATH, CODES)
     assert caught.value.retry_after == 3.0
+
+
+def test_retry_after_as_an_http_date_is_read_as_seconds_from_now() -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    waits = []
+    for value in (later, past, "soon"):
+        with pytest.raises(JingRateLimited) as caught:
+            parse_envelope(429, {"Retry-After": value}, b"busy", PATH, CODES)
+        waits.append(caught.value.retry_after)
+    assert 25 <= waits[0] <= 30
+    assert waits[1:] == [0.0, None]
 
 
 def test_http_5xx_is_transient_and_a_gateway_404_is_not() -> None:
