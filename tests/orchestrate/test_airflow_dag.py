@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -70,16 +71,21 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def test_the_dag_parses_without_subprocess_or_network(airflow_bin: Path, tmp_path: Path) -> None:
+def run_in_airflow(airflow_bin: Path, tmp_path: Path, script: str) -> Any:
+    """Run `script` with the DAGs folder as its argument in Airflow's venv; its last JSON line."""
     done = subprocess.run(
-        [str(airflow_bin / "python"), "-c", PARSE_CHECK, str(DAGS_FOLDER)],
+        [str(airflow_bin / "python"), "-c", script, str(DAGS_FOLDER)],
         env=airflow_env(tmp_path),
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    parsed = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_dag_parses_without_subprocess_or_network(airflow_bin: Path, tmp_path: Path) -> None:
+    parsed = run_in_airflow(airflow_bin, tmp_path, PARSE_CHECK)
     assert parsed["errors"] == {}
     assert parsed["calls"] == []
     assert parsed["dags"] == ["jing_pipeline"]
@@ -117,15 +123,7 @@ print(json.dumps(results))
 
 
 def test_verify_fails_the_run_on_failed_or_rejected_rows(airflow_bin: Path, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(airflow_bin / "python"), "-c", VERIFY_CHECK, str(DAGS_FOLDER)],
-        env=airflow_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = run_in_airflow(airflow_bin, tmp_path, VERIFY_CHECK)
     assert results["ok"] == "passed"
     assert "2 rows failed" in results["failed"] and "jing_sync_log" in results["failed"]
     assert "1 rejected" in results["rejected"]
