@@ -1,180 +1,323 @@
-"""Every knob of the JING client, with the defaults of `jing-api.md`.
+"""Every setting of the JING client, declared once, and the typed `ClientSettings`.
 
-Each value tagged [contract] in the API reference is a field here, so that a user
-can follow the real API where it differs from our assumptions without a code
-change. The tap and the target build a `ClientSettings` from their Singer config
-with `ClientSettings.from_config`, which is also the one place that validates
-those settings and names the bad one.
+Each value tagged [contract] in the API reference is a setting here, so that a
+user can follow the real API where it differs from our assumptions without a
+code change. Both connectors publish `CLIENT_SETTINGS` as their own (the ones
+that act on them, see `Setting.plugins`), and build a `ClientSettings` from their
+flat Singer config with `ClientSettings.from_config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jing_client.declarations import TARGET, Declarations, Setting
 from jing_client.errors import JingConfigError
 
 PRODUCTION_BASE_URL = "https://jingopenapi.jingsocial.com"
+
+#: Endpoint: (default path, the plugins that call it). [contract, except the batch
+#: update and the refresh, which are doc]
+_PATHS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "token": ("/v1/oauth2/token", None),
+    "token_refresh": ("/v1/oauth2/token/refresh", None),
+    "activity_list": ("/v1/activity/list", None),
+    "activity_detail": ("/v1/activity/detail", None),
+    "activity_user_list": ("/v1/activity/user/list", None),
+    "user_status_batch": ("/v1/activity/update/userStatus/batch", frozenset({TARGET})),
+    "user_list": ("/v1/user/list", None),
+}
+
+#: Error class: (default API codes, what they mean and what the client does). [contract]
+_CODES: dict[str, tuple[tuple[int, ...], str]] = {
+    "bad_credentials": ((40001,), "wrong app_id or app_secret (the run stops)"),
+    "token_invalid": ((40002,), "an invalid access token (renewed, the call repeated once)"),
+    "token_expired": ((40003,), "an expired access token (refreshed, the call repeated once)"),
+    "refresh_invalid": ((40004,), "an invalid or expired refresh token (a new token is fetched)"),
+    "permission": ((40300,), "the app may not call the interface (the run stops)"),
+    "bad_request": ((40010, 40013), "a refused parameter (not retried)"),
+    "not_found": ((40400,), "an unknown entity (not retried)"),
+    "throttled": ((42900,), "throttling (waited out and retried)"),
+    "transient": ((50000,), "a passing internal error (retried with backoff)"),
+}
+
+
+def _path_setting(name: str, default: str, plugins: frozenset[str] | None) -> Setting:
+    extra = {"plugins": plugins} if plugins else {}
+    return Setting(
+        f"{name}_path",
+        "string",
+        f"The path of the {name.replace('_', ' ')} endpoint [contract].",
+        default=default,
+        extra_schema={"pattern": "^/"},
+        rule="a path that starts with '/'",
+        **extra,
+    )
+
+
+def _codes_setting(name: str, default: tuple[int, ...], meaning: str) -> Setting:
+    return Setting(
+        f"{name}_codes",
+        "array",
+        f"API codes that mean {meaning} [contract].",
+        default=default,
+        items="integer",
+        # Codes written as text ("42900") are read as the numbers they are.
+        extra_schema={"items": {"type": ["integer", "string"], "pattern": "^[0-9]+$"}},
+    )
+
+
+#: The client's settings, shared by tap-jing and target-jing.
+CLIENT_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "app_id",
+        "string",
+        "The JING app's id (a 27-digit string), from the JING open platform.",
+        required=True,
+        extra_schema={"minLength": 1},
+    ),
+    Setting(
+        "app_secret",
+        "string",
+        "The JING app's secret (32 hex characters). Never logged, never written anywhere.",
+        required=True,
+        secret=True,
+        extra_schema={"minLength": 1},
+    ),
+    Setting(
+        "base_url",
+        "string",
+        "The API's root URL: the production host, or a sandbox for tests.",
+        default=PRODUCTION_BASE_URL,
+    ),
+    Setting(
+        "allow_insecure_http",
+        "boolean",
+        "Allow a plain http:// base_url on a host that is not loopback (tokens and the "
+        "secret travel in clear text).",
+        default=False,
+    ),
+    Setting(
+        "requests_per_second",
+        "number",
+        "The pace of calls, shared by every thread and stream of a run; the API's limit "
+        "per app [contract: 20].",
+        default=20.0,
+        exclusive_minimum=0,
+    ),
+    Setting(
+        "max_concurrency",
+        "integer",
+        "The most calls in flight at once [contract: 5 per app].",
+        default=5,
+        minimum=1,
+    ),
+    Setting(
+        "connect_timeout",
+        "number",
+        "Seconds to wait for a connection.",
+        default=10.0,
+        exclusive_minimum=0,
+    ),
+    Setting(
+        "read_timeout",
+        "number",
+        "Seconds to wait for an answer.",
+        default=60.0,
+        exclusive_minimum=0,
+    ),
+    Setting(
+        "max_attempts",
+        "integer",
+        "Attempts per call on transient faults (429, 5xx, 42900, 50000, timeouts) before "
+        "the call is given up.",
+        default=8,
+        minimum=1,
+    ),
+    Setting(
+        "max_retry_seconds",
+        "number",
+        "The longest time spent retrying one call.",
+        default=300.0,
+        exclusive_minimum=0,
+    ),
+    Setting(
+        "backoff_base_seconds",
+        "number",
+        "First backoff wait; doubles per attempt, with jitter.",
+        default=0.5,
+        minimum=0,
+    ),
+    Setting(
+        "backoff_max_seconds",
+        "number",
+        "Longest single backoff wait.",
+        default=30.0,
+        minimum=0,
+    ),
+    Setting(
+        "token_refresh_margin_seconds",
+        "number",
+        "Refresh the access token this long before it expires [contract].",
+        default=300.0,
+        minimum=0,
+    ),
+    Setting(
+        "refresh_token_ttl_seconds",
+        "number",
+        "Lifetime of a refresh token (30 days by the API docs); after it a new token is fetched.",
+        default=30 * 24 * 3600.0,
+        minimum=0,
+    ),
+    Setting(
+        "api_timezone",
+        "string",
+        "The IANA zone of the API's time strings [contract]. Records carry UTC instants; "
+        "times sent to the API are written in this zone.",
+        default="Asia/Shanghai",
+    ),
+    Setting(
+        "page_size_limit",
+        "integer",
+        "The largest page_size the list endpoints accept [contract].",
+        default=100,
+        minimum=1,
+    ),
+    Setting(
+        "batch_size_limit",
+        "integer",
+        "The most users one batch status update accepts [contract]; caps batch_size.",
+        default=100,
+        minimum=1,
+        plugins=frozenset({TARGET}),
+    ),
+    *(_path_setting(name, default, plugins) for name, (default, plugins) in _PATHS.items()),
+    *(_codes_setting(name, default, meaning) for name, (default, meaning) in _CODES.items()),
+)
+
+#: All of the client's settings, whichever plugin they act on.
+CLIENT = Declarations(None, CLIENT_SETTINGS)
+
+
+def _default(name: str) -> Any:
+    return CLIENT.default(name)
 
 
 @dataclass(frozen=True)
 class ErrorCodes:
     """How API `code` values map to error classes [contract]."""
 
-    bad_credentials: tuple[int, ...] = (40001,)
-    token_invalid: tuple[int, ...] = (40002,)
-    token_expired: tuple[int, ...] = (40003,)
-    refresh_invalid: tuple[int, ...] = (40004,)
-    permission: tuple[int, ...] = (40300,)
-    bad_request: tuple[int, ...] = (40010, 40013)
-    not_found: tuple[int, ...] = (40400,)
-    throttled: tuple[int, ...] = (42900,)
-    transient: tuple[int, ...] = (50000,)
+    bad_credentials: tuple[int, ...] = _CODES["bad_credentials"][0]
+    token_invalid: tuple[int, ...] = _CODES["token_invalid"][0]
+    token_expired: tuple[int, ...] = _CODES["token_expired"][0]
+    refresh_invalid: tuple[int, ...] = _CODES["refresh_invalid"][0]
+    permission: tuple[int, ...] = _CODES["permission"][0]
+    bad_request: tuple[int, ...] = _CODES["bad_request"][0]
+    not_found: tuple[int, ...] = _CODES["not_found"][0]
+    throttled: tuple[int, ...] = _CODES["throttled"][0]
+    transient: tuple[int, ...] = _CODES["transient"][0]
 
 
 @dataclass(frozen=True)
 class Paths:
     """Endpoint paths [contract, except the batch update and refresh, which are doc]."""
 
-    token: str = "/v1/oauth2/token"
-    token_refresh: str = "/v1/oauth2/token/refresh"
-    activity_list: str = "/v1/activity/list"
-    activity_detail: str = "/v1/activity/detail"
-    activity_user_list: str = "/v1/activity/user/list"
-    user_status_batch: str = "/v1/activity/update/userStatus/batch"
-    user_list: str = "/v1/user/list"
+    token: str = _PATHS["token"][0]
+    token_refresh: str = _PATHS["token_refresh"][0]
+    activity_list: str = _PATHS["activity_list"][0]
+    activity_detail: str = _PATHS["activity_detail"][0]
+    activity_user_list: str = _PATHS["activity_user_list"][0]
+    user_status_batch: str = _PATHS["user_status_batch"][0]
+    user_list: str = _PATHS["user_list"][0]
 
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Connection, limits and API assumptions for one JING app."""
+    """Connection, limits and API assumptions for one JING app (defaults: the declarations)."""
 
     app_id: str
     app_secret: str = field(repr=False)
-    base_url: str = PRODUCTION_BASE_URL
-    allow_insecure_http: bool = False
+    base_url: str = _default("base_url")
+    allow_insecure_http: bool = _default("allow_insecure_http")
     paths: Paths = field(default_factory=Paths)
     error_codes: ErrorCodes = field(default_factory=ErrorCodes)
-    page_size_limit: int = 100
-    batch_size_limit: int = 100
-    api_timezone: str = "Asia/Shanghai"
-    requests_per_second: float = 20.0
-    max_concurrency: int = 5
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_attempts: int = 8
-    max_retry_seconds: float = 300.0
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-    token_refresh_margin_seconds: float = 300.0
-    refresh_token_ttl_seconds: float = 30 * 24 * 3600.0
+    page_size_limit: int = _default("page_size_limit")
+    batch_size_limit: int = _default("batch_size_limit")
+    api_timezone: str = _default("api_timezone")
+    requests_per_second: float = _default("requests_per_second")
+    max_concurrency: int = _default("max_concurrency")
+    connect_timeout: float = _default("connect_timeout")
+    read_timeout: float = _default("read_timeout")
+    max_attempts: int = _default("max_attempts")
+    max_retry_seconds: float = _default("max_retry_seconds")
+    backoff_base_seconds: float = _default("backoff_base_seconds")
+    backoff_max_seconds: float = _default("backoff_max_seconds")
+    token_refresh_margin_seconds: float = _default("token_refresh_margin_seconds")
+    refresh_token_ttl_seconds: float = _default("refresh_token_ttl_seconds")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise `JingConfigError` naming the first bad setting."""
-        if not self.app_id:
-            raise JingConfigError("setting 'app_id' is required")
-        if not self.app_secret:
-            raise JingConfigError("setting 'app_secret' is required")
-        _check_base_url(self.base_url, self.allow_insecure_http)
+        """Raise `JingConfigError` naming the first bad setting.
+
+        Each value is checked against its declaration; the code here adds only the
+        checks JSON schema cannot make (a URL's host, a zone's existence).
+        """
+        problems = CLIENT.problems(self.as_config(), unknown=False)
+        if problems:
+            raise JingConfigError(problems[0])
+        check_base_url(self.base_url, self.allow_insecure_http)
         try:
             ZoneInfo(self.api_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise JingConfigError(
                 f"setting 'api_timezone' is not a known IANA zone: {self.api_timezone!r}"
             ) from exc
-        for name in ("page_size_limit", "batch_size_limit", "max_concurrency", "max_attempts"):
-            _check_number(name, getattr(self, name), whole=True, allow_zero=False)
-        for name in ("requests_per_second", "connect_timeout", "read_timeout", "max_retry_seconds"):
-            _check_number(name, getattr(self, name), whole=False, allow_zero=False)
-        for name in (
-            "backoff_base_seconds",
-            "backoff_max_seconds",
-            "token_refresh_margin_seconds",
-            "refresh_token_ttl_seconds",
-        ):
-            _check_number(name, getattr(self, name), whole=False, allow_zero=True)
-        for path_name, path in dataclasses.asdict(self.paths).items():
-            if not isinstance(path, str) or not path.startswith("/"):
-                raise JingConfigError(f"setting '{path_name}_path' must start with '/': {path!r}")
+
+    def as_config(self) -> dict[str, Any]:
+        """These settings as the flat config they were read from."""
+        simple = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("paths", "error_codes")
+        }
+        paths = {f"{k}_path": v for k, v in dataclasses.asdict(self.paths).items()}
+        codes = {f"{k}_codes": list(v) for k, v in dataclasses.asdict(self.error_codes).items()}
+        return {**simple, **paths, **codes}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ClientSettings:
         """Build settings from a flat Singer config (`*_path` and `*_codes` keys included).
 
-        Unknown keys are ignored here: the tap and target validate their own. The
-        Singer SDK reads JSON fractions as `Decimal`; they count as the numbers they are.
+        Keys that are not the client's are ignored here: each connector checks its
+        own list. A value the declarations refuse raises `JingConfigError`.
         """
+        own = {k: v for k, v in config.items() if k in CLIENT}
+        problems = CLIENT.problems(own, unknown=False)
+        if problems:
+            raise JingConfigError(problems[0])
+        values = CLIENT.with_defaults(own)
         simple = {
-            f.name: _plain_number(config[f.name])
+            f.name: values[f.name]
             for f in dataclasses.fields(cls)
-            if f.name not in ("paths", "error_codes") and config.get(f.name) is not None
+            if f.name not in ("paths", "error_codes")
         }
-        paths = Paths(
-            **{
-                name: config[f"{name}_path"]
-                for name in (f.name for f in dataclasses.fields(Paths))
-                if config.get(f"{name}_path")
-            }
-        )
+        paths = Paths(**{name: values[f"{name}_path"] for name in _PATHS})
         codes = ErrorCodes(
-            **{
-                name: _codes(config[f"{name}_codes"], f"{name}_codes")
-                for name in (f.name for f in dataclasses.fields(ErrorCodes))
-                if config.get(f"{name}_codes") is not None
-            }
+            **{name: tuple(int(c) for c in values[f"{name}_codes"]) for name in _CODES}
         )
-        for required in ("app_id", "app_secret"):
-            simple.setdefault(required, "")
         return cls(paths=paths, error_codes=codes, **simple)
 
 
-def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[str]:
-    """One message per key of `config` that is no setting: a misspelt knob must not be ignored."""
-    names = set(known)
-    problems = []
-    for key in sorted(set(config) - names):
-        close = difflib.get_close_matches(key, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        problems.append(f"unknown setting {key!r}{hint}")
-    return problems
-
-
-def _plain_number(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
-
-
-def _check_number(name: str, value: Any, *, whole: bool, allow_zero: bool) -> None:
-    """Raise `JingConfigError` naming `name` unless `value` is a number in range."""
-    kind = int if whole else int | float
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kind)
-        or value < 0
-        or (value == 0 and not allow_zero)
-    ):
-        wanted = "a whole number" if whole else "a number"
-        bound = "zero or more" if allow_zero else "above zero"
-        raise JingConfigError(f"setting '{name}' must be {wanted} {bound}, got {value!r}")
-
-
-def _codes(value: Any, name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError) as exc:
-        raise JingConfigError(f"setting '{name}' must be a list of integers") from exc
-
-
-def _check_base_url(url: str, allow_insecure_http: bool) -> None:
+def check_base_url(url: str, allow_insecure_http: bool) -> None:
+    """Refuse a `base_url` that is not http(s), or plain http to a host that is not loopback."""
     parsed = urlparse(url or "")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise JingConfigError(f"setting 'base_url' must be an http(s) URL, got {url!r}")

@@ -17,10 +17,10 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
+from jing_client.times import to_api_time
 from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
 from tap_jing.partitions import IndexedStateManager
 from tap_jing.schemas import load_schema
-from tap_jing.times import to_api_time
 
 if TYPE_CHECKING:
     from jing_client import ClientSettings, JingClient

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from singer_sdk.helpers.types import Context
-from singer_sdk.streams._state import StreamStateManager
+
+from tap_jing.sdk_private import StreamStateManager
 
 #: The most often a partitioned stream writes a STATE message while it runs.
 STATE_INTERVAL_SECONDS = 10.0

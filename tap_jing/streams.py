@@ -11,6 +11,7 @@ from singer_sdk.helpers.types import Context
 from jing_client import JingNotFound
 from tap_jing.client import JingStream
 from tap_jing.partitions import STATE_INTERVAL_SECONDS
+from tap_jing.sdk_private import StateWriteGate, sync_children
 
 if TYPE_CHECKING:
     from tap_jing.tap import TapJing
@@ -44,7 +45,7 @@ class ActivitiesStream(JingStream):
         runs after each emitted parent record).
         """
         if self.has_selected_descendents:
-            self._sync_children(self.get_child_context(record, context))
+            sync_children(self, self.get_child_context(record, context))
 
     def wanted(
         self, items: Iterator[dict[str, Any]], *, complete: bool
@@ -93,7 +94,7 @@ class ActivitiesStream(JingStream):
         return {"target_entity_uuid": record["entity_uuid"]}
 
 
-class ActivityUsersStream(JingStream):
+class ActivityUsersStream(StateWriteGate, JingStream):
     """Registrations of one activity per partition, with their approval and sign-in status."""
 
     name = "activity_users"
@@ -113,7 +114,7 @@ class ActivityUsersStream(JingStream):
         self._next_state_at = 0.0
         self._finalizing = False
 
-    def _write_state_message(self) -> None:
+    def should_write_state(self) -> bool:
         """At most one STATE per `STATE_INTERVAL_SECONDS` while partitions run; all at the end.
 
         Each one holds every partition (see `tap_jing.partitions`). The parent
@@ -121,9 +122,9 @@ class ActivityUsersStream(JingStream):
         """
         now = time.monotonic()
         if not self._finalizing and now < self._next_state_at:
-            return
+            return False
         self._next_state_at = now + STATE_INTERVAL_SECONDS
-        super()._write_state_message()
+        return True
 
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
         self._finalizing = True

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 
 import duckdb
 
-from jing_client import JingAuthError, JingConfigError, JingPermissionError
-from jing_client.redact import install_filter, redact
-from target_jing import exit_codes
-from target_jing.engine import RunSummary, SyncRun
+from jing_client import JingError
+from jing_client.redact import install_filter
+from target_jing import shell
+from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
 from target_jing.settings import TargetSettings
 from target_jing.sources import Source, SourceError, open_source
-from target_jing.target import TargetJing, read_config_input, stop_on_signals
+from target_jing.target import TargetJing
 
 logger = logging.getLogger("target-jing")
 
@@ -47,26 +47,18 @@ def sync(argv: Sequence[str]) -> int:
         parser.error("--table and --query go with --duckdb, not --file")
     logging.basicConfig(level=_log_level(), stream=sys.stderr, format="%(levelname)s %(message)s")
     install_filter()
-    stop_on_signals()
-    target = TargetJing.from_input(read_config_input(args.config), warehouse_path=args.duckdb)
-    settings = target.settings
+    shell.stop_on_signals()
     try:
+        settings = shell.settings_from(shell.read_config(args.config), warehouse_path=args.duckdb)
         with open_source(
             duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
         ) as source:
-            summary = _run(settings, source, _mode(args))
-    except SourceError as exc:
-        logger.error("Bad input: %s", redact(str(exc)))
-        return exit_codes.BAD_INPUT
-    except JingConfigError as exc:  # e.g. the ledger is locked by another run
-        logger.error("Bad config: %s", redact(str(exc)))
-        return exit_codes.BAD_INPUT
-    except (JingAuthError, JingPermissionError) as exc:
-        logger.error("Stopped: %s", redact(str(exc)))
-        return exit_codes.FATAL_AUTH
+            summary = _run(settings, source, run_mode(dry_run=args.dry_run, full=args.full))
+    except (SourceError, JingError) as exc:  # also a ledger locked by another run
+        return shell.stopped_by(exc, logger)
     if summary.fatal_error:
         logger.error("Stopped: %s", summary.fatal_error)
-    code = exit_codes.for_summary(summary, settings.max_failed_ratio)
+    code = shell.exit_code(summary)
     write_report(summary, code, human=sys.stdout, machine=sys.stdout)
     return code
 
@@ -90,12 +82,6 @@ def _log_level() -> int:
     name = (os.environ.get("TARGET_JING_LOGLEVEL") or os.environ.get("LOGLEVEL") or "").upper()
     level = logging.getLevelName(name)
     return level if isinstance(level, int) else logging.INFO
-
-
-def _mode(args: argparse.Namespace) -> str:
-    if args.dry_run:
-        return "dry_run"
-    return "full" if args.full else "normal"
 
 
 def _parser() -> argparse.ArgumentParser:

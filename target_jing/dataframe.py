@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from target_jing.engine import SyncRun
+from target_jing.engine import SyncRun, run_mode
 from target_jing.settings import TargetSettings
 
 
@@ -29,9 +29,7 @@ def sync_dataframe(
     `JingConfigError` naming it, and a fatal authentication or permission error
     ends up in the summary's `fatal_error` after what was done is recorded.
     """
-    if dry_run and full:
-        raise ValueError("choose dry_run or full, not both")
-    mode = "dry_run" if dry_run else "full" if full else "normal"
+    mode = run_mode(dry_run=dry_run, full=full)
     settings = TargetSettings.from_config(config)
     with SyncRun(settings, mode=mode) as run:
         run.add_dataframe(df, source="dataframe")

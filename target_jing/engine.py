@@ -32,6 +32,15 @@ from target_jing.send import Answered, ApiUnreachable, answers_table, send_all
 from target_jing.settings import TargetSettings
 
 Mode = Literal["normal", "dry_run", "full"]
+
+
+def run_mode(*, dry_run: bool = False, full: bool = False) -> Mode:
+    """The mode that the flags (`--dry-run`, `--full`, or the DataFrame call's) ask for."""
+    if dry_run and full:
+        raise ValueError("choose dry_run or full, not both")
+    return "dry_run" if dry_run else "full" if full else "normal"
+
+
 MODES: tuple[str, ...] = ("normal", "dry_run", "full")
 
 

@@ -1,11 +1,13 @@
-"""Every setting of target-jing, validated in one place.
+"""Every setting of target-jing, declared once, and the typed `TargetSettings`.
 
 The Singer target, the `sync` command and the DataFrame function all build a
 `TargetSettings` from the same flat config, so a bad value gets the same message
-(naming the setting) wherever it comes from. Connection and API knobs are the
-client's own (`jing_client.ClientSettings`, same key names); this module adds
-what the write-back needs: batch size, column mapping, allowed statuses, time
-zones, where the ledger lives and when a run counts as failed.
+(naming the setting) wherever it comes from. Connection and API settings are the
+client's own (`jing_client.settings.CLIENT_SETTINGS`, same names); this module
+adds what the write-back needs: batch size, column mapping, allowed statuses,
+time zones, where the ledger lives and when a run counts as failed.
+`TARGET_DECLARATIONS` is the one list that the SDK's schema (so `--about`), the
+validation, meltano.yml and the README table come from.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jing_client import ClientSettings, JingConfigError
+from jing_client.declarations import TARGET, Declarations, Setting
+from jing_client.settings import CLIENT_SETTINGS
 
 #: The API's status fields, the values they carry and their timestamps (jing-api.md 6.4).
 STATUS_FIELDS: tuple[str, ...] = ("ems_signinstatus", "ems_approvestatus")
@@ -37,6 +41,86 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_LEDGER_NAME = "jing_ledger.duckdb"
 
+#: The names each field is read from by default, as the description shows them.
+_DEFAULT_NAMES = ", ".join("|".join(names) for names in DEFAULT_COLUMNS.values())
+
+TARGET_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "batch_size",
+        "integer",
+        "Users per update call; at most batch_size_limit.",
+        default=100,
+        minimum=1,
+    ),
+    Setting(
+        "column_mapping",
+        "object",
+        'API field -> input column, for example {"omni_user_uuid": "member_id"}. Unmapped '
+        f"fields accept both default names: {_DEFAULT_NAMES}. Other columns are ignored, "
+        "never sent.",
+        extra_schema={"additionalProperties": {"type": "string", "minLength": 1}},
+        rule="an object of API field -> column name",
+    ),
+    Setting(
+        "signin_statuses",
+        "array",
+        "Allowed ems_signinstatus values [contract].",
+        default=("0", "1"),
+        extra_schema={"items": {"type": "string", "minLength": 1}, "minItems": 1},
+        rule="a non-empty list of non-empty strings",
+    ),
+    Setting(
+        "approve_statuses",
+        "array",
+        "Allowed ems_approvestatus values [contract].",
+        default=("0", "1", "2"),
+        extra_schema={"items": {"type": "string", "minLength": 1}, "minItems": 1},
+        rule="a non-empty list of non-empty strings",
+    ),
+    Setting(
+        "source_timezone",
+        "string",
+        "The IANA zone that input times without an offset are read in.",
+        default="UTC",
+    ),
+    Setting(
+        "ledger_path",
+        "string",
+        "The ledger's DuckDB file (run log, applied state, pending rows). When unset: "
+        f"{DEFAULT_LEDGER_NAME} beside the `sync --duckdb` warehouse, else "
+        f"output/{DEFAULT_LEDGER_NAME}.",
+        extra_schema={"minLength": 1},
+        rule="a file path",
+    ),
+    Setting(
+        "max_failed_ratio",
+        "number",
+        "The share (0 to 1) of failed and rejected rows a run may have and still exit 0.",
+        default=0.0,
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "streams",
+        "array",
+        "The Singer streams to write back (all when unset); others are ignored.",
+        extra_schema={"items": {"type": "string", "minLength": 1}},
+        rule="a list of stream names",
+    ),
+    Setting(
+        "progress_interval_seconds",
+        "number",
+        "Seconds between progress lines when stderr is not a terminal.",
+        default=5.0,
+        exclusive_minimum=0,
+    ),
+)
+
+#: The client's settings first, then the write-back's own.
+TARGET_DECLARATIONS = Declarations(TARGET, (*CLIENT_SETTINGS, *TARGET_SETTINGS))
+
+_DEFAULTS = TARGET_DECLARATIONS.with_defaults({})
+
 
 @dataclass(frozen=True)
 class TargetSettings:
@@ -44,21 +128,21 @@ class TargetSettings:
 
     client: ClientSettings
     #: Users per update call; the API takes at most `batch_size_limit` [contract].
-    batch_size: int = 100
+    batch_size: int = _DEFAULTS["batch_size"]
     #: API field -> the input columns that may hold it, first present wins.
     columns: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_COLUMNS))
     #: Allowed values of ems_signinstatus / ems_approvestatus [contract, 6.4].
-    signin_statuses: tuple[str, ...] = ("0", "1")
-    approve_statuses: tuple[str, ...] = ("0", "1", "2")
+    signin_statuses: tuple[str, ...] = tuple(_DEFAULTS["signin_statuses"])
+    approve_statuses: tuple[str, ...] = tuple(_DEFAULTS["approve_statuses"])
     #: The zone naive warehouse times are read in.
-    source_timezone: str = "UTC"
+    source_timezone: str = _DEFAULTS["source_timezone"]
     #: The DuckDB file that holds the run log, the applied state and the pending rows.
     ledger_path: Path = Path("output") / DEFAULT_LEDGER_NAME
     #: Share of failed + rejected rows a run may have and still succeed.
-    max_failed_ratio: float = 0.0
+    max_failed_ratio: float = _DEFAULTS["max_failed_ratio"]
     #: Singer streams to take (None: every stream).
     streams: tuple[str, ...] | None = None
-    progress_interval_seconds: float = 5.0
+    progress_interval_seconds: float = _DEFAULTS["progress_interval_seconds"]
 
     @property
     def api_timezone(self) -> str:
@@ -71,117 +155,85 @@ class TargetSettings:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], *, warehouse_path: str | Path | None = None
+        cls,
+        config: Mapping[str, Any],
+        *,
+        warehouse_path: str | Path | None = None,
+        known: tuple[str, ...] = (),
     ) -> TargetSettings:
-        """Validate a flat Singer config; raise `JingConfigError` naming the bad setting.
+        """Validate a flat config; raise `JingConfigError` naming the bad setting.
 
         `warehouse_path` is the DuckDB file rows are read from (`sync --duckdb W`):
-        without a `ledger_path` setting the ledger sits beside it, where users query it.
+        without a `ledger_path` setting the ledger sits beside it, where users query
+        it. `known` names settings that are not declared here but are not mistakes
+        either (the Singer SDK's built-in ones).
         """
-        client = ClientSettings.from_config(config)
-        batch_size = _positive_int(config, "batch_size", 100)
-        if batch_size > client.batch_size_limit:
+        problems = TARGET_DECLARATIONS.problems(config, known=known)
+        if problems:
+            raise JingConfigError(problems[0])
+        values = TARGET_DECLARATIONS.with_defaults(config)
+        client = ClientSettings.from_config(values)
+        if values["batch_size"] > client.batch_size_limit:
             raise JingConfigError(
-                f"setting 'batch_size' ({batch_size}) is above 'batch_size_limit' "
+                f"setting 'batch_size' ({values['batch_size']}) is above 'batch_size_limit' "
                 f"({client.batch_size_limit})"
             )
+        streams = values.get("streams")
         return cls(
             client=client,
-            batch_size=batch_size,
-            columns=_columns(config.get("column_mapping")),
-            signin_statuses=_statuses(config, "signin_statuses", ("0", "1")),
-            approve_statuses=_statuses(config, "approve_statuses", ("0", "1", "2")),
-            source_timezone=_zone(config, "source_timezone", "UTC"),
-            ledger_path=_ledger_path(config.get("ledger_path"), warehouse_path),
-            max_failed_ratio=_ratio(config, "max_failed_ratio"),
-            streams=_streams(config.get("streams")),
-            progress_interval_seconds=_positive_number(config, "progress_interval_seconds", 5.0),
+            batch_size=values["batch_size"],
+            columns=_columns(values.get("column_mapping")),
+            signin_statuses=tuple(values["signin_statuses"]),
+            approve_statuses=tuple(values["approve_statuses"]),
+            source_timezone=_zone(values["source_timezone"]),
+            ledger_path=_ledger_path(values.get("ledger_path"), warehouse_path),
+            max_failed_ratio=float(values["max_failed_ratio"]),
+            streams=None if streams is None else tuple(streams),
+            progress_interval_seconds=float(values["progress_interval_seconds"]),
         )
 
 
-def _positive_int(config: Mapping[str, Any], name: str, default: int) -> int:
-    value = config.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise JingConfigError(f"setting '{name}' must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_number(config: Mapping[str, Any], name: str, default: float) -> float:
-    value = config.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise JingConfigError(f"setting '{name}' must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _ratio(config: Mapping[str, Any], name: str) -> float:
-    value = config.get(name)
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise JingConfigError(f"setting '{name}' must be a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-def _columns(mapping: Any) -> dict[str, tuple[str, ...]]:
+def _columns(mapping: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
     """Start from the default names; a mapped field takes exactly the named column."""
     columns = dict(DEFAULT_COLUMNS)
-    if mapping is None:
-        return columns
-    if not isinstance(mapping, Mapping):
-        raise JingConfigError("setting 'column_mapping' must be an object: API field -> column")
-    for api_field, column in mapping.items():
+    for api_field, column in (mapping or {}).items():
         if api_field not in columns:
             raise JingConfigError(
                 f"setting 'column_mapping' names unknown API field {api_field!r}; "
                 f"known: {', '.join(API_FIELDS)}"
             )
-        if not isinstance(column, str) or not column:
-            raise JingConfigError(
-                f"setting 'column_mapping.{api_field}' must be a column name, got {column!r}"
-            )
         columns[api_field] = (column,)
     return columns
 
 
-def _statuses(config: Mapping[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    value = config.get(name)
-    if value is None:
-        return default
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise JingConfigError(f"setting '{name}' must be a non-empty list of strings")
-    if not all(isinstance(v, str) and v for v in value):
-        raise JingConfigError(f"setting '{name}' must hold non-empty strings, got {value!r}")
-    return tuple(value)
-
-
-def _zone(config: Mapping[str, Any], name: str, default: str) -> str:
-    value = config.get(name) or default
+def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise JingConfigError(f"setting '{name}' is not a known IANA zone: {value!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise JingConfigError(
+            f"setting 'source_timezone' is not a known IANA zone: {value!r}"
+        ) from exc
     return value
 
 
-def _ledger_path(value: Any, warehouse_path: str | Path | None) -> Path:
+def _ledger_path(value: str | None, warehouse_path: str | Path | None) -> Path:
     if value is not None:
-        if not isinstance(value, str) or not value:
-            raise JingConfigError(f"setting 'ledger_path' must be a file path, got {value!r}")
         return Path(value)
     if warehouse_path is not None:
         return Path(warehouse_path).parent / DEFAULT_LEDGER_NAME
     return Path("output") / DEFAULT_LEDGER_NAME
 
 
-def _streams(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise JingConfigError("setting 'streams' must be a list of stream names")
-    if not all(isinstance(v, str) and v for v in value):
-        raise JingConfigError(f"setting 'streams' must hold stream names, got {value!r}")
-    return tuple(value)
+#: The Singer SDK's built-in target settings that target-jing honours: the sink's
+#: batch size, stream maps and flattening (`TargetJing.append_builtin_config`). They
+#: are no mistake in a config that `target-jing sync` reads either.
+SDK_BUILTIN_SETTINGS: tuple[str, ...] = (
+    "batch_size_rows",
+    "stream_maps",
+    "stream_map_config",
+    "faker_config",
+    "flattening_enabled",
+    "flattening_max_depth",
+    "flattening_max_key_length",
+    "flattening_separator",
+)

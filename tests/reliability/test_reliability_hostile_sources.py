@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from jing_sandbox.process import SandboxProcess
-from target_jing import exit_codes
+from jing_singer import exit_codes
 
 TARGET_JING = str(Path(sys.executable).with_name("target-jing"))
 HOSTILE_TABLE = 'x"; DROP TABLE decisions; --'

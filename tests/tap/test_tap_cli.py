@@ -10,6 +10,7 @@ import pytest
 import yaml
 from tap_runner import TapRun
 
+from jing_singer import exit_codes
 from tap_jing.schemas import load_schema
 from tap_jing.tap import TapJing
 
@@ -76,7 +77,7 @@ def test_a_bad_setting_gives_a_clear_message_naming_it(
 ) -> None:
     config = {**CONFIG, **overrides}
     run = run_tap({k: v for k, v in config.items() if v is not None})
-    assert run.returncode == 1
+    assert run.returncode == exit_codes.BAD_INPUT  # the target's code for a bad setting
     assert named in run.stderr
     assert "Config validation failed" in run.stderr
     assert "Traceback" not in run.stderr

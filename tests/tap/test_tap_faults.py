@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tap_runner import TapRun
 
 from jing_sandbox.process import SandboxProcess
+from jing_singer import exit_codes
 
 
 def emitted(run: TapRun) -> dict[str, list[str]]:
@@ -47,7 +48,7 @@ def test_a_missing_permission_ends_the_run_with_one_clear_line(
 ) -> None:
     sandbox.faults(path="/v1/user/list", permission=1.0)
     run = run_tap(sandbox.config(requests_per_second=1000))
-    assert run.returncode == 1
+    assert run.returncode == exit_codes.FATAL_AUTH  # as target-jing's
     stopped = [line for line in run.stderr.splitlines() if "tap-jing stopped" in line]
     assert len(stopped) == 1
     assert "JingPermissionError" in stopped[0] and "/v1/user/list" in stopped[0]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tap_runner import TapRun
 
 from jing_sandbox.process import SandboxProcess
+from jing_singer import exit_codes
 
 
 def test_no_secret_in_output_logs_or_state_even_at_debug_level(
@@ -36,7 +37,7 @@ def test_refused_credentials_stop_the_run_without_showing_the_secret(
 ) -> None:
     wrong = "0123456789abcdef0123456789abcdef"
     run = run_tap(sandbox.config(app_secret=wrong), env={"TAP_JING_LOGLEVEL": "DEBUG"})
-    assert run.returncode == 1
+    assert run.returncode == exit_codes.FATAL_AUTH
     assert "JingAuthError" in run.stderr and "app_secret" in run.stderr
     assert "Traceback" not in run.stderr
     assert wrong not in run.stderr + run.stdout

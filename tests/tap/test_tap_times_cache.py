@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_jing.times import ApiTimes, api_time_to_utc_iso
+from jing_client.times import ApiTimes, api_time_to_utc_iso
 
 #: Whole-hour offsets (with and without daylight time, Shanghai's daylight time of
 #: 1986-1991 included), half- and quarter-hour offsets, a 30-minute daylight shift,

@@ -11,11 +11,11 @@ import pytest
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.encoding.simple import RecordMessage, SchemaMessage, StateMessage
 
+from jing_client.times import api_time_to_utc_iso, to_api_time
 from tap_jing.bookmarks import MAX_DIGESTS, Tail, TailTracker, record_digest
 from tap_jing.output import MessageWriter
 from tap_jing.partitions import IndexedStateManager
 from tap_jing.tap import TapJing
-from tap_jing.times import api_time_to_utc_iso, to_api_time
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -20,7 +20,7 @@ from surface_helpers import (
 )
 
 from jing_sandbox.process import SandboxProcess
-from target_jing import exit_codes
+from jing_singer import exit_codes
 
 QUERY = "SELECT * FROM wanted_status"
 

@@ -22,7 +22,7 @@ from surface_helpers import (
 )
 
 from jing_sandbox.process import SandboxProcess
-from target_jing import exit_codes
+from jing_singer import exit_codes
 
 
 def test_sigterm_mid_send_exits_143_and_the_next_run_completes(

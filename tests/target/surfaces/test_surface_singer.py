@@ -18,7 +18,7 @@ from surface_helpers import (
 )
 
 from jing_sandbox.process import SandboxProcess
-from target_jing import exit_codes
+from jing_singer import exit_codes
 
 STATUS_SCHEMA = {
     "type": "object",

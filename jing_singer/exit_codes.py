@@ -1,0 +1,52 @@
+"""The exit codes of tap-jing and target-jing, in one place.
+
+A scheduler (Airflow, `meltano schedule`, cron) only sees the exit code, so it
+must tell the truth, and both connectors give the same code for the same kind of
+mistake: a clean run, a run that left rows behind, a run that never started
+because of its config or input, a run stopped by the API refusing us, and a run
+stopped because the API did not answer (a retry later may be all it takes).
+"""
+
+from __future__ import annotations
+
+from jing_client import (
+    JingAuthError,
+    JingConfigError,
+    JingPermissionError,
+    JingTransientError,
+)
+
+#: Everything was read (tap), or every row was applied or unchanged (target).
+OK = 0
+#: target-jing: failed or rejected rows above `max_failed_ratio`, after the run was
+#: recorded. tap-jing: an API error that ended the run (a refused parameter, say).
+ROWS_FAILED = 1
+#: Bad config or bad input (a setting, a --config file, a source, a Singer line).
+BAD_INPUT = 2
+#: A fatal authentication or permission error stopped the run.
+FATAL_AUTH = 3
+#: The API was unreachable past every retry: the run was aborted; run again later.
+API_UNREACHABLE = 4
+
+
+def for_error(error: BaseException) -> int:
+    """The exit code of a run that an exception ended."""
+    if isinstance(error, JingConfigError):
+        return BAD_INPUT
+    if isinstance(error, JingAuthError | JingPermissionError):
+        return FATAL_AUTH
+    if isinstance(error, JingTransientError):
+        return API_UNREACHABLE
+    return ROWS_FAILED
+
+
+def for_status(status: str, *, api_unreachable: bool = False) -> int:
+    """The exit code of a finished target-jing run, from the status its summary gives.
+
+    The status is decided once, where the summary is made (`engine.SyncRun`); a
+    fatal error ("aborted") wins over the ratio, since the rows it left unsent are
+    not the rows' fault.
+    """
+    if status == "aborted":
+        return API_UNREACHABLE if api_unreachable else FATAL_AUTH
+    return ROWS_FAILED if status == "failed" else OK

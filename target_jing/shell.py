@@ -1,0 +1,91 @@
+"""The process shell of both entry points, `target-jing` (Singer) and `target-jing sync`.
+
+Reading `--config` (files, then `ENV`), stopping on signals, and turning what
+ended a run, a summary or an exception, into the exit code a scheduler sees.
+The Singer target (`target.py`) and the `sync` command (`cli.py`) both use it,
+so the rules are written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from jing_client import JingConfigError
+from jing_client.redact import redact
+from jing_singer import exit_codes
+from jing_singer.config_input import read_config_input
+from jing_singer.sdk_private import ConfigInput
+from target_jing.settings import SDK_BUILTIN_SETTINGS, TARGET_DECLARATIONS, TargetSettings
+from target_jing.sources import SourceError
+
+
+class _Ended(Protocol):
+    """What the exit code of a finished run depends on; `engine.RunSummary` has it."""
+
+    status: str
+    api_unreachable: bool
+
+
+def read_config(values: Sequence[str]) -> ConfigInput:
+    """Merge `--config` files (later wins) and `ENV` (`TARGET_JING_*` variables).
+
+    Raises `JingConfigError` naming a file that cannot be read.
+    """
+    return read_config_input(values, TARGET_DECLARATIONS)
+
+
+def settings_from(config: ConfigInput, warehouse_path: str | Path | None = None) -> TargetSettings:
+    """The run's settings, without building a Singer target; `JingConfigError` names a bad one."""
+    return TargetSettings.from_config(
+        config.config, warehouse_path=warehouse_path, known=SDK_BUILTIN_SETTINGS
+    )
+
+
+def exit_code(ended: _Ended | BaseException) -> int:
+    """The exit code of a run that finished with a summary, or that an exception ended."""
+    if isinstance(ended, SourceError | InvalidInputLine):
+        return exit_codes.BAD_INPUT
+    if isinstance(ended, BaseException):
+        return exit_codes.for_error(ended)
+    return exit_codes.for_status(ended.status, api_unreachable=ended.api_unreachable)
+
+
+def stopped_by(error: BaseException, logger: logging.Logger) -> int:
+    """Say in one line (secrets redacted) what stopped the run; return its exit code."""
+    if isinstance(error, JingConfigError):
+        what = "Bad config"
+    elif isinstance(error, SourceError):
+        what = "Bad input"
+    elif isinstance(error, InvalidInputLine):
+        what = "Bad input: a Singer message on stdin"
+    else:
+        what = "Stopped"
+    logger.error("%s: %s", what, redact(str(error)))
+    return exit_code(error)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end the process as a kill would, after one line on stderr.
+
+    The SDK's handler drains the sinks and exits 0 from inside the signal
+    handler: that tells a scheduler the write-back happened, and it can break
+    into a ledger transaction half-way. A kill is what the ledger is built to
+    survive: what was staged is durable, and the next run finishes it.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_now)
+
+
+def _stop_now(signum: int, frame: FrameType | None) -> None:
+    """Say why, then die of the signal itself (exit status 128 + signum in a shell)."""
+    os.write(2, f"target-jing: stopped by signal {signum}; the next run finishes it\n".encode())
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
