@@ -1,4 +1,4 @@
-"""Conversions between the API's zone-less time strings and ISO 8601 instants.
+"""The API's time format, and the conversions between its zone and UTC, for both connectors.
 
 The API writes times as "YYYY-MM-DD HH:MM:SS" in its own time zone (jing-api.md
 section 5) and filters on the same shape. Records leave the tap as UTC instants
@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The length of an API time string (four-digit years only).
+API_TIME_LENGTH = len("YYYY-MM-DD HH:MM:SS")
 
 
 def api_time_to_utc_iso(text: str, zone: tzinfo) -> str:

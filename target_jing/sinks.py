@@ -12,26 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
+from target_jing.sdk_private import RecordsAsTheyCome
+
 if TYPE_CHECKING:
     from target_jing.target import TargetJing
 
 
-class StatusSink(BatchSink):
-    """Hands a stream's records to the target's one `SyncRun`, batch by batch."""
+class StatusSink(RecordsAsTheyCome, BatchSink):
+    """Hands a stream's records, as they came, to the target's one `SyncRun`, batch by batch.
+
+    The row checks (`rows.check_batch`) judge each record, not the SDK's schema
+    validation: see `sdk_private.RecordsAsTheyCome`.
+    """
 
     def __init__(self, target: TargetJing, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self._target = target
-
-    def _validate_and_parse(self, record: dict) -> dict:
-        """Take the record as it is: the row checks judge it.
-
-        The SDK would validate it against the stream's schema and parse its
-        date-times, and a record that fails either stops the whole run with a
-        traceback. `rows.check_batch` checks every value instead, and rejects a
-        bad row with a reason that names it, while the run goes on.
-        """
-        return record
 
     def process_batch(self, context: dict) -> None:
         records = context.get("records", [])

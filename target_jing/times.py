@@ -1,7 +1,9 @@
 """Turn whatever time a warehouse gives into the API's wall-clock string.
 
-The API takes `YYYY-MM-DD HH:MM:SS` with no zone and reads it in its own zone
-(Asia/Shanghai by default, jing-api.md 5). Reformatting a UTC value blindly would
+The API's format and zone rules are `jing_client.times`'s; this module reads the
+many shapes of time a warehouse holds, a whole column at once. The API takes
+`YYYY-MM-DD HH:MM:SS` with no zone and reads it in its own zone (Asia/Shanghai
+by default, jing-api.md 5). Reformatting a UTC value blindly would
 shift every time by eight hours, so each value is converted: naive values are
 read in `source_timezone`, aware values keep their own offset, numbers are epoch
 seconds or milliseconds. Text that is not ISO but a plain number ("1759305600",
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+from jing_client.times import API_TIME_FORMAT, API_TIME_LENGTH
 
 #: Epoch numbers at or above this are milliseconds: 1e11 s is the year 5138,
 #: 1e11 ms is March 1973, so the two readings cannot be confused for real data.
@@ -50,7 +52,7 @@ def to_api_times(
     text = aware.dt.tz_convert(api_timezone).dt.strftime(API_TIME_FORMAT)
     text = text.astype(object).where(aware.notna(), None)
     # The API's format has four-digit years: 9999-12-31 23:00 UTC is already 10000 in Shanghai.
-    beyond = text.map(lambda t: t is not None and len(t) != len("YYYY-MM-DD HH:MM:SS"))
+    beyond = text.map(lambda t: t is not None and len(t) != API_TIME_LENGTH)
     if beyond.any():
         late = values[beyond].map(lambda v: f"{v!r} is past the year 9999 in {api_timezone}")
         errors = errors.astype(object).where(~beyond, late)
