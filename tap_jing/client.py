@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
+from singer_sdk.schema.source import StreamSchema
 
 from jing_client.times import to_api_time
 from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
 from tap_jing.partitions import IndexedStateManager
-from tap_jing.schemas import load_schema
+from tap_jing.schemas import SCHEMAS
 
 if TYPE_CHECKING:
     from jing_client import ClientSettings, JingClient
@@ -43,6 +44,8 @@ class JingStream(Stream):
     #: `convert` already gives each field its schema's type and drops unknown fields; the
     #: SDK's own walk over every value of every record would cost as much as the rest.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: `schemas/<stream name>.json`.
+    schema = StreamSchema(SCHEMAS)
 
     #: The field of `jing_client.Paths` that holds this stream's list endpoint.
     path_name: ClassVar[str]
@@ -52,7 +55,7 @@ class JingStream(Stream):
     status_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tap: TapJing) -> None:
-        super().__init__(tap, schema=load_schema(self.name))
+        super().__init__(tap)
         self._jing_tap = tap
         self._fields = frozenset(self.schema["properties"])
         self._unknown_fields: set[str] = set()

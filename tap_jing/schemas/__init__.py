@@ -1,13 +1,12 @@
-"""The JSON schemas of the tap's streams, one file per stream, shipped as package data."""
+"""The JSON schemas of the tap's streams, one `<stream>.json` file per stream, as package data.
+
+Read through the SDK's own schema source (`SchemaDirectory`, which caches each file).
+"""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-from typing import Any
+import sys
 
+from singer_sdk.schema.source import SchemaDirectory
 
-def load_schema(stream_name: str) -> dict[str, Any]:
-    """The JSON schema of `stream_name`, read from `<stream_name>.json` beside this module."""
-    text = resources.files(__package__).joinpath(f"{stream_name}.json").read_text("utf-8")
-    return json.loads(text)
+SCHEMAS = SchemaDirectory(sys.modules[__name__])

@@ -11,7 +11,7 @@ import yaml
 from tap_runner import TapRun
 
 from jing_singer import exit_codes
-from tap_jing.schemas import load_schema
+from tap_jing.schemas import SCHEMAS
 from tap_jing.tap import TapJing
 
 # Nothing here calls the API: discovery and --about need no server.
@@ -39,7 +39,7 @@ def test_discover_lists_the_three_streams_with_their_full_schemas(
         assert entry["key_properties"] == keys
         assert entry["replication_key"] == "updated_time"
         assert entry["replication_method"] == "INCREMENTAL"
-        assert entry["schema"]["properties"] == load_schema(name)["properties"]
+        assert entry["schema"]["properties"] == SCHEMAS.get_schema(name)["properties"]
     users = entries["users"]["schema"]["properties"]
     assert set(users["identities"]["items"]["properties"]) == {"type", "value", "name"}
     assert "object" in users["fields"]["type"]
