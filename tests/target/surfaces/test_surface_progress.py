@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
+
+import pytest
 
 from target_jing.engine import Progress
 from target_jing.progress import ProgressReporter
@@ -47,17 +51,40 @@ def test_log_gets_a_line_per_interval_and_per_phase() -> None:
     ]
 
 
-def test_terminal_gets_one_redrawn_bar_ended_by_close() -> None:
+def test_terminal_gets_one_redrawn_bar_per_phase_with_rate_and_eta() -> None:
     tty, clock = Terminal(), Clock()
     report = ProgressReporter(tty, interval_seconds=5, clock=clock)
 
     report(Progress("send", 250, 1_000, 3))
-    clock.now = 1
     report(Progress("send", 1_000, 1_000, 10))
+    report(Progress("done", 1_000, 1_000, 10))
     report.close()
 
     text = tty.getvalue()
-    assert "\n" not in text[:-1]
     assert text.endswith("\n")
-    assert text.count("\r") == 2
-    assert "[" + "#" * 30 + "] send 1,000/1,000 rows (100%), 10 calls" in text
+    assert text.count("\n") == 1, "one bar, redrawn in place"
+    last = text.rstrip("\n").split("\r")[-1]
+    assert last.startswith("send: 100%")
+    assert "1.00k/1.00k" in last and "10 calls" in last
+    assert "rows/s" in last, "the rate"
+    assert "<" in last, "elapsed<remaining"
+
+
+def test_log_lines_go_above_the_bar_not_into_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    handler = logging.StreamHandler(sys.stderr)  # a console handler, as sync mode sets up
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        report = ProgressReporter()
+        report(Progress("send", 10, 100, 1))
+        logging.getLogger("target-jing").warning("a line while the bar is drawn")
+        report(Progress("send", 100, 100, 2))
+        report.close()
+    finally:
+        root.removeHandler(handler)
+    # What a terminal shows: a carriage return starts its line again.
+    shown = [line.split("\r")[-1] for line in tty.getvalue().split("\n")]
+    assert "a line while the bar is drawn" in shown
+    assert not any("a line" in line and "rows" in line for line in shown)
