@@ -18,8 +18,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+from jing_singer.extras import require_extra
+
+if TYPE_CHECKING:
+    import duckdb  # here, so that --help and a missing extra need no DuckDB
 
 DECISION_SCHEMA = "decide"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "transform"
@@ -59,6 +63,8 @@ def run_transform(duckdb_path: Path, sql_dir: Path) -> dict[str, object]:
     files = sql_files(sql_dir)
     if not duckdb_path.exists():
         raise DecideError(f"duckdb_path {duckdb_path} does not exist: run the extract first")
+    import duckdb  # here, so that --help and a missing extra need no DuckDB
+
     with duckdb.connect(str(duckdb_path)) as con:
         con.execute("BEGIN TRANSACTION")
         for path in files:
@@ -93,6 +99,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the decision step; the last stdout line is a JSON summary."""
     args = parse_args(argv)
+    require_extra("jing-decide", modules=("duckdb",))
     try:
         summary = run_transform(Path(args.duckdb), Path(args.sql_dir))
     except DecideError as err:
