@@ -160,3 +160,15 @@ def test_environment_values_are_typed_by_their_kind() -> None:
     assert TARGET_DECLARATIONS.problems({**GOOD, **found}) == [
         "setting 'max_concurrency' must be a whole number of at least 1, got 'many'"
     ]
+
+
+@pytest.mark.parametrize(("kind", "name"), [("extractors", "tap-jing"), ("loaders", "target-jing")])
+def test_meltano_yml_plugin_matches_its_hub_definition(kind: str, name: str) -> None:
+    """The project's own plugin is the Hub's, installed from the checkout (`-e .`)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugin = next(p for p in project["plugins"][kind] if p["name"] == name)
+    definition = plugin_definitions.definition(name)
+    for key in ("namespace", "executable", "capabilities"):
+        assert plugin[key] == definition[key], key
+    extra = definition["pip_url"].removeprefix("jing-connectors")
+    assert plugin["pip_url"] == f"-e .{extra}"

@@ -1,0 +1,201 @@
+"""A new Meltano project adds tap-jing and target-jing from their Hub definitions and a wheel.
+
+What a data team does to adopt the connectors, outside this checkout: build the
+wheel, `meltano init`, `meltano add --from-ref` both definitions in `plugins/`
+with pip_url pointing at the wheel (the target with its `target` extra),
+`meltano install`, then `meltano run tap-jing target-jsonl` and `meltano invoke
+target-jing:sync --file rows.csv` against a sandbox. target-jsonl is the PyPI
+release (0.1.4, pinned): MeltanoLabs' variant is not published on PyPI, and
+this machine reaches no git host. The README's "Add to your Meltano project"
+section shows these same steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from jing_sandbox.process import SandboxProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TARGET_JSONL = {
+    "name": "target-jsonl",
+    "namespace": "target_jsonl",
+    "variant": "andyh1203",
+    "pip_url": "target-jsonl==0.1.4",
+    "executable": "target-jsonl",
+    "settings": [{"name": "destination_path", "kind": "string"}],
+}
+#: Packages that only the target needs: the tap's virtualenv must not hold them.
+TARGET_ONLY = ("duckdb", "pandas", "pyarrow")
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def build_wheel(out: Path) -> Path:
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)], ROOT)
+    (wheel,) = out.glob("jing_connectors-*.whl")
+    return wheel
+
+
+def set_pip_url(project: Path, kind: str, name: str, pip_url: str) -> None:
+    """Point an added plugin at the package to install (a wheel here; PyPI or git alike)."""
+    path = project / "meltano.yml"
+    data = yaml.safe_load(path.read_text())
+    next(p for p in data["plugins"][kind] if p["name"] == name)["pip_url"] = pip_url
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def site_packages(venv: Path) -> Path:
+    (found,) = venv.glob("lib/python*/site-packages")
+    return found
+
+
+def size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+
+
+def jsonl_counts(folder: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in folder.glob("*.jsonl"):
+        stream = path.name.rsplit("-", 1)[0]
+        with path.open() as lines:
+            counts[stream] = counts.get(stream, 0) + sum(1 for _ in lines)
+    return counts
+
+
+def wanted_rows(sandbox: SandboxProcess, count: int) -> list[dict[str, Any]]:
+    """Rows that change the approval status of `count` registrations."""
+    rows = []
+    for item in sandbox.registrations()[:count]:
+        new = "2" if item["ems_approvestatus"] != "2" else "1"
+        rows.append(
+            {
+                "activity_id": item["target_entity_uuid"],
+                "user_id": item["omni_user_uuid"],
+                "approve_status": new,
+            }
+        )
+    return rows
+
+
+@pytest.mark.slow
+def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path / "dist")
+    run([str(BIN / "meltano"), "init", "newproj", "--no_usage_stats"], tmp_path)
+    project = tmp_path / "newproj"
+    meltano = [str(BIN / "meltano")]
+
+    run(
+        [
+            *meltano,
+            "add",
+            "--plugin-type",
+            "extractor",
+            "tap-jing",
+            "--from-ref",
+            str(ROOT / "plugins/extractors/tap-jing.yml"),
+            "--no-install",
+        ],
+        project,
+    )
+    run(
+        [
+            *meltano,
+            "add",
+            "--plugin-type",
+            "loader",
+            "target-jing",
+            "--from-ref",
+            str(ROOT / "plugins/loaders/target-jing.yml"),
+            "--no-install",
+        ],
+        project,
+    )
+    jsonl_ref = tmp_path / "target-jsonl.yml"
+    jsonl_ref.write_text(yaml.safe_dump(TARGET_JSONL))
+    run(
+        [
+            *meltano,
+            "add",
+            "--plugin-type",
+            "loader",
+            "target-jsonl",
+            "--from-ref",
+            str(jsonl_ref),
+            "--no-install",
+        ],
+        project,
+    )
+    set_pip_url(project, "extractors", "tap-jing", str(wheel))
+    set_pip_url(project, "loaders", "target-jing", f"{wheel}[target]")
+    run([*meltano, "install"], project)
+
+    out = tmp_path / "jsonl"
+    out.mkdir()
+    for plugin in ("tap-jing", "target-jing"):
+        for key, value in (
+            ("base_url", sandbox.url),
+            ("app_id", sandbox.app_id),
+            ("app_secret", sandbox.app_secret),
+        ):
+            run([*meltano, "config", "set", plugin, key, value], project)
+    run([*meltano, "config", "set", "target-jsonl", "destination_path", str(out)], project)
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    run([*meltano, "run", "tap-jing", "target-jsonl"], project, env)
+
+    counts = sandbox.counts()
+    assert jsonl_counts(out) == {
+        "activities": counts["activities"],
+        "activity_users": counts["registrations"],
+        "users": counts["users"],
+    }
+
+    rows = wanted_rows(sandbox, 25)
+    rows_csv = project / "rows.csv"
+    with rows_csv.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    stdout = run([*meltano, "invoke", "target-jing:sync", "--file", str(rows_csv)], project, env)
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["exit_code"] == 0 and summary["counts"]["applied"] == len(rows), summary
+    held = {
+        (r["target_entity_uuid"], r["omni_user_uuid"]): r["ems_approvestatus"]
+        for r in sandbox.registrations()
+    }
+    assert all(held[(r["activity_id"], r["user_id"])] == r["approve_status"] for r in rows)
+
+    tap_venv = project / ".meltano/extractors/tap-jing/venv"
+    installed = {p.name.split("-")[0].lower() for p in site_packages(tap_venv).glob("*.dist-info")}
+    assert not installed & set(TARGET_ONLY), installed & set(TARGET_ONLY)
+    # The base install serves the tap alone; the target's commands name the extra they need.
+    run([str(tap_venv / "bin/tap-jing"), "--about", "--format", "json"], project)
+    no_extra = subprocess.run(
+        [str(tap_venv / "bin/target-jing"), "--about"], capture_output=True, text=True, check=False
+    )
+    assert no_extra.returncode == 2
+    assert "pip install 'jing-connectors[target]'" in no_extra.stderr
+    assert "Traceback" not in no_extra.stderr
+    target_venv = project / ".meltano/loaders/target-jing/venv"
+    print(
+        f"\ntap-jing plugin venv: {size_mb(tap_venv):.0f} MB; "
+        f"target-jing plugin venv: {size_mb(target_venv):.0f} MB"
+    )
