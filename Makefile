@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint format test test-fast demo chaos bench airflow clean
+.PHONY: install lint format test test-fast demo chaos bench airflow dist definitions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ bench: install
 	$(BIN)/python bench/sandbox_throughput.py
 	$(BIN)/python bench/tap_throughput.py
 	$(BIN)/python bench/target_throughput.py
+
+# The sdist and the wheel, into dist/.
+dist: install
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
+# plugins/, meltano.yml's settings and the README's settings tables, from the declarations.
+definitions: install
+	$(BIN)/python scripts/plugin_definitions.py --write
 
 # Airflow 3 in its own venv, cached outside the clone (the DAG test calls this too).
 airflow:
