@@ -88,3 +88,26 @@ def test_many_activities_keep_one_bookmark_each_without_a_state_per_partition(
     again = run_tap(config, full.state)
     assert again.returncode == 0, again.stderr
     assert again.records == {}
+
+
+def test_many_registrations_in_one_second_are_not_emitted_again(
+    sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
+) -> None:
+    """More than 1,000 registrations share the bookmark's second: a re-run emits none of them."""
+    config = sandbox.config(requests_per_second=1000)
+    activity = sandbox.registrations()[0]["target_entity_uuid"]
+    bulk = [f"bulk_user_{n:05d}" for n in range(1_500)]
+    sandbox.register(activity, bulk)  # one call: every new registration at the same second
+    full = run_tap(config)
+    assert full.returncode == 0, full.stderr
+    assert full.count("activity_users") == sandbox.counts()["registrations"]
+
+    again = run_tap(config, full.state)
+    assert again.returncode == 0, again.stderr
+    assert again.count("activity_users") == 0
+
+    # One of them changes within a later run: only it is emitted.
+    with JingClient(ClientSettings.from_config(config)) as client:
+        client.update_user_status(activity, [bulk[7]], {"ems_approvestatus": "2"})
+    changed = run_tap(config, again.state)
+    assert [r["omni_user_uuid"] for r in changed.records["activity_users"]] == [bulk[7]]

@@ -12,7 +12,7 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.encoding.simple import RecordMessage, SchemaMessage, StateMessage
 
 from jing_client.times import api_time_to_utc_iso, to_api_time
-from tap_jing.bookmarks import MAX_DIGESTS, Tail, TailTracker, record_digest
+from tap_jing.bookmarks import LISTED_DIGESTS, Tail, TailTracker, record_digest
 from tap_jing.output import MessageWriter
 from tap_jing.partitions import IndexedStateManager
 from tap_jing.tap import TapJing
@@ -67,9 +67,17 @@ def test_tail_after_a_run_is_replaced_by_newer_times_and_merged_at_the_same() ->
     assert Tail.from_state({"emitted_at_bookmark": old.to_state()}) == old
 
 
-def test_a_bulk_update_within_one_second_is_re_emitted_rather_than_remembered() -> None:
-    bulk = Tail("T1", {f"{n:020x}" for n in range(MAX_DIGESTS + 1)})
-    assert Tail.from_state({"emitted_at_bookmark": bulk.to_state()}) == Tail("T1", set())
+@pytest.mark.parametrize("size", [LISTED_DIGESTS, LISTED_DIGESTS + 1, 25_000])
+def test_a_bulk_update_within_one_second_is_remembered_whole(size: int) -> None:
+    bulk = Tail("T1", {record_digest({"id": n}) for n in range(size)})
+    stored = json.loads(json.dumps(bulk.to_state()))
+    assert Tail.from_state({"emitted_at_bookmark": stored}) == bulk
+    assert len(json.dumps(stored)) < 30 * size + 100
+
+
+def test_an_unreadable_packed_tail_is_an_empty_one() -> None:
+    stored = {"value": "T1", "packed": "not base64!"}
+    assert Tail.from_state({"emitted_at_bookmark": stored}) == Tail("T1", set())
 
 
 def test_tracker_keeps_the_records_of_the_newest_time_only() -> None:
