@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from jing_client.errors import (
     JingAuthError,
     JingBadRequest,
+    JingConfigError,
     JingError,
     JingMalformedResponse,
     JingNotFound,
@@ -264,7 +266,15 @@ class JingClient:
                 headers=headers,
                 timeout=self._timeout,
                 stream=True,
+                # A redirect would carry the secret and the token to wherever it points.
+                allow_redirects=False,
             )
+        except requests.exceptions.SSLError:
+            host = urlsplit(self._base_url).hostname
+            raise JingConfigError(
+                f"the TLS certificate of {host} was refused (path={path}): fix 'base_url', or "
+                "point REQUESTS_CA_BUNDLE at the CA bundle that signs it; not retried"
+            ) from None
         except requests.Timeout as exc:
             raise JingTransientError(f"timed out: {redact(str(exc))}", path=path) from None
         except requests.RequestException as exc:
@@ -336,6 +346,16 @@ def parse_envelope(
     status: int, headers: Mapping[str, str], content: bytes, path: str, codes: ErrorCodes
 ) -> Envelope:
     """Turn one HTTP answer into an `Envelope`, or raise the typed error it stands for."""
+    if 300 <= status < 400:
+        target = urlsplit(headers.get("Location") or "")
+        where = target.hostname or "(no Location)"
+        raise JingConfigError(
+            f"HTTP {status}: the API redirected {path} to host {where}; redirects are never "
+            "followed (the credentials would go along): set 'base_url' to the address that "
+            "answers",
+            path=path,
+            http_status=status,
+        )
     if status == 429:
         raise JingRateLimited(
             "throttled (HTTP 429)",

@@ -14,8 +14,11 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from jing_client.declarations import TARGET, Declarations, Setting
 from jing_client.errors import JingConfigError
@@ -316,12 +319,42 @@ class ClientSettings:
         return cls(paths=paths, error_codes=codes, **simple)
 
 
+#: Characters that no base URL needs and that parsers read differently (userinfo, a
+#: backslash some read as a slash, whitespace and control characters).
+_REFUSED_IN_URL = frozenset("@\\ \t\r\n") | {chr(n) for n in range(32)} | {chr(127)}
+
+
 def check_base_url(url: str, allow_insecure_http: bool) -> None:
-    """Refuse a `base_url` that is not http(s), or plain http to a host that is not loopback."""
-    parsed = urlparse(url or "")
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    """Refuse a `base_url` that could send the credentials anywhere but where it says.
+
+    It is read with urllib3's parser, the one `requests` sends with, and with the
+    standard library's; both must find the same http(s) host. A URL with userinfo,
+    a backslash or whitespace is refused outright: `http://evil.example\\@127.0.0.1`
+    looks like loopback to one parser and connects to evil.example with the other.
+    Plain http is allowed to a loopback host only, unless `allow_insecure_http`.
+    """
+    refused = sorted({repr(c) for c in url if c in _REFUSED_IN_URL})
+    if refused:
+        raise JingConfigError(
+            f"setting 'base_url' must be a plain http(s) URL, without userinfo, backslashes "
+            f"or spaces; it holds {', '.join(refused)}"
+        )
+    try:
+        sent = parse_url(url)
+    except LocationParseError:
+        raise JingConfigError(f"setting 'base_url' is not a URL: {url!r}") from None
+    read = urlsplit(url)
+    host = (sent.host or "").strip("[]").lower()
+    if sent.scheme not in ("http", "https") or not host:
         raise JingConfigError(f"setting 'base_url' must be an http(s) URL, got {url!r}")
-    if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.hostname):
+    if host != (read.hostname or "").lower() or sent.scheme != read.scheme.lower():
+        raise JingConfigError(
+            f"setting 'base_url' reads as two different hosts ({host!r} and "
+            f"{read.hostname!r}): write it plainly, scheme://host[:port][/path]"
+        )
+    if sent.query or sent.fragment:
+        raise JingConfigError("setting 'base_url' must have no query or fragment")
+    if sent.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         raise JingConfigError(
             "setting 'base_url' uses plain http:// for a non-loopback host; "
             "use https:// or set 'allow_insecure_http' to true"

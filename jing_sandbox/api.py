@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jing_sandbox.store import STATUS_FIELDS
@@ -51,6 +51,8 @@ class Outcome:
     code: int = 0
     msg: str = "success"
     data: Any = None
+    #: The batch update's `user_ids`, for answer styles that name who failed.
+    asked: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -150,7 +152,7 @@ def batch_update(sb: Sandbox, body: dict[str, Any]) -> Outcome:
         raise ApiError(NOT_FOUND, f"activity not found: entity_uuid {entity_uuid!r}")
     if changes:
         sb.stats.rows_updated(len(echoed))
-    return Outcome(data=echoed)
+    return Outcome(data=echoed, asked=list(user_ids))
 
 
 def _entity_uuid(body: dict[str, Any]) -> str:

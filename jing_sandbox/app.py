@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jing_sandbox import api
+from jing_sandbox.answer_styles import NO_DATA, restyle
 from jing_sandbox.data import Dataset, generate
 from jing_sandbox.faults import Decision, Faults
 from jing_sandbox.limits import Limits
@@ -88,6 +89,8 @@ class Sandbox:
             if decision.before == "throttle":
                 self.stats.fault("throttle")
             return self._throttled(path)
+        if self.settings.latency_ms:  # the network's delay: every answer, not a fault
+            time.sleep(self.settings.latency_ms / 1000)
         if decision.slow_seconds:
             self.stats.fault("slow")
             time.sleep(decision.slow_seconds)
@@ -161,9 +164,17 @@ class Sandbox:
             "code": outcome.code,
             "msg": outcome.msg,
         }
+        data = outcome.data
+        style = self.settings.answer_style
         if path == api.BATCH_UPDATE_PATH:
             doc["message"] = outcome.msg
-        doc["data"] = outcome.data
+            if outcome.code == 0 and style != "echo":
+                if style == "non_json":
+                    page = ERROR_PAGE.replace(b"{status}", b"200")
+                    return Reply(200, page, {"Content-Type": HTML_TYPE})
+                data = restyle(style, data, outcome.asked)
+        if data is not NO_DATA:
+            doc["data"] = data
         doc["timestamp"] = now_ms()
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
         return Reply(status, body, {"Content-Type": JSON_TYPE, **headers})

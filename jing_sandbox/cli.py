@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from jing_sandbox.answer_styles import ANSWER_STYLES
 from jing_sandbox.app import Sandbox
 from jing_sandbox.server import SandboxServer
 from jing_sandbox.settings import DEFAULT_APP_ID, DEFAULT_APP_SECRET, SandboxSettings
@@ -79,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, type=float, default=0.0, metavar="R", help=f"rate of {meaning}")
     serve.add_argument("--fault-slow-seconds", type=float, default=d.slow_seconds)
     serve.add_argument("--fault-seed", type=int, help="seed of fault draws (default: --seed)")
+    serve.add_argument(
+        "--answer-style",
+        choices=list(ANSWER_STYLES),
+        default=d.answer_style,
+        help="how the batch update answers: "
+        + "; ".join(f"{k}: {v}" for k, v in ANSWER_STYLES.items()),
+    )
+    serve.add_argument(
+        "--latency-ms",
+        type=float,
+        default=d.latency_ms,
+        help="a fixed delay added to every API answer (not a fault; not counted as one)",
+    )
     serve.add_argument("--exit-on-eof", action="store_true", help="stop when stdin closes")
     return parser
 
@@ -98,6 +112,8 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         rate_limit=args.rate_limit,
         max_in_flight=args.max_in_flight,
         token_ttl=args.token_ttl,
+        answer_style=args.answer_style,
+        latency_ms=args.latency_ms,
         refresh_ttl=args.refresh_ttl,
         throttle_http_ratio=args.throttle_http_ratio,
         retry_after=args.retry_after,

@@ -53,3 +53,7 @@ class SandboxSettings:
     faults: dict[str, float] = field(default_factory=dict)
     slow_seconds: float = 2.0
     exit_on_eof: bool = False
+    #: How the batch update answers (`jing_sandbox.answer_styles.ANSWER_STYLES`).
+    answer_style: str = "echo"
+    #: A fixed delay before every business answer, in milliseconds (not a fault).
+    latency_ms: float = 0.0

@@ -47,7 +47,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("meltano")
     shipped = yaml.safe_load((PROJECT / "meltano.yml").read_text())
     loader = next(p for p in shipped["plugins"]["loaders"] if p["name"] == "target-jing")
-    loader["pip_url"] = f"-e {PROJECT}"
+    loader["pip_url"] = f"-e {PROJECT}[target]"
     csv = root / "statuses.csv"
     tap = {**TAP, "config": {"files": [{"path": str(csv), "format": "csv"}]}}
     tap["config"]["files"][0].update(
