@@ -12,6 +12,7 @@ from jing_client.errors import (
     JingRateLimited,
     JingTokenError,
     JingTransientError,
+    JingUnreachable,
 )
 from jing_client.settings import PRODUCTION_BASE_URL, ClientSettings, ErrorCodes, Paths
 
@@ -31,6 +32,7 @@ __all__ = [
     "JingRateLimited",
     "JingTokenError",
     "JingTransientError",
+    "JingUnreachable",
     "Page",
     "Paths",
 ]

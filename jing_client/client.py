@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
 
 from jing_client.errors import (
     JingAuthError,
@@ -37,6 +38,7 @@ from jing_client.errors import (
     JingRateLimited,
     JingTokenError,
     JingTransientError,
+    JingUnreachable,
 )
 from jing_client.redact import install_filter, redact, register_secret
 from jing_client.retry import RetryPolicy
@@ -275,9 +277,14 @@ class JingClient:
                 f"the TLS certificate of {host} was refused (path={path}): fix 'base_url', or "
                 "point REQUESTS_CA_BUNDLE at the CA bundle that signs it; not retried"
             ) from None
-        except requests.Timeout as exc:
-            raise JingTransientError(f"timed out: {redact(str(exc))}", path=path) from None
         except requests.RequestException as exc:
+            if _never_sent(exc):
+                raise JingUnreachable(
+                    f"no connection to {self._base_url}: {type(exc).__name__}: {redact(str(exc))}",
+                    path=path,
+                ) from None
+            if isinstance(exc, requests.Timeout):
+                raise JingTransientError(f"timed out: {redact(str(exc))}", path=path) from None
             raise JingTransientError(
                 f"connection failed: {type(exc).__name__}: {redact(str(exc))}", path=path
             ) from None
@@ -314,6 +321,18 @@ class JingClient:
 
 
 # -- transport ----------------------------------------------------------------------------
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """Whether the request failed before it was sent: refused, no such host, connect timeout.
+
+    requests wraps urllib3's reason in a `MaxRetryError`; a connection dropped or
+    timed out after the request went out is not among these, and may have taken effect.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def session_for(base_url: str, pool_size: int) -> requests.Session:

@@ -78,6 +78,13 @@ class JingTransientError(JingError):
     transient = True
 
 
+class JingUnreachable(JingTransientError):
+    """The request never reached the server: refused, no such host, or no connection in time.
+
+    Unlike a timeout while waiting for the answer, such a call cannot have taken effect.
+    """
+
+
 class JingRateLimited(JingTransientError):
     """Throttled (HTTP 429 or code 42900); `retry_after` holds the server's hint in seconds."""
 

@@ -39,6 +39,36 @@ def to_api_time(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).strftime(API_TIME_FORMAT)
 
 
+def echoed_time(text: object, zone: tzinfo) -> tuple[str, int] | None:
+    """An echoed time as (the API's string in `zone`, the characters it is precise to).
+
+    The API may echo a time with a `T`, with an offset, or without seconds
+    (jing-api.md 6.4): each is read as the instant it names, written in the API's
+    format in `zone`. The precision is 16 characters (to the minute) when the echo
+    has no seconds, else 19. None for anything that is not a time.
+    """
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone).replace(tzinfo=None)
+    clock = text.strip()[11:]
+    precision = 16 if len(clock) == 5 or (len(clock) > 5 and clock[5] in "+-Z") else 19
+    return moment.strftime(API_TIME_FORMAT), precision
+
+
+def same_api_time(wanted: str, echoed: object, zone: tzinfo) -> bool:
+    """Whether an echoed time is the wanted API time, at the precision the echo has."""
+    read = echoed_time(echoed, zone)
+    if read is None:
+        return False
+    text, precision = read
+    return text[:precision] == wanted[:precision]
+
+
 #: Two-digit minutes or seconds, "00" to "59".
 _SIXTY = frozenset(f"{n:02d}" for n in range(60))
 #: The most hours an `ApiTimes` remembers; past it, it starts again (a run spans far fewer).

@@ -40,13 +40,15 @@ def for_error(error: BaseException) -> int:
     return ROWS_FAILED
 
 
-def for_status(status: str, *, api_unreachable: bool = False) -> int:
-    """The exit code of a finished target-jing run, from the status its summary gives.
+def for_status(status: str, stopped_by: str | None = None) -> int:
+    """The exit code of a finished target-jing run, from its summary's status.
 
     The status is decided once, where the summary is made (`engine.SyncRun`); a
     fatal error ("aborted") wins over the ratio, since the rows it left unsent are
-    not the rows' fault.
+    not the rows' fault. `stopped_by` says what stopped an aborted run.
     """
     if status == "aborted":
-        return API_UNREACHABLE if api_unreachable else FATAL_AUTH
+        return {"unreachable": API_UNREACHABLE, "config": BAD_INPUT}.get(
+            stopped_by or "", FATAL_AUTH
+        )
     return ROWS_FAILED if status == "failed" else OK

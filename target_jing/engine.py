@@ -19,16 +19,25 @@ from datetime import UTC, datetime
 from itertools import islice
 from types import TracebackType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
-from jing_client import JingClient, JingError
+from jing_client import JingClient, JingConfigError, JingError
 from jing_client.redact import redact, register_secret
-from target_jing import plan
-from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, now
+from target_jing import observed_state, plan
+from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
+from target_jing.read_back import ReadBack
 from target_jing.rows import BATCH_ROWS, check_batch
-from target_jing.send import Answered, ApiUnreachable, answers_table, send_all
+from target_jing.send import (
+    FATAL_ERRORS,
+    Answered,
+    ApiUnreachable,
+    Sending,
+    answers_table,
+    send_all,
+)
 from target_jing.settings import TargetSettings
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -54,9 +63,20 @@ class Progress:
     calls: int
 
 
+#: What stopped a run early: refused credentials or rights, a setting, or an API that
+#: did not answer.
+StoppedBy = Literal["auth", "config", "unreachable"]
+
+
 @dataclass(frozen=True)
 class RunSummary:
-    """What became of a run; `as_dict()` is the JSON summary line."""
+    """What became of a run; `as_dict()` is the JSON summary line.
+
+    `counts` and `rows_in` cover every row the run logged: its own input and the
+    pending rows of earlier runs it retried (`retried` of them). `input_counts`
+    and `input_rows` are its own input alone, which `max_failed_ratio` judges:
+    a retried row that fails again is reported, but does not fail this run.
+    """
 
     run_id: str
     mode: str
@@ -71,6 +91,11 @@ class RunSummary:
     api_unreachable: bool = False
     ledger_path: str = ""
     client_stats: dict[str, int] = field(default_factory=dict)
+    input_counts: dict[str, int] = field(default_factory=dict)
+    input_rows: int = 0
+    retried: int = 0
+    stopped_by: StoppedBy | None = None
+    destination: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -78,9 +103,9 @@ class RunSummary:
 
     @property
     def failed_ratio(self) -> float:
-        """Failed and rejected rows as a share of all rows of the run (0 when there are none)."""
-        bad = self.counts.get("failed", 0) + self.counts.get("rejected", 0)
-        return bad / self.rows_in if self.rows_in else 0.0
+        """Failed and rejected rows as a share of the run's own input rows (0 for none)."""
+        bad = self.input_counts.get("failed", 0) + self.input_counts.get("rejected", 0)
+        return bad / self.input_rows if self.input_rows else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,11 +137,13 @@ class SyncRun:
         self._rows_read = 0
         self._started = time.monotonic()
         self._summary: RunSummary | None = None
+        self.destination = destination_of(settings.client.base_url, settings.client.app_id)
+        self._client: JingClient | None = None
 
     # -- context ------------------------------------------------------------------------
 
     def __enter__(self) -> SyncRun:
-        self._ledger = Ledger(self.settings.ledger_path)
+        self._ledger = Ledger(self.settings.ledger_path, self.destination)
         try:
             if self.mode != "dry_run":
                 self._recover()
@@ -139,6 +166,8 @@ class SyncRun:
                 reason = redact(f"{type(exc).__name__}: {exc}") if exc else "finish() not called"
                 self._abort(f"the run stopped before finishing: {reason}")
         finally:
+            if self._client is not None:
+                self._client.close()
             ledger.close()
 
     # -- input --------------------------------------------------------------------------
@@ -201,26 +230,33 @@ class SyncRun:
         """Plan, send (unless a dry run) and record; return the summary."""
         ledger = self._require_open()
         self._progress("plan", 0, None, 0)
-        minimum_calls = self._plan()
-        planned = plan.planned_rows(ledger.con, self.run_id)
         error: JingError | None = None
+        try:
+            minimum_calls = self._plan()
+        except FATAL_ERRORS as caught:  # a read-back the API refused
+            error, minimum_calls = caught, 0
+        planned = plan.planned_rows(ledger.con, self.run_id)
         stats: dict[str, int] = {}
-        if self.mode != "dry_run" and minimum_calls:
-            error, stats = self._send(planned)
+        if error is None and self.mode != "dry_run" and minimum_calls:
+            error = self._send(planned)
+        if self._client is not None:
+            stats = self._client.stats()
         fatal = redact(f"{type(error).__name__}: {error}") if error else None
         with ledger.transaction() as con:
             if fatal:
                 ledger.settle_unlogged(
                     con, self.run_id, "failed", f"not sent: the run stopped: {fatal}", pend=True
                 )
-            unreachable = isinstance(error, ApiUnreachable)
-            self._summary = self._summarize(minimum_calls, fatal, unreachable, stats)
-            ledger.close_run(con, self.run_id, self._summary.status, fatal)
+            self._summary = self._summarize(minimum_calls, fatal, _stopped_by(error), stats)
+            ledger.close_run(
+                con, self.run_id, self._summary.status, fatal, self.settings.pending_limits
+            )
         self._progress("done", planned, planned, self._summary.update_calls)
         return self._summary
 
     def _plan(self) -> int:
-        """Mark conflicts, bring in pending rows, log rejected and unchanged rows, cut chunks.
+        """Mark conflicts, bring in pending rows, observe JING, log rejected and unchanged rows,
+        cut chunks.
 
         Each step commits on its own: one transaction over a million rows would
         hold them all in memory. A kill between steps is safe, because recovery
@@ -232,26 +268,47 @@ class SyncRun:
         with ledger.transaction() as con:
             plan.mark_conflicts(con, self.run_id)
         with ledger.transaction() as con:
-            plan.add_pending(con, self.run_id)
-        with ledger.transaction() as con:
-            plan.log_rejected(con, self.run_id)
+            plan.add_pending(con, self.run_id, self.destination)
+        ledger.log_rejected(self.run_id, dry_run=dry_run)
         if compare:
+            self._observe()
             with ledger.transaction() as con:
-                plan.settle_unchanged(con, self.run_id, dry_run=dry_run)
+                plan.find_unchanged(con, self.run_id, self.destination)
+            ledger.log_unchanged(self.run_id, dry_run=dry_run)
         with ledger.transaction() as con:
             minimum_calls = plan.make_chunks(
                 con, self.run_id, self.settings.batch_size, compare=compare
             )
-            con.execute(
-                "UPDATE jing_sync_runs SET minimum_calls = ? WHERE run_id = ?",
-                [minimum_calls, self.run_id],
-            )
+        ledger.set_minimum_calls(self.run_id, minimum_calls)
         if dry_run:
-            with ledger.transaction() as con:
-                plan.log_planned(con, self.run_id)
+            ledger.log_planned(self.run_id)
         return minimum_calls
 
-    def _send(self, planned: int) -> tuple[JingError | None, dict[str, int]]:
+    def _observe(self) -> None:
+        """What JING holds for the wanted rows' activities: the warehouse's extract, a read-back."""
+        ledger = self._require_ledger()
+        settings = self.settings
+        if settings.observed_state is None and not settings.read_back:
+            return
+        activities = plan.wanted_activities(ledger.con, self.run_id)
+        if not activities:
+            return
+        zone = settings.api_timezone
+        if settings.observed_state is not None:
+            table = observed_state.load(settings, activities)
+            label = f"observed in {settings.observed_state} (JING updated it at {{at}})"
+            ledger.add_observed(self.run_id, table, label)
+        if settings.read_back:
+            reader = ReadBack(self._open_client(), ZoneInfo(zone))
+            ledger.add_observed(self.run_id, reader.observations(activities), "read back at {at}")
+
+    def _open_client(self) -> JingClient:
+        """The run's one client (its pace, cap and token are shared by all its calls)."""
+        if self._client is None:
+            self._client = JingClient(self.settings.client)
+        return self._client
+
+    def _send(self, planned: int) -> JingError | None:
         ledger = self._require_ledger()
         answered_rows = 0
         calls = 0
@@ -264,22 +321,26 @@ class SyncRun:
             calls += batch_calls
             self._progress("send", answered_rows, planned, calls)
 
+        client = self._open_client()
+        zone = ZoneInfo(self.settings.api_timezone)
+        sending = Sending(client, zone, ReadBack(client, zone) if self.settings.read_back else None)
         reader = ledger.con.cursor()
         try:
-            with JingClient(self.settings.client) as client:
-                fatal = send_all(
-                    client,
-                    plan.iter_chunks(reader, self.run_id),
-                    self.settings.max_concurrency,
-                    record,
-                )
-                stats = client.stats()
+            return send_all(
+                sending,
+                plan.iter_chunks(reader, self.run_id),
+                self.settings.max_concurrency,
+                record,
+            )
         finally:
             reader.close()
-        return fatal, stats
 
     def _summarize(
-        self, minimum_calls: int, fatal: str | None, unreachable: bool, stats: dict[str, int]
+        self,
+        minimum_calls: int,
+        fatal: str | None,
+        stopped_by: StoppedBy | None,
+        stats: dict[str, int],
     ) -> RunSummary:
         ledger = self._require_ledger()
         summary = RunSummary(
@@ -292,9 +353,15 @@ class SyncRun:
             minimum_calls=minimum_calls,
             seconds=time.monotonic() - self._started,
             fatal_error=fatal,
-            api_unreachable=unreachable,
+            api_unreachable=stopped_by == "unreachable",
             ledger_path=str(self.settings.ledger_path),
             client_stats=stats,
+            input_counts=ledger.counts(self.run_id, own_only=True),
+            input_rows=ledger.staged_count(self.run_id, own_only=True),
+            retried=ledger.staged_count(self.run_id)
+            - ledger.staged_count(self.run_id, own_only=True),
+            stopped_by=stopped_by,
+            destination=self.destination,
         )
         if not fatal and summary.failed_ratio > self.settings.max_failed_ratio:
             return replace(summary, status="failed")
@@ -303,7 +370,11 @@ class SyncRun:
     # -- unfinished runs ----------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Finish the record of runs whose process died: log their rows, pend the unsent ones."""
+        """Finish the record of runs whose process died: log their rows, pend the unsent ones.
+
+        Calls of such a run may have been in flight: the rows that were in a chunk
+        and have no answer have an unknown outcome (`Ledger.settle_unlogged`).
+        """
         ledger = self._require_ledger()
         for run_id, mode in ledger.unfinished_runs(but=self.run_id):
             with ledger.transaction() as con:
@@ -314,6 +385,7 @@ class SyncRun:
                     "aborted",
                     "the process ended before the run finished (killed?); "
                     f"its unconfirmed rows were moved to jing_pending by run {self.run_id}",
+                    self.settings.pending_limits,
                 )
 
     def _abort(self, reason: str) -> None:
@@ -321,7 +393,7 @@ class SyncRun:
         ledger = self._require_ledger()
         with ledger.transaction() as con:
             self._settle_run(con, self.run_id, self.mode, INTERRUPTED)
-            ledger.close_run(con, self.run_id, "aborted", reason)
+            ledger.close_run(con, self.run_id, "aborted", reason, self.settings.pending_limits)
 
     def _settle_run(
         self, con: duckdb.DuckDBPyConnection, run_id: str, mode: str, reason: str
@@ -331,7 +403,7 @@ class SyncRun:
         if mode == "dry_run":
             ledger.settle_unlogged(con, run_id, "planned", "the dry run ended early", pend=False)
         else:
-            ledger.settle_unlogged(con, run_id, "failed", reason, pend=True)
+            ledger.settle_unlogged(con, run_id, "failed", reason, pend=True, maybe_sent=True)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -349,6 +421,14 @@ class SyncRun:
     def _progress(self, phase: str, done: int, total: int | None, calls: int) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
+
+
+def _stopped_by(error: JingError | None) -> StoppedBy | None:
+    if error is None:
+        return None
+    if isinstance(error, ApiUnreachable):
+        return "unreachable"
+    return "config" if isinstance(error, JingConfigError) else "auth"
 
 
 def _new_run_id() -> str:

@@ -1,11 +1,26 @@
-"""The ledger: one DuckDB file that remembers every run, every row and what JING confirmed.
+"""The ledger: one DuckDB file that remembers every run, every row and what JING holds.
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
-`jing_applied_status`, `jing_pending`). The engine also keeps its working rows
-here (`jing_staged`, `jing_plan`, `jing_work`, `jing_calls`) rather than in
-memory, so a run of a million rows stays small, and a run killed at any moment
-leaves on disk all that the next run needs to finish its work (`unfinished_runs`,
-`settle_unlogged`, `close_run`).
+`jing_applied_status`, `jing_pending`, `jing_pending_actions`). The engine also
+keeps its working rows here (`jing_staged`, `jing_plan`, `jing_work`,
+`jing_calls`, `jing_observed`) rather than in memory, so a run of a million rows
+stays small, and a run killed at any moment leaves on disk all that the next run
+needs to finish its work.
+
+This module owns every write to the user-facing tables; the plan and the
+engine compute and ask. Every run, confirmation and pending row carries its
+destination (`app_id@base_url`), and a `Ledger` reads and writes only its own
+destination's, so one file can serve a sandbox and production without mixing
+them.
+
+A row's states (wanted, rejected, unchanged, sent, confirmed, unknown, pending,
+given_up, permanent, superseded) and what moves it from one to another are the
+table "A row's states" of docs/ARCHITECTURE.md; this module is where each move
+is written.
+
+Given-up and permanent rows are not retried automatically: `target-jing pending
+retry` puts them back, `pending drop` removes them; each action is logged in
+`jing_pending_actions`.
 
 Only the thread that owns a `Ledger` touches it: DuckDB connections are not
 thread-safe, and one writer makes every transaction's effect easy to reason about.
@@ -13,8 +28,10 @@ thread-safe, and one writer makes every transaction's effect easy to reason abou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,16 +42,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jing_client import JingConfigError
-from target_jing.settings import WANTED_FIELDS
+from target_jing.settings import WANTED_FIELDS, PendingLimits
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Outcomes a log row can have; `planned` only in a dry run.
-OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned")
+OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
+#: Why a failed row failed, in `jing_sync_log.failure` and `jing_pending.failure`.
+RETRYABLE, UNKNOWN, PERMANENT = "retryable", "unknown", "permanent"
+#: States of a row of `jing_pending`.
+PENDING_STATES: tuple[str, ...] = ("pending", "given_up", "permanent")
 
 _FIELDS_DDL = ", ".join(f"{name} VARCHAR" for name in WANTED_FIELDS)
 _FIELDS = ", ".join(WANTED_FIELDS)
+_KEY = "entity_uuid, omni_user_uuid"
+_LOG_COLUMNS = (
+    f"run_id, row_index, source, {_KEY}, {_FIELDS}, outcome, reason, request_id, chunk_id, "
+    "logged_at, failure"
+)
+_APPLIED_COLUMNS = f"{_KEY}, {_FIELDS}, jing_uuid, confirmed_at, run_id, destination, basis"
+_PENDING_COLUMNS = (
+    f"{_KEY}, {_FIELDS}, first_run_id, last_run_id, attempts, last_reason, destination, state, "
+    "failure, first_wanted_at"
+)
 
+# New columns go last, so that a ledger of an older version upgraded in place
+# (`_MIGRATIONS`) and a new one have the same column order.
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS jing_schema_version (
         version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)""",
@@ -43,19 +76,27 @@ SCHEMA: tuple[str, ...] = (
         mode VARCHAR NOT NULL, status VARCHAR NOT NULL,
         rows_in BIGINT DEFAULT 0, applied BIGINT DEFAULT 0, unchanged BIGINT DEFAULT 0,
         failed BIGINT DEFAULT 0, rejected BIGINT DEFAULT 0, planned BIGINT DEFAULT 0,
-        update_calls BIGINT DEFAULT 0, minimum_calls BIGINT DEFAULT 0, fatal_error VARCHAR)""",
+        update_calls BIGINT DEFAULT 0, minimum_calls BIGINT DEFAULT 0, fatal_error VARCHAR,
+        destination VARCHAR, superseded BIGINT DEFAULT 0, retried BIGINT DEFAULT 0)""",
     f"""CREATE TABLE IF NOT EXISTS jing_sync_log (
         run_id VARCHAR NOT NULL, row_index BIGINT, source VARCHAR NOT NULL,
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL},
         outcome VARCHAR NOT NULL, reason VARCHAR, request_id VARCHAR, chunk_id BIGINT,
-        logged_at TIMESTAMPTZ NOT NULL)""",
+        logged_at TIMESTAMPTZ NOT NULL, failure VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS jing_applied_status (
         entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
-        jing_uuid VARCHAR, confirmed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL)""",
+        jing_uuid VARCHAR, confirmed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
+        destination VARCHAR, basis VARCHAR DEFAULT 'confirmed')""",
     f"""CREATE TABLE IF NOT EXISTS jing_pending (
         entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
         first_run_id VARCHAR NOT NULL, last_run_id VARCHAR NOT NULL,
-        attempts INTEGER NOT NULL, last_reason VARCHAR)""",
+        attempts INTEGER NOT NULL, last_reason VARCHAR,
+        destination VARCHAR, state VARCHAR DEFAULT 'pending', failure VARCHAR,
+        first_wanted_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS jing_pending_actions (
+        acted_at TIMESTAMPTZ NOT NULL, action VARCHAR NOT NULL, destination VARCHAR,
+        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
+        state_before VARCHAR, reason_before VARCHAR)""",
     # Working tables: rows of runs not yet finished (emptied when a run ends).
     f"""CREATE TABLE IF NOT EXISTS jing_staged (
         run_id VARCHAR NOT NULL, row_index BIGINT NOT NULL, source VARCHAR NOT NULL,
@@ -68,7 +109,27 @@ SCHEMA: tuple[str, ...] = (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
         source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
         {_FIELDS_DDL})""",
+    f"""CREATE TABLE IF NOT EXISTS jing_observed (
+        run_id VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
+        {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
+
+#: Version 1 -> 2: destinations, the basis of what is known, pending states and limits.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS destination VARCHAR",
+        "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS superseded BIGINT DEFAULT 0",
+        "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS retried BIGINT DEFAULT 0",
+        "ALTER TABLE jing_sync_log ADD COLUMN IF NOT EXISTS failure VARCHAR",
+        "ALTER TABLE jing_applied_status ADD COLUMN IF NOT EXISTS destination VARCHAR",
+        "ALTER TABLE jing_applied_status ADD COLUMN IF NOT EXISTS basis VARCHAR "
+        "DEFAULT 'confirmed'",
+        "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS destination VARCHAR",
+        "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS state VARCHAR DEFAULT 'pending'",
+        "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS failure VARCHAR",
+        "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS first_wanted_at TIMESTAMPTZ",
+    ),
+}
 
 #: Columns of the table `record_answers` takes: one row per input row answered.
 ANSWER_COLUMNS: tuple[str, ...] = (
@@ -81,6 +142,8 @@ ANSWER_COLUMNS: tuple[str, ...] = (
     "outcome",
     "reason",
     "request_id",
+    "failure",
+    "basis",
     "jing_uuid",
     *(f"echo_{name}" for name in WANTED_FIELDS),
 )
@@ -91,30 +154,63 @@ PENDING_SOURCE = "pending"
 INTERRUPTED = "the run ended before this row was confirmed; it stays pending and is retried"
 
 
+@dataclass(frozen=True)
+class PendingFilter:
+    """Which rows of `jing_pending` a `pending` command acts on (None: any)."""
+
+    activity: str | None = None
+    user: str | None = None
+    state: str | None = None
+    reason: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses, params = ["destination = $dest"], {}
+        for column, value in (
+            ("entity_uuid", self.activity),
+            ("omni_user_uuid", self.user),
+            ("state", self.state),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ${column}")
+                params[column] = value
+        if self.reason is not None:
+            clauses.append("contains(lower(last_reason), lower($reason))")
+            params["reason"] = self.reason
+        return " AND ".join(clauses), params
+
+
 #: Ledgers open in this process: a second run on one would take the first for a dead one.
 _OPEN: set[Path] = set()
+_OPEN_LOCK = threading.Lock()
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the ledger file for this run alone; say plainly when another run holds it."""
+    """Open the ledger file for this run alone; say plainly when another run holds it.
+
+    Another process is kept out by DuckDB's file lock; another thread of this
+    process (DuckDB shares one database per process) by `_OPEN`, checked and taken
+    under a lock so that two threads cannot both pass.
+    """
     where = path.resolve()
-    if where in _OPEN:
-        raise JingConfigError(
-            f"setting 'ledger_path': {path} is already used by a run in this process"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-    except (OSError, duckdb.Error) as exc:
-        raise JingConfigError(
-            f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
-            f"run using it?): {exc}"
-        ) from None
-    _OPEN.add(where)
+    with _OPEN_LOCK:
+        if where in _OPEN:
+            raise JingConfigError(
+                f"setting 'ledger_path': {path} is already used by a run in this process; "
+                "one ledger serves one run at a time"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(path))
+        except (OSError, duckdb.Error) as exc:
+            raise JingConfigError(
+                f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
+                f"run using it?): {exc}"
+            ) from None
+        _OPEN.add(where)
     return con
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
     """The one value of a one-row query, the result read to its end.
 
     A result left unread (as `fetchone` leaves it) blocks the next use of the
@@ -129,15 +225,17 @@ def now() -> datetime:
 
 
 class Ledger:
-    """An open ledger file; the schema is created (or checked) on open."""
+    """An open ledger file for one destination; the schema is created (or upgraded) on open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, destination: str) -> None:
         self.path = path
+        self.destination = destination
         self.con = _connect(path)
         # The engine streams; DuckDB's own buffers are what grows with the data.
         try:
             self.con.execute("SET memory_limit = '128MB'")
             self.con.execute("SET preserve_insertion_order = true")
+            self.con.execute("SET TimeZone = 'UTC'")
             self._create_schema()
         except BaseException:
             self.close()
@@ -145,21 +243,31 @@ class Ledger:
 
     def close(self) -> None:
         self.con.close()
-        _OPEN.discard(self.path.resolve())
+        with _OPEN_LOCK:
+            _OPEN.discard(self.path.resolve())
 
     def _create_schema(self) -> None:
         with self.transaction():
-            for statement in SCHEMA:
-                self.con.execute(statement)
-            version = scalar(self.con, "SELECT max(version) FROM jing_schema_version")
-            if version is None:
-                self.con.execute(
-                    "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
-                )
-            elif version > SCHEMA_VERSION:
+            version = None
+            if scalar(
+                self.con,
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'jing_schema_version'",
+            ):
+                version = scalar(self.con, "SELECT max(version) FROM jing_schema_version")
+            if version is not None and version > SCHEMA_VERSION:
                 raise JingConfigError(
                     f"setting 'ledger_path': {self.path} has ledger schema version {version}; "
                     f"this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
+                )
+            for statement in SCHEMA:
+                self.con.execute(statement)
+            for step in range((version or SCHEMA_VERSION) + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    self.con.execute(statement)
+            if version != SCHEMA_VERSION:
+                self.con.execute(
+                    "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
                 )
 
     @contextmanager
@@ -173,14 +281,20 @@ class Ledger:
             raise
         self.con.execute("COMMIT")
 
+    def _params(self, run_id: str | None = None, **more: Any) -> dict[str, Any]:
+        params = {"dest": self.destination, **more}
+        if run_id is not None:
+            params["run"] = run_id
+        return params
+
     # -- runs ---------------------------------------------------------------------------
 
     def start_run(self, run_id: str, mode: str, started_at: datetime) -> None:
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO jing_sync_runs (run_id, started_at, mode, status) "
-                "VALUES (?, ?, ?, 'running')",
-                [run_id, started_at, mode],
+                "INSERT INTO jing_sync_runs (run_id, started_at, mode, status, destination) "
+                "VALUES (?, ?, ?, 'running', ?)",
+                [run_id, started_at, mode, self.destination],
             )
 
     def stage(self, run_id: str, frame: pd.DataFrame) -> None:
@@ -210,22 +324,41 @@ class Ledger:
                 [run_id, source, from_index],
             )
 
-    def counts(self, run_id: str) -> dict[str, int]:
-        """Log rows of a run by outcome (every outcome present, zero when none)."""
+    def counts(self, run_id: str, *, own_only: bool = False) -> dict[str, int]:
+        """Log rows of a run by outcome (every outcome present, zero when none).
+
+        With `own_only`, the run's own input rows, not the pending rows it retried.
+        """
+        own = "AND source <> $pending" if own_only else ""
         found = dict(
             self.con.execute(
-                "SELECT outcome, count(*) FROM jing_sync_log WHERE run_id = ? GROUP BY outcome",
-                [run_id],
+                "SELECT outcome, count(*) FROM jing_sync_log WHERE run_id = $run "
+                f"{own} GROUP BY outcome",
+                {"run": run_id, "pending": PENDING_SOURCE} if own_only else {"run": run_id},
             ).fetchall()
         )
         return {outcome: int(found.get(outcome, 0)) for outcome in OUTCOMES}
 
-    def staged_count(self, run_id: str) -> int:
-        return int(scalar(self.con, "SELECT count(*) FROM jing_staged WHERE run_id = ?", [run_id]))
+    def staged_count(
+        self, run_id: str, *, own_only: bool = False, pending_only: bool = False
+    ) -> int:
+        """Rows of a run: all, its own input only, or only the pending rows it retried."""
+        which = " AND source <> ?" if own_only else " AND source = ?" if pending_only else ""
+        params = [run_id, PENDING_SOURCE] if which else [run_id]
+        return int(
+            scalar(self.con, f"SELECT count(*) FROM jing_staged WHERE run_id = ?{which}", params)
+        )
 
     def update_calls(self, run_id: str) -> int:
         sql = "SELECT coalesce(sum(calls), 0) FROM jing_calls WHERE run_id = ?"
         return int(scalar(self.con, sql, [run_id]))
+
+    def set_minimum_calls(self, run_id: str, minimum_calls: int) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE jing_sync_runs SET minimum_calls = ? WHERE run_id = ?",
+                [minimum_calls, run_id],
+            )
 
     def close_run(
         self,
@@ -233,197 +366,436 @@ class Ledger:
         run_id: str,
         status: str,
         fatal_error: str | None,
+        limits: PendingLimits | None = None,
     ) -> None:
         """Write a run's final row from its log and drop its working rows (inside `con`'s
         transaction, so a run is either finished with all its log rows or not at all)."""
         con.execute(
-            """
+            f"""
             UPDATE jing_sync_runs SET
                 ended_at = $ended, status = $status, fatal_error = $fatal,
                 rows_in = (SELECT count(*) FROM jing_staged WHERE run_id = $run),
                 update_calls = (SELECT coalesce(sum(calls), 0) FROM jing_calls
                                 WHERE run_id = $run),
                 applied = c.applied, unchanged = c.unchanged, failed = c.failed,
-                rejected = c.rejected, planned = c.planned
+                rejected = c.rejected, planned = c.planned, superseded = c.superseded,
+                retried = c.retried
             FROM (
                 SELECT count(*) FILTER (outcome = 'applied') AS applied,
                        count(*) FILTER (outcome = 'unchanged') AS unchanged,
                        count(*) FILTER (outcome = 'failed') AS failed,
                        count(*) FILTER (outcome = 'rejected') AS rejected,
-                       count(*) FILTER (outcome = 'planned') AS planned
+                       count(*) FILTER (outcome = 'planned') AS planned,
+                       count(*) FILTER (outcome = 'superseded') AS superseded,
+                       count(*) FILTER (source = '{PENDING_SOURCE}') AS retried
                 FROM jing_sync_log WHERE run_id = $run
             ) AS c
             WHERE run_id = $run
             """,
             {"ended": now(), "status": status, "fatal": fatal_error, "run": run_id},
         )
-        # A run appends what JING confirmed; now the older rows of those users go.
+        # A run appends what it learnt of JING; now the older rows of those users go.
         con.execute(
             """
             DELETE FROM jing_applied_status AS s
             USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
-                   WHERE run_id = $run) AS k
+                   WHERE run_id = $run AND destination = $dest) AS k
             WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
-              AND s.run_id <> $run
+              AND s.destination = $dest AND s.run_id <> $run
             """,
-            {"run": run_id},
+            self._params(run_id),
         )
-        _compact_pending(con, run_id)
-        for table in ("jing_staged", "jing_plan", "jing_work", "jing_calls"):
+        # Of several rows a run learnt for one user, the newest stays.
+        con.execute(
+            f"""
+            DELETE FROM jing_applied_status AS s
+            USING (SELECT {_KEY}, max(confirmed_at) AS newest FROM jing_applied_status
+                   WHERE run_id = $run AND destination = $dest GROUP BY ALL
+                   HAVING count(*) > 1) AS k
+            WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
+              AND s.destination = $dest AND s.run_id = $run AND s.confirmed_at < k.newest
+            """,
+            self._params(run_id),
+        )
+        self._compact_pending(con, run_id, limits)
+        for table in ("jing_staged", "jing_plan", "jing_work", "jing_calls", "jing_observed"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+    # -- plan ---------------------------------------------------------------------------
+
+    def log_rejected(self, run_id: str, *, dry_run: bool) -> None:
+        """Log rejected rows; a pending row a newer input row superseded is logged and withdrawn.
+
+        `plan.add_pending` staged such a pending row with the reason; whatever the
+        newer row's fate, the older wish is no longer what the input asks for.
+        """
+        with self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_sync_log ({_LOG_COLUMNS})
+                SELECT run_id, row_index, source, {_KEY}, {_FIELDS},
+                       CASE WHEN source = $pending THEN 'superseded' ELSE 'rejected' END,
+                       reason, NULL, NULL, now(), NULL
+                FROM jing_staged WHERE run_id = $run AND reason IS NOT NULL
+                """,
+                {"run": run_id, "pending": PENDING_SOURCE},
+            )
+            if not dry_run:
+                con.execute(
+                    f"""
+                    DELETE FROM jing_pending AS p
+                    USING (SELECT {_KEY} FROM jing_staged WHERE run_id = $run
+                           AND source = $pending AND reason IS NOT NULL) AS s
+                    WHERE p.destination = $dest AND p.state = 'pending'
+                      AND p.entity_uuid = s.entity_uuid AND p.omni_user_uuid = s.omni_user_uuid
+                    """,
+                    self._params(run_id, pending=PENDING_SOURCE),
+                )
+
+    def log_unchanged(self, run_id: str, *, dry_run: bool) -> None:
+        """Log `unchanged` for the registrations of the temp table `unchanged_keys`.
+
+        `plan.find_unchanged` wrote it: registrations whose newest knowledge of JING
+        holds their wanted values, with where that knowledge came from. They leave
+        `jing_pending` (not in a dry run).
+        """
+        with self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_sync_log ({_LOG_COLUMNS})
+                SELECT s.run_id, s.row_index, s.source, {_KEY},
+                       {", ".join(f"s.{f}" for f in WANTED_FIELDS)}, 'unchanged',
+                       'JING already holds these values (' || u.known_by || ')',
+                       NULL, NULL, now(), NULL
+                FROM jing_staged AS s JOIN unchanged_keys AS u USING ({_KEY})
+                WHERE s.run_id = $run AND s.reason IS NULL
+                """,
+                {"run": run_id},
+            )
+            if not dry_run:
+                con.execute(
+                    "DELETE FROM jing_pending AS p USING unchanged_keys AS u "
+                    "WHERE p.destination = $dest AND p.entity_uuid = u.entity_uuid "
+                    "AND p.omni_user_uuid = u.omni_user_uuid",
+                    self._params(),
+                )
+
+    def log_planned(self, run_id: str) -> None:
+        """A dry run's log: each row to send, with the chunk (call) it would go in."""
+        with self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_sync_log ({_LOG_COLUMNS})
+                SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL,
+                       chunk_id, now(), NULL
+                FROM jing_work WHERE run_id = $run
+                """,
+                {"run": run_id},
+            )
+
+    def add_observed(self, run_id: str, observed: pa.Table, known_by: str) -> int:
+        """Keep what JING was seen to hold (an extract or a read-back) for this run's plan.
+
+        `observed` has `entity_uuid`, `omni_user_uuid`, the wanted fields (API strings)
+        and `observed_at`; `known_by` says where it came from, for the log's reasons.
+        """
+        with self._registered("observed_batch", observed), self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_observed
+                SELECT $run, {_KEY}, {_FIELDS}, observed_at,
+                       replace($known_by, '{{at}}', strftime(observed_at, '%Y-%m-%d %H:%M:%S UTC'))
+                FROM observed_batch
+                """,
+                {"run": run_id, "known_by": known_by},
+            )
+        return observed.num_rows
 
     # -- answers ------------------------------------------------------------------------
 
     def record_answers(self, run_id: str, answers: pa.Table, calls: int) -> None:
-        """Log, confirm and (un)pend the rows of answered chunks, in one transaction.
+        """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
-        `answers` holds one row per (chunk, user) with `ANSWER_COLUMNS`. Every input
-        row behind a user (identical duplicates, a pending retry) gets the outcome.
-        This runs after every few calls, so it only appends: confirmed users leave
-        `jing_pending`, and older confirmations go, when the run closes (`close_run`).
+        `answers` holds one row per input row answered, with `ANSWER_COLUMNS`. A
+        failure whose outcome is unknown makes its users' state unknown, so no older
+        confirmation can make a later run call them unchanged. This runs after every
+        few calls, so it only appends: confirmed users leave `jing_pending`, and older
+        knowledge goes, when the run closes (`close_run`).
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
         with self._registered("answers", answers), self.transaction() as con:
-            self._record(con, run_id, calls)
+            stamp = now()
+            con.execute(
+                f"""
+                INSERT INTO jing_sync_log ({_LOG_COLUMNS})
+                SELECT $run, row_index, source, {_KEY}, {_FIELDS},
+                       outcome, reason, request_id, chunk_id, $stamp, failure
+                FROM answers
+                """,
+                {"stamp": stamp, "run": run_id},
+            )
+            echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
+            nulls = ", ".join("NULL" for _ in WANTED_FIELDS)
+            con.execute(
+                f"""
+                INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
+                SELECT DISTINCT {_KEY}, {echoes}, jing_uuid, $stamp, $run, $dest,
+                       coalesce(basis, 'confirmed')
+                FROM answers WHERE outcome = 'applied'
+                UNION ALL
+                SELECT DISTINCT {_KEY}, {nulls}, NULL, $stamp, $run, $dest, 'unknown'
+                FROM answers WHERE outcome = 'failed' AND failure = '{UNKNOWN}'
+                """,
+                self._params(run_id, stamp=stamp),
+            )
+            # Appended, not added up in jing_sync_runs: thousands of updates of one row
+            # each leave a version behind, and the updates slow down as they pile up.
+            con.execute("INSERT INTO jing_calls VALUES (?, ?)", [run_id, calls])
             if failed:
-                _pend(
+                self._pend(
                     con,
-                    f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, reason "
+                    f"SELECT DISTINCT {_KEY}, {_FIELDS}, reason, failure "
                     "FROM answers WHERE outcome = 'failed'",
                     run_id,
                 )
 
-    def _record(self, con: duckdb.DuckDBPyConnection, run_id: str, calls: int) -> None:
-        """Log the answers and append what JING confirmed (older rows go in `close_run`)."""
-        stamp = now()
-        con.execute(
-            f"""
-            INSERT INTO jing_sync_log
-            SELECT $run, row_index, source, entity_uuid, omni_user_uuid, {_FIELDS},
-                   outcome, reason, request_id, chunk_id, $stamp
-            FROM answers
-            """,
-            {"stamp": stamp, "run": run_id},
-        )
-        echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
-        con.execute(
-            f"""
-            INSERT INTO jing_applied_status
-            SELECT DISTINCT entity_uuid, omni_user_uuid, {echoes}, jing_uuid, $stamp, $run
-            FROM answers WHERE outcome = 'applied'
-            """,
-            {"stamp": stamp, "run": run_id},
-        )
-        # Appended, not added up in jing_sync_runs: thousands of updates of one row
-        # each leave a version behind, and the updates slow down as they pile up.
-        con.execute("INSERT INTO jing_calls VALUES (?, ?)", [run_id, calls])
-
     # -- unfinished runs ----------------------------------------------------------------
 
     def unfinished_runs(self, but: str) -> list[tuple[str, str]]:
-        """(run_id, mode) of runs that never finished: their process died or was killed."""
+        """(run_id, mode) of this destination's runs that never finished: killed, or crashed."""
         return [
             (run_id, mode)
             for run_id, mode in self.con.execute(
                 "SELECT run_id, mode FROM jing_sync_runs WHERE status = 'running' AND run_id <> ? "
-                "ORDER BY started_at",
-                [but],
+                "AND destination IS NOT DISTINCT FROM ? ORDER BY started_at",
+                [but, self.destination],
             ).fetchall()
         ]
 
     def settle_unlogged(
-        self, con: duckdb.DuckDBPyConnection, run_id: str, outcome: str, reason: str, *, pend: bool
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        outcome: str,
+        reason: str,
+        *,
+        pend: bool,
+        maybe_sent: bool = False,
     ) -> None:
         """Give every staged row of a run that has no log row yet its log row.
 
-        Rejected rows are logged `rejected`; the others get `outcome` with `reason`
-        and, with `pend`, join `jing_pending` so that a later run sends them. Runs
-        inside `con`'s transaction.
+        Rejected rows are logged `rejected` (or `superseded`); the others get
+        `outcome` with `reason` and, with `pend`, join `jing_pending` so that a later
+        run sends them. With `maybe_sent` (the process died while calls may have
+        been in flight), the rows that were in a chunk have an unknown outcome:
+        their users' state becomes unknown. Runs inside `con`'s transaction.
         """
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE unlogged AS
-            SELECT s.* FROM jing_staged AS s
+            SELECT s.*, w.chunk_id FROM jing_staged AS s
             ANTI JOIN (SELECT source, row_index FROM jing_sync_log WHERE run_id = $run) AS l
             USING (source, row_index)
+            LEFT JOIN jing_work AS w USING (run_id, source, row_index)
             WHERE s.run_id = $run
             """,
             {"run": run_id},
         )
+        failure = f"CASE WHEN u.chunk_id IS NOT NULL THEN '{UNKNOWN}' ELSE '{RETRYABLE}' END"
         con.execute(
             f"""
-            INSERT INTO jing_sync_log
+            INSERT INTO jing_sync_log ({_LOG_COLUMNS})
             SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid,
                    {", ".join(f"u.{f}" for f in WANTED_FIELDS)},
-                   CASE WHEN u.reason IS NULL THEN $outcome ELSE 'rejected' END,
-                   coalesce(u.reason, $reason), NULL, w.chunk_id, $stamp
+                   CASE WHEN u.reason IS NULL THEN $outcome
+                        WHEN u.source = $pending THEN 'superseded' ELSE 'rejected' END,
+                   coalesce(u.reason, $reason), NULL, u.chunk_id, $stamp,
+                   CASE WHEN u.reason IS NULL AND $outcome = 'failed'
+                        THEN {failure if maybe_sent else f"'{RETRYABLE}'"} END
             FROM unlogged AS u
-            LEFT JOIN jing_work AS w USING (run_id, source, row_index)
             """,
-            {"outcome": outcome, "reason": reason, "stamp": now()},
+            {"outcome": outcome, "reason": reason, "stamp": now(), "pending": PENDING_SOURCE},
         )
+        if maybe_sent:
+            nulls = ", ".join("NULL" for _ in WANTED_FIELDS)
+            con.execute(
+                f"""
+                INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
+                SELECT DISTINCT {_KEY}, {nulls}, NULL, $stamp, $run, $dest, 'unknown'
+                FROM unlogged WHERE reason IS NULL AND chunk_id IS NOT NULL
+                """,
+                self._params(run_id, stamp=now()),
+            )
         if pend:
-            _pend(
+            chunked = f"CASE WHEN chunk_id IS NOT NULL THEN '{UNKNOWN}' ELSE '{RETRYABLE}' END"
+            self._pend(
                 con,
-                f"SELECT DISTINCT entity_uuid, omni_user_uuid, {_FIELDS}, $reason AS reason "
+                f"SELECT DISTINCT {_KEY}, {_FIELDS}, $reason AS reason, "
+                f"{chunked if maybe_sent else repr(RETRYABLE)} AS failure "
                 "FROM unlogged WHERE reason IS NULL AND source <> $pending",
                 run_id,
                 {"reason": reason, "pending": PENDING_SOURCE},
             )
         con.execute("DROP TABLE unlogged")
 
+    # -- pending ------------------------------------------------------------------------
 
-def _pend(
-    con: duckdb.DuckDBPyConnection,
-    rows_sql: str,
-    run_id: str,
-    params: dict[str, object] | None = None,
-) -> None:
-    """Append rows (entity_uuid, omni_user_uuid, wanted fields, reason) to `jing_pending`.
+    def _pend(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rows_sql: str,
+        run_id: str,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        """Append rows (key, wanted fields, reason, failure) to `jing_pending`.
 
-    An append costs the same however large `jing_pending` is; `_compact_pending`
-    folds each user's rows into one when the run closes.
-    """
-    con.execute(
-        f"""
-        INSERT INTO jing_pending
-        SELECT entity_uuid, omni_user_uuid, {_FIELDS}, $run, $run, 1, reason FROM ({rows_sql})
-        """,
-        {"run": run_id, **(params or {})},
-    )
-
-
-def _compact_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Settle `jing_pending` for a closing run: one row per user still waiting.
-
-    Users the run confirmed leave it. A user the run failed keeps this run's
-    values and reason, the first run that wanted it, and one more attempt.
-    """
-    con.execute(
+        An append costs the same however large `jing_pending` is; `_compact_pending`
+        folds each user's rows into one when the run closes. A permanent failure is
+        kept as `permanent`, never retried on its own.
         """
-        DELETE FROM jing_pending AS p
-        USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
-               WHERE run_id = $run) AS k
-        WHERE p.entity_uuid = k.entity_uuid AND p.omni_user_uuid = k.omni_user_uuid
-        """,
-        {"run": run_id},
-    )
-    # Each user has at most one row from before this run (the last compaction left one).
-    con.execute(
+        con.execute(
+            f"""
+            INSERT INTO jing_pending ({_PENDING_COLUMNS})
+            SELECT {_KEY}, {_FIELDS}, $run, $run, 1, reason, $dest,
+                   CASE WHEN failure = '{PERMANENT}' THEN 'permanent' ELSE 'pending' END,
+                   failure, now()
+            FROM ({rows_sql})
+            """,
+            self._params(run_id, **(params or {})),
+        )
+
+    def _compact_pending(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, limits: PendingLimits | None
+    ) -> None:
+        """Settle `jing_pending` for a closing run: one row per user still waiting.
+
+        Users the run confirmed leave it. A user the run failed keeps this run's
+        values, reason and state, the first run that wanted it and when, and one
+        more attempt. Past the limits a retryable row is given up, with the reason.
         """
-        UPDATE jing_pending AS n SET first_run_id = o.first_run_id, attempts = o.attempts + 1
-        FROM jing_pending AS o
-        WHERE n.last_run_id = $run AND o.last_run_id <> $run
-          AND n.entity_uuid = o.entity_uuid AND n.omni_user_uuid = o.omni_user_uuid
-        """,
-        {"run": run_id},
-    )
-    con.execute(
-        """
-        DELETE FROM jing_pending AS o
-        USING (SELECT entity_uuid, omni_user_uuid FROM jing_pending WHERE last_run_id = $run) AS n
-        WHERE o.last_run_id <> $run
-          AND o.entity_uuid = n.entity_uuid AND o.omni_user_uuid = n.omni_user_uuid
-        """,
-        {"run": run_id},
-    )
+        params = self._params(run_id)
+        con.execute(
+            """
+            DELETE FROM jing_pending AS p
+            USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
+                   WHERE run_id = $run AND destination = $dest AND basis <> 'unknown') AS k
+            WHERE p.destination = $dest
+              AND p.entity_uuid = k.entity_uuid AND p.omni_user_uuid = k.omni_user_uuid
+            """,
+            params,
+        )
+        # Each user has at most one row from before this run (the last compaction left one).
+        con.execute(
+            """
+            UPDATE jing_pending AS n SET first_run_id = o.first_run_id,
+                attempts = o.attempts + 1,
+                first_wanted_at = coalesce(o.first_wanted_at, n.first_wanted_at)
+            FROM jing_pending AS o
+            WHERE n.last_run_id = $run AND o.last_run_id <> $run
+              AND n.destination = $dest AND o.destination = $dest
+              AND n.entity_uuid = o.entity_uuid AND n.omni_user_uuid = o.omni_user_uuid
+            """,
+            params,
+        )
+        con.execute(
+            """
+            DELETE FROM jing_pending AS o
+            USING (SELECT entity_uuid, omni_user_uuid FROM jing_pending
+                   WHERE last_run_id = $run AND destination = $dest) AS n
+            WHERE o.last_run_id <> $run AND o.destination = $dest
+              AND o.entity_uuid = n.entity_uuid AND o.omni_user_uuid = n.omni_user_uuid
+            """,
+            params,
+        )
+        # Of one run's own rows for a user (a pending retry and a chunk), one stays.
+        con.execute(
+            f"""
+            DELETE FROM jing_pending AS p USING (
+                SELECT {_KEY}, min(rowid) AS keep FROM jing_pending
+                WHERE last_run_id = $run AND destination = $dest GROUP BY ALL
+                HAVING count(*) > 1
+            ) AS d
+            WHERE p.last_run_id = $run AND p.destination = $dest
+              AND p.entity_uuid = d.entity_uuid AND p.omni_user_uuid = d.omni_user_uuid
+              AND p.rowid <> d.keep
+            """,
+            params,
+        )
+        if limits is not None:
+            self._give_up(con, run_id, limits)
+
+    def _give_up(self, con: duckdb.DuckDBPyConnection, run_id: str, limits: PendingLimits) -> None:
+        """Retryable rows past `limits` become `given_up`; the run's log says so too."""
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE given_up AS
+            SELECT entity_uuid, omni_user_uuid,
+                   'given up after ' || attempts || ' attempts over '
+                   || CAST(round(epoch(now() - first_wanted_at) / 3600, 1) AS VARCHAR)
+                   || ' h (limits: pending_max_attempts ' || $attempts
+                   || ', pending_max_age_hours ' || $hours || '); the last failure: '
+                   || coalesce(last_reason, '?') AS why
+            FROM jing_pending
+            WHERE destination = $dest AND state = 'pending' AND last_run_id = $run
+              AND (attempts >= $attempts
+                   OR first_wanted_at < now() - to_milliseconds(CAST($hours * 3600000 AS BIGINT)))
+            """,
+            self._params(run_id, attempts=limits.max_attempts, hours=limits.max_age_hours),
+        )
+        con.execute(
+            "UPDATE jing_pending AS p SET state = 'given_up', last_reason = g.why "
+            "FROM given_up AS g WHERE p.destination = $dest AND p.state = 'pending' "
+            "AND p.entity_uuid = g.entity_uuid AND p.omni_user_uuid = g.omni_user_uuid",
+            self._params(),
+        )
+        con.execute(
+            "UPDATE jing_sync_log AS l SET reason = l.reason || '; ' || g.why "
+            "FROM given_up AS g WHERE l.run_id = $run AND l.outcome = 'failed' "
+            "AND l.entity_uuid = g.entity_uuid AND l.omni_user_uuid = g.omni_user_uuid",
+            {"run": run_id},
+        )
+        con.execute("DROP TABLE given_up")
+
+    def pending_rows(self, where: PendingFilter) -> list[dict[str, Any]]:
+        """This destination's rows of `jing_pending` that `where` selects, oldest first."""
+        clause, params = where.where()
+        cursor = self.con.execute(
+            f"SELECT {_KEY}, {_FIELDS}, state, failure, attempts, first_wanted_at, "
+            f"first_run_id, last_run_id, last_reason FROM jing_pending WHERE {clause} "
+            f"ORDER BY first_wanted_at NULLS FIRST, {_KEY}",
+            {**self._params(), **params},
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def act_on_pending(self, action: str, where: PendingFilter) -> int:
+        """`retry` (back to `pending`, attempts and age afresh) or `drop`; each row logged."""
+        clause, params = where.where()
+        params = {**self._params(), **params}
+        with self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_pending_actions
+                SELECT now(), $action, destination, {_KEY}, state, last_reason
+                FROM jing_pending WHERE {clause}
+                """,
+                {**params, "action": action},
+            )
+            if action == "drop":
+                count = scalar(con, f"SELECT count(*) FROM jing_pending WHERE {clause}", params)
+                con.execute(f"DELETE FROM jing_pending WHERE {clause}", params)
+            elif action == "retry":
+                count = scalar(con, f"SELECT count(*) FROM jing_pending WHERE {clause}", params)
+                con.execute(
+                    f"UPDATE jing_pending SET state = 'pending', attempts = 0, "
+                    f"first_wanted_at = now() WHERE {clause}",
+                    params,
+                )
+            else:
+                raise ValueError(f"unknown pending action {action!r}")
+        return int(count or 0)
+
+
+def destination_of(base_url: str, app_id: str) -> str:
+    """The key a ledger files a destination's rows under: `app_id@base_url`."""
+    return f"{app_id}@{base_url.rstrip('/')}"

@@ -81,81 +81,77 @@ def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-def add_pending(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Bring in the pending rows of earlier runs, as rows of source `pending`.
+def add_pending(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+    """Bring in the destination's pending rows of earlier runs, as rows of source `pending`.
 
     A registration this run asks for again takes this run's values instead: the
     newest wish wins, and the older pending row is replaced when this one settles.
+    When this run's row for it was rejected (a bad value, a conflicting duplicate),
+    the pending row is staged with the reason it is superseded, so that it is
+    logged and withdrawn rather than sent: a value the input no longer asks for.
+    Rows given up or permanent are not retried on their own (`target-jing pending`).
     """
     con.execute(
         f"""
         INSERT INTO jing_staged
-        SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, $pending, {_KEY}, {_FIELDS}, NULL
+        SELECT $run, row_number() OVER (ORDER BY {_KEY}) - 1, $pending, {_KEY}, {_FIELDS},
+               CASE WHEN r.row_index IS NOT NULL THEN
+                   'superseded by row ' || r.row_index || ' of ' || r.source
+                   || ', a newer wish for this registration (that row was rejected: '
+                   || r.reason || ')' END
         FROM (  -- one row per user, even beside a killed run not yet recovered (a dry run)
-            SELECT * FROM jing_pending
+            SELECT * FROM jing_pending WHERE destination = $dest AND state = 'pending'
             QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY last_run_id DESC) = 1
         ) AS p
         ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged
                    WHERE run_id = $run AND reason IS NULL) AS s
         USING ({_KEY})
+        LEFT JOIN (
+            SELECT {_KEY}, row_index, source, reason FROM jing_staged
+            WHERE run_id = $run AND reason IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY source, row_index) = 1
+        ) AS r USING ({_KEY})
         """,
-        {"run": run_id, "pending": PENDING_SOURCE},
+        {"run": run_id, "pending": PENDING_SOURCE, "dest": destination},
     )
 
 
-def log_rejected(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    con.execute(
-        f"""
-        INSERT INTO jing_sync_log
-        SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'rejected', reason, NULL, NULL,
-               now()
-        FROM jing_staged WHERE run_id = $run AND reason IS NOT NULL
-        """,
-        {"run": run_id},
-    )
+def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+    """Write the temp table `unchanged_keys`: registrations JING is known to hold as wanted.
 
-
-def settle_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, *, dry_run: bool) -> None:
-    """Log `unchanged` for rows JING already holds; they leave `jing_pending` (not in a dry run).
-
-    Only the fields a row sets are compared: an empty field is not sent, so it
-    cannot differ.
+    What JING holds is the newest of what the ledger knows (a confirmation, a
+    read-back, or an unknown outcome, which knows nothing) and what this run
+    observed (`jing_observed`: an extract of the warehouse, or a read-back). Only
+    the fields a row sets are compared: an empty field is not sent, so it cannot
+    differ. `known_by` says where the knowledge came from, for the log.
     """
-    same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = a.{f})" for f in WANTED_FIELDS)
-    # Until a killed run is recovered (a dry run does not), a user may have two
-    # confirmed rows: only the latest one counts.
+    same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = k.{f})" for f in WANTED_FIELDS)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE unchanged_keys AS
         WITH wanted AS (
             SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
             WHERE run_id = $run AND reason IS NULL
-        ), latest AS (
-            SELECT a.* FROM jing_applied_status AS a SEMI JOIN wanted USING ({_KEY})
-            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY confirmed_at DESC) = 1
+        ), known AS (
+            SELECT {_KEY}, {_FIELDS}, basis, confirmed_at AS known_at,
+                   CASE basis WHEN 'read_back' THEN 'read back by run ' || run_id
+                        ELSE 'confirmed by run ' || run_id END AS known_by
+            FROM jing_applied_status SEMI JOIN wanted USING ({_KEY})
+            WHERE destination = $dest
+            UNION ALL
+            SELECT {_KEY}, {_FIELDS}, 'observed', observed_at, known_by
+            FROM jing_observed SEMI JOIN wanted USING ({_KEY})
+            WHERE run_id = $run
+        ), newest AS (
+            SELECT * FROM known
+            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY known_at DESC) = 1
         )
-        SELECT w.entity_uuid, w.omni_user_uuid, a.run_id AS applied_by
-        FROM wanted AS w JOIN latest AS a USING ({_KEY})
-        WHERE {same}
+        SELECT DISTINCT w.entity_uuid, w.omni_user_uuid, k.known_by
+        FROM wanted AS w JOIN newest AS k USING ({_KEY})
+        WHERE k.basis <> 'unknown' AND {same}
         """,
-        {"run": run_id},
+        {"run": run_id, "dest": destination},
     )
-    con.execute(
-        f"""
-        INSERT INTO jing_sync_log
-        SELECT s.run_id, s.row_index, s.source, {_KEY}, {_fields_of("s")}, 'unchanged',
-               'JING already holds these values (confirmed by run ' || u.applied_by || ')',
-               NULL, NULL, now()
-        FROM jing_staged AS s JOIN unchanged_keys AS u USING ({_KEY})
-        WHERE s.run_id = $run AND s.reason IS NULL
-        """,
-        {"run": run_id},
-    )
-    if not dry_run:
-        con.execute(
-            "DELETE FROM jing_pending AS p USING unchanged_keys AS u "
-            "WHERE p.entity_uuid = u.entity_uuid AND p.omni_user_uuid = u.omni_user_uuid"
-        )
 
 
 def make_chunks(
@@ -201,17 +197,14 @@ def make_chunks(
     )
 
 
-def log_planned(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """A dry run's log: each row to send, with the chunk (call) it would go in."""
-    con.execute(
-        f"""
-        INSERT INTO jing_sync_log
-        SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL, chunk_id,
-               now()
-        FROM jing_work WHERE run_id = $run
-        """,
-        {"run": run_id},
-    )
+def wanted_activities(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """The activities of the run's wanted rows (its input and the pending rows it retries)."""
+    rows = con.execute(
+        "SELECT DISTINCT entity_uuid FROM jing_staged WHERE run_id = ? AND reason IS NULL "
+        "ORDER BY 1",
+        [run_id],
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:

@@ -2,10 +2,19 @@
 
 Calls run on a small thread pool (`max_concurrency`); the client's rate limiter
 and concurrency cap are shared by all of them. Answers come back to the calling
-thread, which alone writes the ledger: after each batch of confirmed chunks,
+thread, which alone writes the ledger: after each batch of answered chunks,
 before more are sent than the pool can hold, so a kill loses at most the chunks
-in flight. A code 0 does not mean every user was updated: a user missing from
-`data`, or echoed with other values, failed, and says why.
+in flight (and the next run treats those as unknown).
+
+Each row's failure is sorted here. *Permanent*: JING refused that row's value
+or id once the row was alone in its call (a refused chunk is halved until the
+bad rows are isolated; the API's `msg` text is never read), or the activity does
+not exist. *Unknown*: the call may have taken effect although its answer was
+never read (a timeout after sending, a dropped connection, a cut-off or HTML
+body, code 0 without a readable `data`, an echo with other values). *Retryable*:
+nothing was changed, and a later run may succeed (a user not yet registered, a
+call that never reached the API). With `read_back`, an unknown chunk is settled
+by reading the activity's registrations back.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import pyarrow as pa
@@ -21,14 +31,21 @@ from jing_client import (
     JingAuthError,
     JingBadRequest,
     JingClient,
+    JingConfigError,
     JingError,
+    JingMalformedResponse,
+    JingNotFound,
     JingPermissionError,
+    JingTransientError,
+    JingUnreachable,
 )
 from jing_client.client import Envelope
 from jing_client.redact import redact
-from target_jing.ledger import ANSWER_COLUMNS
+from jing_client.times import echoed_time, same_api_time
+from target_jing.ledger import ANSWER_COLUMNS, PERMANENT, RETRYABLE, UNKNOWN
 from target_jing.plan import Chunk
-from target_jing.settings import WANTED_FIELDS
+from target_jing.read_back import ReadBack, status_text
+from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
 
@@ -39,100 +56,212 @@ UNREACHABLE_STREAK = 3
 #: batches (one transaction for many chunks), few enough that a kill re-sends little.
 IN_FLIGHT_PER_WORKER = 4
 
-#: Errors that end the run: the credentials or the app's rights, not the data.
-FATAL_ERRORS = (JingAuthError, JingPermissionError)
+#: Errors that end the run: the credentials, the app's rights or the settings, not the data.
+FATAL_ERRORS = (JingAuthError, JingPermissionError, JingConfigError)
+
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Answered:
     """The users of one call (a chunk, or a part of one after a split) and what became of them."""
 
-    rows: list[tuple[Any, ...]]
+    rows: list[Row]
+    #: Calls that reached the API (a call refused at the connection did not).
     calls: int
-    #: A transient error the client's retries could not overcome (the API may be down).
+    #: The API gave no answer at all, past the client's retries (it may be down).
     transient_error: JingError | None = None
 
 
-def send_chunk(client: JingClient, chunk: Chunk) -> Answered:
-    """One update call; on a refused request, halves until the bad users are alone.
+@dataclass(frozen=True)
+class Sending:
+    """What every call of a run shares: the client, the API's zone, the optional read-back."""
 
-    A whole chunk refused as a bad request may be one bad user id: each half is
-    sent again, so the good users are still applied and the bad ones isolated.
-    """
+    client: JingClient
+    zone: tzinfo
+    read_back: ReadBack | None = None
+
+
+def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
+    """One update call; on a refused request, halves until the bad users are alone."""
     try:
-        envelope = client.update_user_status(chunk.entity_uuid, chunk.user_ids, chunk.fields)
+        envelope = sending.client.update_user_status(
+            chunk.entity_uuid, chunk.user_ids, chunk.fields
+        )
     except FATAL_ERRORS:
         raise
     except JingBadRequest as error:
-        if len(chunk.user_ids) == 1 or _blames_shared_value(chunk, error):
-            return Answered(_failed_rows(chunk, error), calls=1)
+        if len(chunk.user_ids) == 1:
+            return Answered(_failed_rows(chunk, error, PERMANENT), calls=1)
         middle = len(chunk.user_ids) // 2
         halves = [
             send_chunk(
-                client, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users, chunk.rows)
+                sending, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users, chunk.rows)
             )
             for users in (chunk.user_ids[:middle], chunk.user_ids[middle:])
         ]
         return Answered(
             [row for half in halves for row in half.rows], 1 + sum(h.calls for h in halves)
         )
+    except JingNotFound as error:
+        return Answered(_failed_rows(chunk, error, PERMANENT), calls=1)
+    except JingUnreachable as error:
+        return Answered(_failed_rows(chunk, error, RETRYABLE), calls=0, transient_error=error)
+    except JingTransientError as error:
+        rows = _settled(sending, chunk, _failed_rows(chunk, error, UNKNOWN))
+        # The API's own error code (50000), or an answer that came but could not be
+        # read, is no sign that the API is down.
+        answered = error.code is not None or isinstance(error, JingMalformedResponse)
+        return Answered(rows, calls=1, transient_error=None if answered else error)
     except JingError as error:
-        transient = error if error.transient else None
-        return Answered(_failed_rows(chunk, error), calls=1, transient_error=transient)
-    return Answered(reconcile(chunk, envelope), calls=1)
+        return Answered(_failed_rows(chunk, error, RETRYABLE), calls=1)
+    return Answered(_settled(sending, chunk, reconcile(chunk, envelope, sending.zone)), calls=1)
 
 
-def _blames_shared_value(chunk: Chunk, error: JingBadRequest) -> bool:
-    """Whether the API's `msg` names a value every user of the chunk shares.
+def _settled(sending: Sending, chunk: Chunk, rows: list[Row]) -> list[Row]:
+    """With a read-back, rows of unknown outcome become what JING is read to hold."""
+    if sending.read_back is None or not any(r["failure"] == UNKNOWN for r in rows):
+        return rows
+    try:
+        held, label = sending.read_back.registrations(chunk.entity_uuid)
+    except FATAL_ERRORS:
+        raise
+    except JingError:
+        return rows  # the read-back failed too: the outcome stays unknown
+    settled = []
+    for row in rows:
+        if row["failure"] != UNKNOWN:
+            settled.append(row)
+            continue
+        values = held.get(row["omni_user_uuid"])
+        if values is None:
+            settled.append({**row, "failure": RETRYABLE, "reason": f"{label}: {NOT_REGISTERED}"})
+            continue
+        echoes = {f"echo_{name}": values.get(name) for name in WANTED_FIELDS}
+        if all(values.get(name) == row[name] for name in chunk.fields):
+            settled.append(
+                {
+                    **row,
+                    **echoes,
+                    "outcome": "applied",
+                    "failure": None,
+                    "basis": "read_back",
+                    "reason": f"the answer was unknown; {label} shows the values",
+                }
+            )
+        else:
+            differences = _differences(chunk.fields, values, sending.zone)
+            reason = f"the answer was unknown; {label}: " + "; ".join(differences)
+            settled.append(
+                {**row, **echoes, "failure": RETRYABLE, "basis": "read_back", "reason": reason}
+            )
+    return settled
 
-    The API names the bad parameter (jing-api.md 3). When that is the activity or
-    a status the whole chunk carries, no split can save any row: halving would
-    only spend calls.
+
+def reconcile(chunk: Chunk, envelope: Envelope, zone: tzinfo) -> list[Row]:
+    """One answer row per input row: applied only when echoed with the wanted values.
+
+    `data` may be the list of updated registrations, or `{"success": [...],
+    "failure": [...]}`; statuses may come as numbers and times with a `T`, an
+    offset or without seconds (`jing_client.times.echoed_time`). A code 0 without
+    a readable `data` leaves every row's outcome unknown: the call may have
+    taken effect.
     """
-    return any(name in error.msg for name in ("entity_uuid", *chunk.fields))
-
-
-def reconcile(chunk: Chunk, envelope: Envelope) -> list[tuple[Any, ...]]:
-    """One answer row per user asked for: applied only when echoed with the wanted values."""
-    if not isinstance(envelope.data, list):
-        reason = f"the answer's data is not a list of users: {type(envelope.data).__name__}"
+    data = envelope.data
+    refused: dict[str, str] = {}
+    if isinstance(data, dict) and ("success" in data or "failure" in data):
+        refused = _refusals(data.get("failure"))
+        data = data.get("success") or []
+    if not isinstance(data, list):
+        reason = (
+            "code 0 but no readable data (data is "
+            f"{type(data).__name__ if data is not None else 'missing or null'}): "
+            "the call may have taken effect; the outcome is unknown"
+        )
         return [
             row
             for user_id in chunk.user_ids
-            for row in _rows(chunk, user_id, "failed", reason, envelope.request_id)
+            for row in _rows(chunk, user_id, "failed", reason, envelope.request_id, UNKNOWN)
         ]
-    data = envelope.data
     echoed = {
         item.get("omni_user_uuid"): item
         for item in data
         if isinstance(item, dict)
         and item.get("target_entity_uuid", chunk.entity_uuid) == chunk.entity_uuid
     }
-    rows = []
+    rows: list[Row] = []
     for user_id in chunk.user_ids:
         echo = echoed.get(user_id)
         if echo is None:
-            rows.extend(_rows(chunk, user_id, "failed", NOT_REGISTERED, envelope.request_id))
+            reason = (
+                f"JING refused it: {refused[user_id]}" if user_id in refused else NOT_REGISTERED
+            )
+            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, RETRYABLE))
             continue
-        differences = [
-            f"{name} wanted {wanted!r}, JING holds {echo.get(name)!r}"
-            for name, wanted in chunk.fields.items()
-            if echo.get(name) != wanted
-        ]
+        values = _held(echo, chunk.fields, zone)
+        differences = _differences(chunk.fields, values, zone)
         if differences:
             reason = "JING answered other values: " + "; ".join(differences)
-            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, echo))
+            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, UNKNOWN))
         else:
-            rows.extend(_rows(chunk, user_id, "applied", None, envelope.request_id, echo))
+            rows.extend(
+                _rows(chunk, user_id, "applied", None, envelope.request_id, None, echo, values)
+            )
     return rows
 
 
-def _failed_rows(chunk: Chunk, error: JingError) -> list[tuple[Any, ...]]:
+def _refusals(failure: Any) -> dict[str, str]:
+    """User id -> JING's reason, from a `failure` list of ids or of objects."""
+    found: dict[str, str] = {}
+    for item in failure if isinstance(failure, list) else []:
+        if isinstance(item, str):
+            found[item] = "listed under failure"
+        elif isinstance(item, dict):
+            user = item.get("omni_user_uuid") or item.get("user_id")
+            why = item.get("reason") or item.get("msg") or item.get("message") or "no reason given"
+            if isinstance(user, str):
+                found[user] = redact(str(why))[:200]
+    return found
+
+
+def _held(echo: Row, wanted: dict[str, str], zone: tzinfo) -> dict[str, str | None]:
+    """What an echo says JING holds, in the API's own strings.
+
+    A wanted field that the echo matches at the echo's precision is the wanted
+    value; other fields are the echo as read (times in the API's format and zone).
+    """
+    held: dict[str, str | None] = {}
+    for name in WANTED_FIELDS:
+        value = echo.get(name)
+        if name in TIME_FIELDS:
+            if name in wanted and same_api_time(wanted[name], value, zone):
+                held[name] = wanted[name]
+            else:
+                read = echoed_time(value, zone)
+                held[name] = read[0] if read else _text(value)
+        else:
+            held[name] = status_text(value)
+    return held
+
+
+def _differences(wanted: dict[str, str], held: dict[str, Any], zone: tzinfo) -> list[str]:
+    differences = []
+    for name, value in wanted.items():
+        got = held.get(name)
+        same = same_api_time(value, got, zone) if name in TIME_FIELDS else got == value
+        if not same:
+            differences.append(f"{name} wanted {value!r}, JING holds {got!r}")
+    return differences
+
+
+def _failed_rows(chunk: Chunk, error: JingError, failure: str) -> list[Row]:
     reason = redact(f"{type(error).__name__}: {error}")
+    if failure == UNKNOWN:
+        reason += " (the call may have taken effect; the outcome is unknown)"
     return [
         row
         for user_id in chunk.user_ids
-        for row in _rows(chunk, user_id, "failed", reason, error.request_id or None)
+        for row in _rows(chunk, user_id, "failed", reason, error.request_id or None, failure)
     ]
 
 
@@ -142,22 +271,26 @@ def _rows(
     outcome: str,
     reason: str | None,
     request_id: str | None,
-    echo: dict[str, Any] | None = None,
-) -> list[tuple[Any, ...]]:
-    """One row per input row behind `user_id`, in the order of `ledger.ANSWER_COLUMNS`."""
-    echo = echo or {}
-    shared = (
-        chunk.entity_uuid,
-        user_id,
-        *(chunk.fields.get(name) for name in WANTED_FIELDS),
-        outcome,
-        reason,
-        request_id,
-        _text(echo.get("jing_uuid")),
-        *(_text(echo.get(name)) for name in WANTED_FIELDS),
-    )
+    failure: str | None,
+    echo: Row | None = None,
+    held: dict[str, str | None] | None = None,
+) -> list[Row]:
+    """One row per input row behind `user_id`, with the names of `ledger.ANSWER_COLUMNS`."""
+    echo, held = echo or {}, held or {}
+    shared: Row = {
+        "entity_uuid": chunk.entity_uuid,
+        "omni_user_uuid": user_id,
+        **{name: chunk.fields.get(name) for name in WANTED_FIELDS},
+        "outcome": outcome,
+        "reason": reason,
+        "request_id": request_id,
+        "failure": failure,
+        "basis": None,
+        "jing_uuid": _text(echo.get("jing_uuid")),
+        **{f"echo_{name}": held.get(name) for name in WANTED_FIELDS},
+    }
     return [
-        (chunk.chunk_id, source, row_index, *shared)
+        {"chunk_id": chunk.chunk_id, "source": source, "row_index": row_index, **shared}
         for source, row_index in chunk.rows.get(user_id, [])
     ]
 
@@ -176,19 +309,14 @@ ANSWER_SCHEMA = pa.schema(
 
 
 def answers_table(answered: list[Answered]) -> pa.Table:
-    """The answers as one Arrow table, column by column (cheap to build and to scan)."""
-    rows = [row for item in answered for row in item.rows]
-    return pa.table(
-        [
-            pa.array([row[i] for row in rows], type=column.type)
-            for i, column in enumerate(ANSWER_SCHEMA)
-        ],
-        schema=ANSWER_SCHEMA,
+    """The answers as one Arrow table, by column name."""
+    return pa.Table.from_pylist(
+        [row for item in answered for row in item.rows], schema=ANSWER_SCHEMA
     )
 
 
 class ApiUnreachable(JingError):
-    """Call after call failed even after the client's retries: the API is down or unreachable.
+    """The API gave no answer, past the client's retries, to call after call.
 
     Sending the rest would only spend the whole retry budget on every chunk; the
     rows stay pending and the next run sends them.
@@ -198,10 +326,13 @@ class ApiUnreachable(JingError):
 class _Sender:
     """The calls in flight, and what stops the run: a fatal error or an unreachable API."""
 
-    def __init__(self, record: Callable[[list[Answered]], None]) -> None:
+    def __init__(self, record: Callable[[list[Answered]], None], base_url: str) -> None:
         self.record = record
+        self.base_url = base_url
         self.in_flight: set[Future[Answered]] = set()
         self.fatal: JingError | None = None
+        self.answered_any = False
+        self.last_transient: JingError | None = None
         self._transient_streak = 0
 
     def collect(self) -> None:
@@ -217,19 +348,24 @@ class _Sender:
             answered.append(item)
             if item.transient_error is None:
                 self._transient_streak = 0
+                self.answered_any = True
                 continue
+            self.last_transient = item.transient_error
             self._transient_streak += 1
             if self._transient_streak >= UNREACHABLE_STREAK and self.fatal is None:
-                self.fatal = ApiUnreachable(
-                    f"{UNREACHABLE_STREAK} update calls in a row failed after all retries, "
-                    f"so sending stopped; the last: {item.transient_error}"
-                )
+                self.fatal = self.unreachable(f"{UNREACHABLE_STREAK} update calls in a row")
         if answered:
             self.record(answered)
 
+    def unreachable(self, which: str) -> ApiUnreachable:
+        return ApiUnreachable(
+            f"the API at {self.base_url} did not answer: {which} failed after all retries, "
+            f"so sending stopped; the last: {self.last_transient}"
+        )
+
 
 def send_all(
-    client: JingClient,
+    sending: Sending,
     chunks: Iterator[Chunk],
     max_concurrency: int,
     record: Callable[[list[Answered]], None],
@@ -237,17 +373,20 @@ def send_all(
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
     At most `IN_FLIGHT_PER_WORKER` chunks per worker are out at once, so a kill
-    re-sends little. After
-    a fatal error nothing more is sent, and the chunks in flight are still recorded.
+    re-sends little. After a fatal error nothing more is sent, and the chunks in
+    flight are still recorded. A run in which no call got an answer at all is
+    stopped as unreachable, however few its calls.
     """
-    sender = _Sender(record)
+    sender = _Sender(record, sending.client.settings.base_url)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         for chunk in chunks:
             while len(sender.in_flight) >= IN_FLIGHT_PER_WORKER * max_concurrency:
                 sender.collect()
             if sender.fatal is not None:
                 break
-            sender.in_flight.add(pool.submit(send_chunk, client, chunk))
+            sender.in_flight.add(pool.submit(send_chunk, sending, chunk))
         while sender.in_flight:
             sender.collect()
+    if sender.fatal is None and not sender.answered_any and sender.last_transient is not None:
+        sender.fatal = sender.unreachable("every update call")
     return sender.fatal

@@ -41,6 +41,15 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_LEDGER_NAME = "jing_ledger.duckdb"
 
+
+@dataclass(frozen=True)
+class PendingLimits:
+    """When a retryable row stops being retried on its own (`given_up`)."""
+
+    max_attempts: int
+    max_age_hours: float
+
+
 #: The names each field is read from by default, as the description shows them.
 _DEFAULT_NAMES = ", ".join("|".join(names) for names in DEFAULT_COLUMNS.values())
 
@@ -108,6 +117,46 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         rule="a list of stream names",
     ),
     Setting(
+        "observed_state",
+        "string",
+        "What JING holds, as tap-jing's activity_users stream loads it: a table or view "
+        "(raw.activity_users) or a SELECT of the same columns, in the DuckDB file of "
+        "observed_state_path. Newer than a ledger confirmation, it wins: a row JING holds is "
+        "unchanged, one changed in JING since is sent again. No extra calls.",
+        extra_schema={"minLength": 1},
+        rule="a table, view or SELECT query",
+    ),
+    Setting(
+        "observed_state_path",
+        "string",
+        "The DuckDB file that observed_state is read from (default: the `sync --duckdb` "
+        "warehouse).",
+        extra_schema={"minLength": 1},
+        rule="a file path",
+    ),
+    Setting(
+        "read_back",
+        "boolean",
+        "Read the registered users of the input's activities from the API before planning "
+        "(one list call per 100 registrations), and again for a chunk whose answer was lost, "
+        "to settle it without a blind resend.",
+        default=False,
+    ),
+    Setting(
+        "pending_max_attempts",
+        "integer",
+        "Runs that retry a pending row (one whose failure may pass) before it is given up.",
+        default=10,
+        minimum=1,
+    ),
+    Setting(
+        "pending_max_age_hours",
+        "number",
+        "Hours a pending row is retried, from the first run that wanted it, before it is given up.",
+        default=168.0,
+        exclusive_minimum=0,
+    ),
+    Setting(
         "progress_interval_seconds",
         "number",
         "Seconds between progress lines when stderr is not a terminal.",
@@ -143,6 +192,13 @@ class TargetSettings:
     #: Singer streams to take (None: every stream).
     streams: tuple[str, ...] | None = None
     progress_interval_seconds: float = _DEFAULTS["progress_interval_seconds"]
+    #: What JING holds, from the warehouse (tap-jing's activity_users shape), and where.
+    observed_state: str | None = None
+    observed_state_path: Path | None = None
+    read_back: bool = _DEFAULTS["read_back"]
+    pending_limits: PendingLimits = PendingLimits(
+        _DEFAULTS["pending_max_attempts"], _DEFAULTS["pending_max_age_hours"]
+    )
 
     @property
     def api_timezone(self) -> str:
@@ -179,6 +235,12 @@ class TargetSettings:
                 f"({client.batch_size_limit})"
             )
         streams = values.get("streams")
+        observed_path = values.get("observed_state_path") or warehouse_path
+        if values.get("observed_state") and observed_path is None:
+            raise JingConfigError(
+                "setting 'observed_state' needs 'observed_state_path' (the DuckDB file it is "
+                "in), unless rows come from `sync --duckdb`"
+            )
         return cls(
             client=client,
             batch_size=values["batch_size"],
@@ -190,6 +252,12 @@ class TargetSettings:
             max_failed_ratio=float(values["max_failed_ratio"]),
             streams=None if streams is None else tuple(streams),
             progress_interval_seconds=float(values["progress_interval_seconds"]),
+            observed_state=values.get("observed_state"),
+            observed_state_path=None if observed_path is None else Path(observed_path),
+            read_back=values["read_back"],
+            pending_limits=PendingLimits(
+                values["pending_max_attempts"], float(values["pending_max_age_hours"])
+            ),
         )
 
 

@@ -31,7 +31,7 @@ class _Ended(Protocol):
     """What the exit code of a finished run depends on; `engine.RunSummary` has it."""
 
     status: str
-    api_unreachable: bool
+    stopped_by: str | None
 
 
 def read_config(values: Sequence[str]) -> ConfigInput:
@@ -55,7 +55,7 @@ def exit_code(ended: _Ended | BaseException) -> int:
         return exit_codes.BAD_INPUT
     if isinstance(ended, BaseException):
         return exit_codes.for_error(ended)
-    return exit_codes.for_status(ended.status, api_unreachable=ended.api_unreachable)
+    return exit_codes.for_status(ended.status, ended.stopped_by)
 
 
 def stopped_by(error: BaseException, logger: logging.Logger) -> int:

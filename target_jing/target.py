@@ -124,15 +124,20 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
         return self._run
 
     def process_endofpipe(self) -> None:
-        """Drain the sinks (STATE follows the staged rows), then plan, send and record."""
+        """Drain the sinks (STATE follows the staged rows), then plan, send and record.
+
+        A run opens even when no record came (an incremental tap with nothing new):
+        it still retries the pending rows of earlier runs and closes a run that a
+        killed process left open.
+        """
         super().process_endofpipe()
-        if self._run is not None:
-            try:
-                self.summary = self._run.finish()
-            finally:
-                self._progress.close()
-                self._run_stack.close()
-            self._run = None
+        run = self.sync_run()
+        try:
+            self.summary = run.finish()
+        finally:
+            self._progress.close()
+            self._run_stack.close()
+        self._run = None
 
     def abort_run(self) -> None:
         """Close an unfinished run as aborted (the exception being handled is recorded)."""
@@ -189,7 +194,6 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
     def report(self) -> int:
         """Write the summary to stderr (stdout carries STATE) and return the exit code."""
         if self.summary is None:
-            self.logger.info("No records reached a status stream: nothing to write back.")
             return exit_codes.OK
         code = shell.exit_code(self.summary)
         write_report(self.summary, code, human=sys.stderr, machine=sys.stderr)

@@ -53,7 +53,7 @@ def test_a_dry_run_logs_each_row_once_even_beside_an_unrecovered_confirmation(
     with duckdb.connect(str(settings.ledger_path)) as con:  # an older row a kill left behind
         con.execute(
             "INSERT INTO jing_applied_status SELECT entity_uuid, omni_user_uuid, '0', '0', "
-            "NULL, NULL, jing_uuid, confirmed_at - INTERVAL 1 DAY, 'older' "
+            "NULL, NULL, jing_uuid, confirmed_at - INTERVAL 1 DAY, 'older', destination, basis "
             "FROM jing_applied_status"
         )
     dry = run(settings, rows, mode="dry_run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def test_duckdb_relation_input_is_streamed_and_applied(
     assert_sandbox_holds(engine_sandbox, rows)
 
 
-def test_unregistered_and_unknown_stay_pending_until_registered(
+def test_unregistered_stay_pending_until_registered_and_an_unknown_activity_is_permanent(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
     settings = settings_for(engine_sandbox, tmp_path)
@@ -93,19 +94,22 @@ def test_unregistered_and_unknown_stay_pending_until_registered(
     assert "not registered for this activity" in reasons[f"{activity}/newcomer1"]
     unknown = reasons["noSuchActivity/newcomer1"]
     assert "code=40400" in unknown and "request_id=" in unknown
-    assert query(settings, "SELECT count(*) FROM jing_pending")[0][0] == 3
+    states = sorted(query(settings, "SELECT entity_uuid, state FROM jing_pending"))
+    assert states == sorted(
+        [(activity, "pending"), (activity, "pending"), ("noSuchActivity", "permanent")]
+    )
 
     engine_sandbox.register(activity, ["newcomer1", "newcomer2"])
     later = run(settings, [])  # the input no longer has them: pending rows are retried
-    assert later.counts["applied"] == 2 and later.counts["failed"] == 1
+    assert later.counts["applied"] == 2 and later.counts["failed"] == 0, "permanent: not retried"
     sources = query(
         settings, "SELECT DISTINCT source FROM jing_sync_log WHERE run_id = ?", [later.run_id]
     )
     assert sources == [("pending",)]
     held = {r["omni_user_uuid"]: r for r in engine_sandbox.registrations(activity)}
     assert held["newcomer1"]["ems_approvestatus"] == "1"
-    pending = query(settings, "SELECT entity_uuid, attempts, first_run_id FROM jing_pending")
-    assert pending == [("noSuchActivity", 2, first.run_id)]
+    pending = query(settings, "SELECT entity_uuid, attempts, first_run_id, state FROM jing_pending")
+    assert pending == [("noSuchActivity", 1, first.run_id, "permanent")]
     assert_every_row_logged(settings)
 
 
@@ -128,6 +132,7 @@ def test_invalid_rows_are_rejected_and_the_rest_applied(
         "failed": 0,
         "rejected": 5,
         "planned": 0,
+        "superseded": 0,
     }
     assert summary.status == "failed" and summary.failed_ratio == pytest.approx(5 / 35)
     rejected = query(
@@ -194,16 +199,23 @@ def test_a_bad_row_is_isolated_by_splitting_the_chunk(
     )
 
 
-def test_a_refused_shared_value_is_not_split(
+def test_a_refused_shared_value_is_isolated_by_splitting_and_then_permanent(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    """A status the API refuses (allowed here by a wrong setting) fails the chunk in one call."""
+    """A status the API refuses (allowed here by a wrong setting): split to single rows, never
+    by reading the API's msg, then permanent and not retried by the next run."""
     settings = settings_for(engine_sandbox, tmp_path, signin_statuses=["0", "1", "7"])
     rows = wanted_rows(engine_sandbox, limit=50)
     rows = [{**r, "signin_status": "7", "signin_time": None} for r in rows]
     summary = run(settings, rows)
     assert summary.counts["failed"] == 50
-    assert summary.update_calls == summary.minimum_calls == expected_calls(rows)
+    per_chunk = Counter(
+        query(settings, "SELECT chunk_id FROM jing_sync_log WHERE run_id = ?", [summary.run_id])
+    )
+    assert summary.update_calls == sum(2 * n - 1 for n in per_chunk.values())
+    states = query(settings, "SELECT DISTINCT state FROM jing_pending")
+    assert states == [("permanent",)]
+    assert run(settings, []).update_calls == 0, "a permanent failure is not retried"
 
 
 def test_dry_run_sends_nothing_and_logs_the_plan(

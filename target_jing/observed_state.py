@@ -1,0 +1,72 @@
+"""Read what JING held, as the warehouse last extracted it (the setting `observed_state`).
+
+The shape is what tap-jing's `activity_users` stream loads (`raw.activity_users`
+in the Meltano project): `target_entity_uuid`, `omni_user_uuid`, the two statuses,
+the two times (UTC instants) and `updated_time`, JING's own time of the
+registration's last change. That time is the observation's: newer than a
+ledger confirmation, it means someone changed the registration since.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from jing_client import JingConfigError
+from target_jing.read_back import OBSERVED_SCHEMA
+from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
+
+#: The columns the observed state must have.
+COLUMNS = ("target_entity_uuid", "omni_user_uuid", *STATUS_FIELDS, *TIME_FIELDS, "updated_time")
+_QUERY = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
+
+
+def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
+    """The observed registrations of `activities`, as `Ledger.add_observed` takes them."""
+    source, path = settings.observed_state, settings.observed_state_path
+    if source is None or path is None:
+        raise JingConfigError("setting 'observed_state' is not set")
+    relation = f"({source})" if _QUERY.match(source) else _quoted(source)
+    times = ", ".join(
+        f"strftime(timezone($zone, CAST({name} AS TIMESTAMPTZ)), '%Y-%m-%d %H:%M:%S') AS {name}"
+        for name in TIME_FIELDS
+    )
+    statuses = ", ".join(f"CAST({name} AS VARCHAR) AS {name}" for name in STATUS_FIELDS)
+    sql = f"""
+        SELECT CAST(target_entity_uuid AS VARCHAR) AS entity_uuid,
+               CAST(omni_user_uuid AS VARCHAR) AS omni_user_uuid, {statuses}, {times},
+               coalesce(CAST(updated_time AS TIMESTAMPTZ), TIMESTAMPTZ '1970-01-01 00:00:00+00')
+                   AS observed_at
+        FROM {relation} AS observed
+        WHERE CAST(target_entity_uuid AS VARCHAR) IN (SELECT unnest($activities))
+    """
+    try:
+        with duckdb.connect(str(Path(path)), read_only=True) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            _check_columns(con, relation, source)
+            table = con.execute(
+                sql, {"zone": settings.api_timezone, "activities": activities}
+            ).fetch_arrow_table()
+    except duckdb.Error as exc:
+        raise JingConfigError(
+            f"setting 'observed_state': cannot read {source} in {path}: {exc}"
+        ) from None
+    return table.select(OBSERVED_SCHEMA.names).cast(OBSERVED_SCHEMA)
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> None:
+    found = [column[0] for column in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+    missing = [name for name in COLUMNS if name not in found]
+    if missing:
+        raise JingConfigError(
+            f"setting 'observed_state': {source} lacks {', '.join(missing)}; it has "
+            f"{', '.join(found)} (the shape of tap-jing's activity_users stream is needed)"
+        )
+
+
+def _quoted(name: str) -> str:
+    """`schema.table` as a quoted identifier, each part on its own."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
