@@ -36,6 +36,7 @@ from jing_client.errors import (
     JingNotFound,
     JingPermissionError,
     JingRateLimited,
+    JingTimeout,
     JingTokenError,
     JingTransientError,
     JingUnreachable,
@@ -284,7 +285,7 @@ class JingClient:
                     path=path,
                 ) from None
             if isinstance(exc, requests.Timeout):
-                raise JingTransientError(f"timed out: {redact(str(exc))}", path=path) from None
+                raise JingTimeout(f"timed out: {redact(str(exc))}", path=path) from None
             raise JingTransientError(
                 f"connection failed: {type(exc).__name__}: {redact(str(exc))}", path=path
             ) from None

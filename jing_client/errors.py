@@ -85,6 +85,10 @@ class JingUnreachable(JingTransientError):
     """
 
 
+class JingTimeout(JingTransientError):
+    """No answer came in `read_timeout`: the request went out and may have taken effect."""
+
+
 class JingRateLimited(JingTransientError):
     """Throttled (HTTP 429 or code 42900); `retry_after` holds the server's hint in seconds."""
 

@@ -26,10 +26,11 @@ import pandas as pd
 
 from jing_client import JingClient, JingConfigError, JingError
 from jing_client.redact import redact, register_secret
+from jing_singer import exit_codes
 from target_jing import observed_state, plan
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
 from target_jing.read_back import ReadBack
-from target_jing.rows import BATCH_ROWS, check_batch
+from target_jing.rows import BATCH_ROWS, check_batch, check_columns
 from target_jing.send import (
     FATAL_ERRORS,
     Answered,
@@ -38,7 +39,8 @@ from target_jing.send import (
     answers_table,
     send_all,
 )
-from target_jing.settings import TargetSettings
+from target_jing.settings import KEY_FIELDS, TargetSettings
+from target_jing.sources import quote_identifier
 
 Mode = Literal["normal", "dry_run", "full"]
 
@@ -102,6 +104,11 @@ class RunSummary:
         return self.rows_in / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def exit_code(self) -> int:
+        """The code the process ends with for this run (`jing_singer.exit_codes`)."""
+        return exit_codes.for_status(self.status, self.stopped_by)
+
+    @property
     def failed_ratio(self) -> float:
         """Failed and rejected rows as a share of the run's own input rows (0 for none)."""
         bad = self.input_counts.get("failed", 0) + self.input_counts.get("rejected", 0)
@@ -113,6 +120,7 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
             "failed_ratio": round(self.failed_ratio, 6),
+            "exit_code": self.exit_code,
         }
 
 
@@ -172,6 +180,10 @@ class SyncRun:
 
     # -- input --------------------------------------------------------------------------
 
+    def check_shape(self, columns: Iterable[str], source: str) -> None:
+        """Refuse a source whose columns cannot be right (`rows.check_columns`) before reading."""
+        check_columns(list(columns), self.settings, source)
+
     def add_records(self, records: Iterable[Mapping[str, Any]], source: str) -> int:
         """Check and stage Singer records (any columns); return how many were added."""
         iterator = iter(records)
@@ -185,12 +197,19 @@ class SyncRun:
         return self._stage(frames(), source)
 
     def add_relation(self, relation: duckdb.DuckDBPyRelation, source: str) -> int:
-        """Check and stage a DuckDB table or query, streamed in Arrow batches."""
-        reader = relation.to_arrow_reader(BATCH_ROWS)
+        """Check and stage a DuckDB table or query, streamed in Arrow batches.
+
+        Id columns that are not text (BIGINT, HUGEINT, DECIMAL) are read as text by
+        DuckDB itself: through pandas, a BIGINT column with a NULL would become
+        floats, and 9007199254740993 would be sent as 9007199254740992.
+        """
+        check_columns(relation.columns, self.settings, source)
+        reader = _ids_as_text(relation, self.settings).to_arrow_reader(BATCH_ROWS)
         return self._stage((batch.to_pandas() for batch in reader), source)
 
     def add_dataframe(self, frame: pd.DataFrame, source: str = "dataframe") -> int:
         """Check and stage a pandas DataFrame, a slice at a time."""
+        check_columns([str(c) for c in frame.columns], self.settings, source)
         slices = (
             frame.iloc[start : start + BATCH_ROWS] for start in range(0, len(frame), BATCH_ROWS)
         )
@@ -274,7 +293,9 @@ class SyncRun:
             self._observe()
             with ledger.transaction() as con:
                 plan.find_unchanged(con, self.run_id, self.destination)
+                plan.find_refused(con, self.run_id, self.destination)
             ledger.log_unchanged(self.run_id, dry_run=dry_run)
+            ledger.log_refused(self.run_id)
         with ledger.transaction() as con:
             minimum_calls = plan.make_chunks(
                 con, self.run_id, self.settings.batch_size, compare=compare
@@ -421,6 +442,23 @@ class SyncRun:
     def _progress(self, phase: str, done: int, total: int | None, calls: int) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
+
+
+def _ids_as_text(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> Any:
+    """`relation` with each id column that is not already text cast to VARCHAR."""
+    ids = {c for field in KEY_FIELDS for c in settings.columns[field]}
+    if not any(
+        name in ids and str(kind) != "VARCHAR"
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+    ):
+        return relation
+    parts = [
+        f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
+        if name in ids and str(kind) != "VARCHAR"
+        else quote_identifier(name)
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+    ]
+    return relation.project(", ".join(parts))
 
 
 def _stopped_by(error: JingError | None) -> StoppedBy | None:

@@ -480,6 +480,21 @@ class Ledger:
                     self._params(),
                 )
 
+    def log_refused(self, run_id: str) -> None:
+        """Log `failed` (permanent) for the rows of the temp table `refused_keys`, unsent."""
+        with self.transaction() as con:
+            con.execute(
+                f"""
+                INSERT INTO jing_sync_log ({_LOG_COLUMNS})
+                SELECT s.run_id, s.row_index, s.source, {_KEY},
+                       {", ".join(f"s.{f}" for f in WANTED_FIELDS)}, 'failed', r.reason,
+                       NULL, NULL, now(), '{PERMANENT}'
+                FROM jing_staged AS s JOIN refused_keys AS r USING ({_KEY})
+                WHERE s.run_id = $run AND s.reason IS NULL
+                """,
+                {"run": run_id},
+            )
+
     def log_planned(self, run_id: str) -> None:
         """A dry run's log: each row to send, with the chunk (call) it would go in."""
         with self.transaction() as con:

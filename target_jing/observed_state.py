@@ -18,6 +18,7 @@ import pyarrow as pa
 from jing_client import JingConfigError
 from target_jing.read_back import OBSERVED_SCHEMA
 from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
+from target_jing.sources import quote_identifier
 
 #: The columns the observed state must have.
 COLUMNS = ("target_entity_uuid", "omni_user_uuid", *STATUS_FIELDS, *TIME_FIELDS, "updated_time")
@@ -29,7 +30,11 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
     source, path = settings.observed_state, settings.observed_state_path
     if source is None or path is None:
         raise JingConfigError("setting 'observed_state' is not set")
-    relation = f"({source})" if _QUERY.match(source) else _quoted(source)
+    relation = (
+        f"({source})"
+        if _QUERY.match(source)
+        else ".".join(quote_identifier(part) for part in source.split("."))
+    )
     times = ", ".join(
         f"strftime(timezone($zone, CAST({name} AS TIMESTAMPTZ)), '%Y-%m-%d %H:%M:%S') AS {name}"
         for name in TIME_FIELDS
@@ -47,9 +52,9 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
         with duckdb.connect(str(Path(path)), read_only=True) as con:
             con.execute("SET TimeZone = 'UTC'")
             _check_columns(con, relation, source)
-            table = con.execute(
-                sql, {"zone": settings.api_timezone, "activities": activities}
-            ).fetch_arrow_table()
+            table = con.sql(
+                sql, params={"zone": settings.api_timezone, "activities": activities}
+            ).to_arrow_table()
     except duckdb.Error as exc:
         raise JingConfigError(
             f"setting 'observed_state': cannot read {source} in {path}: {exc}"
@@ -65,8 +70,3 @@ def _check_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str) -
             f"setting 'observed_state': {source} lacks {', '.join(missing)}; it has "
             f"{', '.join(found)} (the shape of tap-jing's activity_users stream is needed)"
         )
-
-
-def _quoted(name: str) -> str:
-    """`schema.table` as a quoted identifier, each part on its own."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))

@@ -133,22 +133,51 @@ def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str
             SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
             WHERE run_id = $run AND reason IS NULL
         ), known AS (
-            SELECT {_KEY}, {_FIELDS}, basis, confirmed_at AS known_at,
+            -- JING's times are to the second: an observation in the second of a
+            -- confirmation may be newer than it, so there it wins (priority 0).
+            SELECT {_KEY}, {_FIELDS}, basis, date_trunc('second', confirmed_at) AS known_at,
+                   1 AS priority,
                    CASE basis WHEN 'read_back' THEN 'read back by run ' || run_id
                         ELSE 'confirmed by run ' || run_id END AS known_by
             FROM jing_applied_status SEMI JOIN wanted USING ({_KEY})
             WHERE destination = $dest
             UNION ALL
-            SELECT {_KEY}, {_FIELDS}, 'observed', observed_at, known_by
+            SELECT {_KEY}, {_FIELDS}, 'observed', observed_at, 0, known_by
             FROM jing_observed SEMI JOIN wanted USING ({_KEY})
             WHERE run_id = $run
         ), newest AS (
             SELECT * FROM known
-            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY known_at DESC) = 1
+            QUALIFY row_number() OVER (
+                PARTITION BY {_KEY} ORDER BY known_at DESC, priority
+            ) = 1
         )
         SELECT DISTINCT w.entity_uuid, w.omni_user_uuid, k.known_by
         FROM wanted AS w JOIN newest AS k USING ({_KEY})
         WHERE k.basis <> 'unknown' AND {same}
+        """,
+        {"run": run_id, "dest": destination},
+    )
+
+
+def find_refused(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+    """Write the temp table `refused_keys`: wanted rows that JING refused before, as they are.
+
+    A row whose registration and values equal a `permanent` row of `jing_pending`
+    (JING refused that id or value once it was alone in its call) would be refused
+    again: it is not sent, and `target-jing pending retry` puts it back in play.
+    """
+    same = " AND ".join(f"w.{f} IS NOT DISTINCT FROM p.{f}" for f in WANTED_FIELDS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE refused_keys AS
+        SELECT DISTINCT w.entity_uuid, w.omni_user_uuid,
+               'JING refused this same wish before (run ' || p.last_run_id || ': '
+               || coalesce(p.last_reason, '?') || '); not sent again: '
+               || '`target-jing pending retry` sends it once more' AS reason
+        FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
+              WHERE run_id = $run AND reason IS NULL) AS w
+        JOIN jing_pending AS p USING ({_KEY})
+        WHERE p.destination = $dest AND p.state = 'permanent' AND {same}
         """,
         {"run": run_id, "dest": destination},
     )
@@ -159,10 +188,13 @@ def make_chunks(
 ) -> int:
     """Write the run's chunks (`jing_plan`, `jing_work`); return how many calls they need.
 
-    With `compare`, registrations logged `unchanged` are left out.
+    With `compare`, registrations logged `unchanged` or refused before are left out.
     """
     skip_unchanged = (
-        "ANTI JOIN unchanged_keys USING (entity_uuid, omni_user_uuid)" if compare else ""
+        "ANTI JOIN unchanged_keys USING (entity_uuid, omni_user_uuid) "
+        "ANTI JOIN refused_keys USING (entity_uuid, omni_user_uuid)"
+        if compare
+        else ""
     )
     partition = f"entity_uuid, {_FIELDS}"
     con.execute(

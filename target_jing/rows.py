@@ -11,6 +11,7 @@ do not map to an API field are dropped here and so can never be sent.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +20,13 @@ import pandas as pd
 
 from jing_client.redact import redact
 from target_jing.settings import (
+    API_FIELDS,
     KEY_FIELDS,
     STATUS_FIELDS,
     WANTED_FIELDS,
     TargetSettings,
 )
+from target_jing.sources import SourceError
 from target_jing.times import to_api_times
 
 #: Rows checked and staged together: large enough to be fast, small enough to stay lean.
@@ -33,6 +36,42 @@ STAGED_COLUMNS: tuple[str, ...] = ("row_index", "source", *KEY_FIELDS, *WANTED_F
 
 _KEY_NAMES = {"entity_uuid": "activity id", "omni_user_uuid": "user id"}
 _BAD = object()
+
+
+def check_columns(columns: Sequence[str], settings: TargetSettings, source: str) -> None:
+    """Refuse an input whose shape cannot be right, before anything is staged or sent.
+
+    Column names match exactly (case and spaces count): `Activity_ID` is not
+    `activity_id`. The message lists the columns found, so the fix is plain.
+    """
+    found = ", ".join(repr(c) for c in columns) or "none"
+    repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+    if repeated:
+        raise SourceError(
+            f"{source}: column names repeat ({', '.join(map(repr, repeated))}); columns: {found}"
+        )
+    for api_field, column in settings.column_mapping.items():
+        if column not in columns:
+            raise SourceError(
+                f"{source}: setting 'column_mapping' maps {api_field} to column {column!r}, "
+                f"which is not in the input; columns: {found}"
+            )
+    resolved: dict[str, str] = {}
+    for api_field in API_FIELDS:
+        column = _column_for(columns, settings.columns[api_field])
+        if column is None:
+            if api_field in KEY_FIELDS:
+                raise SourceError(
+                    f"{source}: no {_KEY_NAMES[api_field]} column "
+                    f"({_column_label(settings, api_field)}); columns: {found}"
+                )
+            continue
+        if column in resolved:
+            raise SourceError(
+                f"{source}: column {column!r} would be both {resolved[column]} and {api_field}; "
+                "map each field to its own column"
+            )
+        resolved[column] = api_field
 
 
 def check_batch(
@@ -85,8 +124,9 @@ def check_batch(
     return staged[list(STAGED_COLUMNS)]
 
 
-def _column_for(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
-    return next((c for c in candidates if c in frame.columns), None)
+def _column_for(frame: pd.DataFrame | Sequence[str], candidates: tuple[str, ...]) -> str | None:
+    names = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    return next((c for c in candidates if c in names), None)
 
 
 def _column_label(settings: TargetSettings, api_field: str) -> str:

@@ -33,9 +33,9 @@ from jing_client import (
     JingClient,
     JingConfigError,
     JingError,
-    JingMalformedResponse,
     JingNotFound,
     JingPermissionError,
+    JingTimeout,
     JingTransientError,
     JingUnreachable,
 )
@@ -109,13 +109,22 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
         return Answered(_failed_rows(chunk, error, RETRYABLE), calls=0, transient_error=error)
     except JingTransientError as error:
         rows = _settled(sending, chunk, _failed_rows(chunk, error, UNKNOWN))
-        # The API's own error code (50000), or an answer that came but could not be
-        # read, is no sign that the API is down.
-        answered = error.code is not None or isinstance(error, JingMalformedResponse)
-        return Answered(rows, calls=1, transient_error=None if answered else error)
+        return Answered(rows, calls=1, transient_error=error if _api_down(error) else None)
     except JingError as error:
         return Answered(_failed_rows(chunk, error, RETRYABLE), calls=1)
     return Answered(_settled(sending, chunk, reconcile(chunk, envelope, sending.zone)), calls=1)
+
+
+def _api_down(error: JingTransientError) -> bool:
+    """Whether an error past all retries says the API is not answering at all.
+
+    A timeout or a gateway's 5xx page does. The API's own error code (50000), an
+    answer that came but could not be read, or a connection dropped after the
+    request went out do not: something answered.
+    """
+    if isinstance(error, JingTimeout):
+        return True
+    return error.code is None and (error.http_status or 0) >= 500
 
 
 def _settled(sending: Sending, chunk: Chunk, rows: list[Row]) -> list[Row]:

@@ -180,6 +180,8 @@ class TargetSettings:
     batch_size: int = _DEFAULTS["batch_size"]
     #: API field -> the input columns that may hold it, first present wins.
     columns: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_COLUMNS))
+    #: The fields the setting `column_mapping` names, and their column (which must exist).
+    column_mapping: Mapping[str, str] = field(default_factory=dict)
     #: Allowed values of ems_signinstatus / ems_approvestatus [contract, 6.4].
     signin_statuses: tuple[str, ...] = tuple(_DEFAULTS["signin_statuses"])
     approve_statuses: tuple[str, ...] = tuple(_DEFAULTS["approve_statuses"])
@@ -245,6 +247,7 @@ class TargetSettings:
             client=client,
             batch_size=values["batch_size"],
             columns=_columns(values.get("column_mapping")),
+            column_mapping=dict(values.get("column_mapping") or {}),
             signin_statuses=tuple(values["signin_statuses"]),
             approve_statuses=tuple(values["approve_statuses"]),
             source_timezone=_zone(values["source_timezone"]),

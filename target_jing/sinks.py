@@ -28,6 +28,10 @@ class StatusSink(RecordsAsTheyCome, BatchSink):
     def __init__(self, target: TargetJing, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self._target = target
+        # A stream whose schema cannot carry status rows stops the run before it is read.
+        target.sync_run().check_shape(
+            self.schema.get("properties", {}), f"singer:{self.stream_name}"
+        )
 
     def process_batch(self, context: dict) -> None:
         records = context.get("records", [])

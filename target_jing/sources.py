@@ -84,10 +84,11 @@ def _qualified_name(con: duckdb.DuckDBPyConnection, table: str) -> str:
     if len(matches) > 1:
         names = ", ".join(".".join(match) for match in matches)
         raise SourceError(f"--table: {table!r} is ambiguous ({names}); name its schema")
-    return ".".join(_quote_identifier(part) for part in matches[0])
+    return ".".join(quote_identifier(part) for part in matches[0])
 
 
-def _quote_identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A name as a DuckDB identifier, quoted (a name with quotes or dots stays one name)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -108,6 +109,8 @@ def _read_file(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRel
         raise SourceError(f"--file: {path} is neither .csv nor .parquet")
     if not path.is_file():
         raise SourceError(f"--file: no such file: {path}")
+    if path.stat().st_size == 0:
+        raise SourceError(f"--file: {path} is empty (0 bytes): not even a header row")
     options = {"all_varchar": True} if reader == "read_csv" else {}
     try:
         return getattr(con, reader)(str(path), **options)

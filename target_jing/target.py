@@ -40,6 +40,7 @@ from target_jing.report import write_report
 from target_jing.sdk_private import HostSignals
 from target_jing.settings import TARGET_DECLARATIONS, TargetSettings
 from target_jing.sinks import IgnoredStreamSink, StatusSink
+from target_jing.sources import SourceError
 
 
 class SingerLineReader(SingerReader):
@@ -163,7 +164,7 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
         target = cls.from_input(config or ConfigInput())
         try:
             target.listen(file_input)
-        except (JingError, InvalidInputLine) as exc:  # a locked ledger, a line that is not JSON
+        except (JingError, InvalidInputLine, SourceError) as exc:  # a locked ledger, bad input
             target.abort_run()
             sys.exit(shell.stopped_by(exc, cls.logger))
         except BaseException:

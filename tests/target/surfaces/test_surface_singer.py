@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 from surface_helpers import (
+    BATCH_PATH,
     SIGNIN_AT,
     assert_sandbox_holds,
     minimum_calls,
@@ -89,18 +90,20 @@ def test_records_from_stdin_are_written_back_and_other_streams_ignored(
 def test_without_streams_setting_every_stream_is_taken(
     small_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    """The `other` stream's records have no ids: each is rejected with a reason, exit 1."""
+    """The `other` stream's schema has no id columns: the run stops, exit 2, nothing sent."""
     rows = wanted_rows(small_sandbox, limit=5)
     config = write_config(
         tmp_path / "config.json", small_sandbox.config(ledger_path=str(tmp_path / "l.duckdb"))
     )
+    before = small_sandbox.registrations()
 
     proc = run_target("--config", str(config), cwd=tmp_path, stdin=singer_lines(rows))
 
-    assert proc.returncode == exit_codes.ROWS_FAILED, proc.stderr
-    summary = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert summary["counts"] == {**summary["counts"], "applied": 5, "rejected": 5}
-    assert_sandbox_holds(small_sandbox, rows)
+    assert proc.returncode == exit_codes.BAD_INPUT, proc.stderr
+    assert "singer:other: no activity id column" in proc.stderr
+    assert "columns: 'id'" in proc.stderr and "Traceback" not in proc.stderr
+    assert small_sandbox.registrations() == before
+    assert BATCH_PATH not in small_sandbox.stats()["calls"]
 
 
 def test_bad_config_exits_2_before_reading_input(tmp_path: Path) -> None:
