@@ -80,6 +80,17 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                     "CSV/Parquet file: --duckdb PATH (--table NAME | --query SQL) or --file "
                     "PATH, with --dry-run or --full. The last stdout line is the JSON summary.",
                 },
+                "pending": {
+                    "args": "pending --config ENV",
+                    "description": "See and act on rows that wait in jing_pending: list, retry or "
+                    "drop, with --activity ID, --user ID, --state pending|given_up|permanent, "
+                    "--reason TEXT and --format json.",
+                },
+                "runs": {
+                    "args": "runs --config ENV",
+                    "description": "The ledger's last runs; `runs show RUN_ID [--outcome X]` lists "
+                    "one run's rows with their outcomes and reasons.",
+                },
             },
         },
     },

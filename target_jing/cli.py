@@ -1,28 +1,67 @@
-"""The `target-jing` command: `target-jing sync ...` for warehouse input, else the Singer target.
+"""The `target-jing` command: the Singer target, and the commands `sync`, `runs` and `pending`.
 
 `sync` (`target_jing.sync_command`) reads a DuckDB table or query, or a
-CSV/Parquet file, and runs one `SyncRun` on it. Every other invocation
-(`--config ... < records`, `--about`, `--version`) is the SDK's Singer target
-CLI. Each path imports only what it needs, and without the `target` extra both
-say which one to install.
+CSV/Parquet file, and runs one `SyncRun` on it; `runs` and `pending`
+(`target_jing.ledger_commands`) read and act on the ledger. Every other
+invocation (`--config ... < records`, `--about`, `--version`) is the SDK's
+Singer target CLI. Each path imports only what it needs, and without the
+`target` extra each says which one to install. Output into a closed pipe
+(`| head -1`) ends quietly.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jing_singer.extras import require_extra
+
+COMMANDS = {
+    "sync": "write statuses back from a DuckDB table or query, or a CSV/Parquet file",
+    "runs": "list the ledger's last runs; `runs show RUN_ID` lists one run's rows and reasons",
+    "pending": "list, retry or drop the rows that wait in jing_pending",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["--help"], ["-h"]):
+        _commands_help()
     require_extra("target-jing")
-    if args[:1] == ["sync"]:
+    command = _command(args[:1])
+    if command is None:
+        from target_jing.target import TargetJing
+
+        TargetJing.cli()
+        return
+    try:
+        code = command(args[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`| head -1`): nothing more to say, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+def _command(first: list[str]) -> Callable[[Sequence[str]], int] | None:
+    if first == ["sync"]:
         from target_jing.sync_command import sync
 
-        sys.exit(sync(args[1:]))
-    from target_jing.target import TargetJing
+        return sync
+    if first in (["runs"], ["pending"]):
+        from target_jing import ledger_commands
 
-    TargetJing.cli()
+        return ledger_commands.runs if first == ["runs"] else ledger_commands.pending
+    return None
+
+
+def _commands_help() -> None:
+    """The commands, one line each, above the Singer target's own options."""
+    lines = ["target-jing commands (`target-jing COMMAND --help` for each):"]
+    lines += [f"  {name:<8} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "Without a command, target-jing is the Singer target (records on stdin):", ""]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

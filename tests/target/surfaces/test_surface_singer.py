@@ -148,3 +148,58 @@ def test_about_lists_every_setting_with_secrets_marked(tmp_path: Path) -> None:
     assert {"about", "stream-maps", "schema-flattening", "structured-logging"} <= set(
         about["capabilities"]
     )
+
+
+def test_a_run_without_records_retries_pending_rows_and_closes_killed_runs(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """An incremental tap with nothing new sends SCHEMA and STATE only: pending work still runs."""
+    ledger = tmp_path / "l.duckdb"
+    config = write_config(tmp_path / "config.json", small_sandbox.config(ledger_path=str(ledger)))
+    activity = small_sandbox.registrations()[0]["target_entity_uuid"]
+    late = [
+        {
+            "activity_id": activity,
+            "user_id": "late_user",
+            "approve_status": "2",
+            "signin_status": None,
+            "signin_time": None,
+        }
+    ]
+    first = run_target(
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        stdin=singer_lines(late).replace('"other"', '"status_updates"', 0),
+    )
+    assert first.returncode == exit_codes.BAD_INPUT or first.returncode == exit_codes.ROWS_FAILED
+    schema_only = (
+        json.dumps(
+            {
+                "type": "SCHEMA",
+                "stream": "status_updates",
+                "schema": STATUS_SCHEMA,
+                "key_properties": [],
+            }
+        )
+        + "\n"
+        + json.dumps({"type": "STATE", "value": {"bookmarks": {}}})
+        + "\n"
+    )
+    status_only = singer_lines(late).split("\n")
+    status_only = [line for line in status_only if line and '"other"' not in line]
+    failed = run_target("--config", str(config), cwd=tmp_path, stdin="\n".join(status_only) + "\n")
+    assert failed.returncode == exit_codes.ROWS_FAILED, failed.stderr[-2000:]
+
+    small_sandbox.register(activity, ["late_user"])
+    quiet = run_target("--config", str(config), cwd=tmp_path, stdin=schema_only)
+    assert quiet.returncode == exit_codes.OK, quiet.stderr[-2000:]
+    summary = json.loads(quiet.stderr.strip().splitlines()[-1])
+    assert summary["retried"] == 1 and summary["counts"]["applied"] == 1
+    held = {r["omni_user_uuid"]: r for r in small_sandbox.registrations(activity)}
+    assert held["late_user"]["ems_approvestatus"] == "2"
+    import duckdb
+
+    with duckdb.connect(str(ledger), read_only=True) as con:
+        running = con.execute("SELECT count(*) FROM jing_sync_runs WHERE status = 'running'")
+        assert running.fetchall() == [(0,)]

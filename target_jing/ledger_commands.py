@@ -1,0 +1,204 @@
+"""`target-jing runs` and `target-jing pending`: the ledger, read and acted on without other tools.
+
+    target-jing runs [--config C | --ledger PATH] [--limit N] [--format table|json]
+    target-jing runs show RUN_ID [--outcome OUTCOME] [--config C | --ledger PATH] [--format ...]
+    target-jing pending list|retry|drop --config C [--activity ID] [--user ID]
+                        [--state pending|given_up|permanent] [--reason TEXT] [--format ...]
+
+A table is printed by default, JSON lines with `--format json`. `pending` acts on
+the rows of the destination that the config names (`base_url`, `app_id`);
+`retry` puts rows back in play with their attempts and age afresh, `drop`
+removes them, and each action is logged in `jing_pending_actions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from jing_client import JingConfigError
+from jing_singer import exit_codes
+from target_jing import shell
+from target_jing.ledger import OUTCOMES, PENDING_STATES, Ledger, PendingFilter, destination_of
+from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
+
+logger = logging.getLogger("target-jing")
+
+#: The columns `runs` shows, in order.
+RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "mode",
+    "status",
+    "rows_in",
+    "applied",
+    "unchanged",
+    "failed",
+    "rejected",
+    "superseded",
+    "update_calls",
+    "seconds",
+)
+LOG_COLUMNS = (
+    "source",
+    "row_index",
+    "entity_uuid",
+    "omni_user_uuid",
+    "outcome",
+    "failure",
+    "reason",
+)
+PENDING_COLUMNS = (
+    "entity_uuid",
+    "omni_user_uuid",
+    "state",
+    "failure",
+    "attempts",
+    "first_wanted_at",
+    "last_reason",
+)
+
+
+def runs(argv: Sequence[str]) -> int:
+    """`target-jing runs [show RUN_ID]`; return the exit code."""
+    parser = _parser("runs", "List the ledger's last runs, or show one run's rows.")
+    parser.add_argument("show", nargs="?", choices=["show"], help="show one run's rows")
+    parser.add_argument("run_id", nargs="?", help="the run to show")
+    parser.add_argument("--outcome", choices=OUTCOMES, help="with show: only rows of this outcome")
+    parser.add_argument("--limit", type=int, default=20, help="runs to list (default 20)")
+    _ledger_location(parser)
+    args = parser.parse_args(argv)
+    if args.show and not args.run_id:
+        parser.error("runs show needs a RUN_ID")
+    try:
+        path = _ledger_path(args)
+    except JingConfigError as exc:
+        return shell.stopped_by(exc, logger)
+    if not path.is_file():
+        sys.stderr.write(f"target-jing runs: no ledger at {path} (no run has written one yet)\n")
+        return exit_codes.BAD_INPUT
+    with duckdb.connect(str(path), read_only=True) as con:
+        if args.show:
+            rows = _run_rows(con, args.run_id, args.outcome)
+            columns = LOG_COLUMNS
+        else:
+            rows = _last_runs(con, args.limit)
+            columns = RUN_COLUMNS
+    _print(rows, columns, args.format)
+    return exit_codes.OK
+
+
+def pending(argv: Sequence[str]) -> int:
+    """`target-jing pending list|retry|drop`; return the exit code."""
+    parser = _parser("pending", "See and act on the rows that wait in jing_pending.")
+    parser.add_argument("action", choices=["list", "retry", "drop"])
+    parser.add_argument("--config", action="append", required=True, help="as for sync")
+    parser.add_argument("--activity", metavar="ID", help="only this activity (entity_uuid)")
+    parser.add_argument("--user", metavar="ID", help="only this user (omni_user_uuid)")
+    parser.add_argument("--state", choices=PENDING_STATES, help="only rows in this state")
+    parser.add_argument("--reason", metavar="TEXT", help="only rows whose reason contains TEXT")
+    args = parser.parse_args(argv)
+    where = PendingFilter(args.activity, args.user, args.state, args.reason)
+    try:
+        settings = shell.settings_from(shell.read_config(args.config))
+        ledger = Ledger(settings.ledger_path, _destination(settings))
+    except JingConfigError as exc:
+        return shell.stopped_by(exc, logger)
+    try:
+        if args.action == "list":
+            _print(ledger.pending_rows(where), PENDING_COLUMNS, args.format)
+        else:
+            count = ledger.act_on_pending(args.action, where)
+            done = "back to pending" if args.action == "retry" else "dropped"
+            sys.stdout.write(f"{count:,} pending rows {done} (logged in jing_pending_actions)\n")
+    finally:
+        ledger.close()
+    return exit_codes.OK
+
+
+def _parser(command: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"target-jing {command}", description=description)
+    parser.add_argument(
+        "--format", choices=["table", "json"], default="table", help="a table, or JSON lines"
+    )
+    return parser
+
+
+def _ledger_location(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--config", action="append", help="the config whose ledger_path to read")
+    where.add_argument("--ledger", metavar="PATH", help="the ledger file to read")
+
+
+def _ledger_path(args: argparse.Namespace) -> Path:
+    if args.ledger:
+        return Path(args.ledger)
+    if args.config:
+        return shell.settings_from(shell.read_config(args.config)).ledger_path
+    return Path("output") / DEFAULT_LEDGER_NAME
+
+
+def _destination(settings: TargetSettings) -> str:
+    return destination_of(settings.client.base_url, settings.client.app_id)
+
+
+def _last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[dict[str, Any]]:
+    cursor = con.execute(
+        "SELECT run_id, started_at, mode, status, rows_in, applied, unchanged, failed, rejected, "
+        "superseded, update_calls, round(epoch(ended_at - started_at), 1) AS seconds "
+        "FROM jing_sync_runs ORDER BY started_at DESC LIMIT ?",
+        [limit],
+    )
+    return _dicts(cursor)
+
+
+def _run_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None
+) -> list[dict[str, Any]]:
+    cursor = con.execute(
+        f"SELECT {', '.join(LOG_COLUMNS)} FROM jing_sync_log WHERE run_id = $run "
+        "AND ($outcome IS NULL OR outcome = $outcome) ORDER BY source, row_index",
+        {"run": run_id, "outcome": outcome},
+    )
+    return _dicts(cursor)
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _print(rows: list[dict[str, Any]], columns: Sequence[str], form: str) -> None:
+    """JSON lines, or a table with one line of dashes under the header."""
+    if form == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps({c: _plain(row.get(c)) for c in columns}) + "\n")
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    for line in (list(columns), ["-" * w for w in widths], *cells):
+        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        sys.stdout.write("\n")
+    if not rows:
+        sys.stdout.write("(none)\n")
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    return text if len(text) <= 90 else text[:87] + "..."
