@@ -3,8 +3,10 @@
     python -m bench.chaos [--short] [--only 3,9,E2] [--workdir DIR] [--report PATH]
 
 Runs the write-back scenarios 1 to 11 (20,000 rows each; `--short`: 2,000 rows and
-fewer kills, what `make test` runs) and the extract scenarios, each against its
-own sandbox, with every log at DEBUG level in the workdir. Then it hunts the
+fewer kills, what `make test` runs), the run sequences S1 to S9 (wishes that
+change between runs; 4,000 registrations, `--short` 500) and the extract
+scenarios, each against its own sandbox, with every log at DEBUG level in the
+workdir. Then it hunts the
 workdir for the app secret and every token the sandboxes issued, writes the
 report, and exits 1 when a scenario broke a rule or a secret leaked.
 """
@@ -33,6 +35,7 @@ from bench.chaos_extract import (
     run_resumed,
 )
 from bench.chaos_report import Result, markdown
+from bench.chaos_sequences import SEQUENCES, run_sequence
 from bench.chaos_setup import CLIENT_SETTINGS, SANDBOX_LIMITS, SLOW_SECONDS, Options
 from bench.chaos_writeback import SCENARIOS, UNREGISTERED, run_unregistered, run_writeback
 from bench.leak_hunt import HuntReport, hunt
@@ -88,6 +91,9 @@ def run_matrix(
                 record(run_writeback(options, scenario))
         if wanted(UNREGISTERED):
             record(run_unregistered(options))
+        for sequence in SEQUENCES:
+            if wanted(sequence.name):
+                record(run_sequence(options, sequence))
         extracts = [e for e in EXTRACTS if wanted(e.name)]
         if extracts or wanted(CLEAN) or wanted(RESUMED):
             reference: Reference = run_reference(options)
@@ -129,6 +135,10 @@ def settings_text(options: Options) -> str:
             "four groups of values per activity; batch size 100.",
             f"- Scenario 9 kills `target-jing sync` (a child process) {options.kills} times; "
             f"scenario 11 mixes in {options.unregistered:,} users with no registration.",
+            f"- Sequences S1 to S9: {500 if options.short else 4000:,} registrations, approval "
+            'wishes A ("1") and B ("2") alternating over at least three runs; S4\'s extract '
+            "is built from the sandbox's listing in the shape tap-jing loads (UTC instants, "
+            "JING's updated_time); drift is another client changing every 10th registration.",
             "- Faults: 10% HTTP 5xx; 20% throttled (half HTTP 429, half code 42900, "
             f"`Retry-After` 1 s); 2% malformed bodies; 5% answers delayed {SLOW_SECONDS} s "
             "against a 1 s read timeout; 2.5% connections dropped before and 2.5% after the "

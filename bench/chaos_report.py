@@ -18,6 +18,7 @@ COLUMNS: tuple[str, ...] = (
     "rejected (expected)",
     "lost",
     "wrong final state",
+    "false outcomes",
     "update calls",
     "minimum calls",
     "seconds",
@@ -36,6 +37,8 @@ class Result:
     rejected: int | None = None
     lost: int = 0
     wrong: int = 0
+    #: Rows logged applied or unchanged that JING did not hold right after their run.
+    false_outcomes: int | None = None
     update_calls: int | None = None
     minimum_calls: int | None = None
     seconds: float = 0.0
@@ -44,7 +47,7 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return not self.problems and self.lost == 0 and self.wrong == 0
+        return not self.problems and self.lost == 0 and self.wrong == 0 and not self.false_outcomes
 
     def broken_rules(self) -> list[str]:
         """The problems, plus the two rules every scenario keeps."""
@@ -53,6 +56,8 @@ class Result:
             rules.append(f"{self.lost} rows lost")
         if self.wrong:
             rules.append(f"{self.wrong} registrations in a wrong final state")
+        if self.false_outcomes and not any("false outcomes" in r for r in rules):
+            rules.append(f"{self.false_outcomes} false outcomes")
         return rules
 
     def cells(self) -> list[str]:
@@ -64,6 +69,7 @@ class Result:
             self.rejected,
             self.lost,
             self.wrong,
+            self.false_outcomes,
             self.update_calls,
             self.minimum_calls,
         )
@@ -89,7 +95,8 @@ def markdown(
     """The whole docs/RELIABILITY.md: what was run, the table, the broken rules, the notes."""
     broken = [(r.scenario, rule) for r in results for rule in r.broken_rules()]
     verdict = (
-        "Every scenario kept every rule: 0 lost rows, 0 wrong final states, no unexpected failure."
+        "Every scenario kept every rule: 0 lost rows, 0 wrong final states, 0 false outcomes, "
+        "every exit code the documented one, no unexpected failure."
         if not broken
         else f"{len(broken)} broken rules (below): the run failed."
     )
@@ -107,8 +114,13 @@ def markdown(
         "- **lost**: input rows with no outcome in `jing_sync_log` over all the runs of the "
         "scenario, plus rows a run staged but did not log. Must be 0.",
         "- **wrong final state**: sandbox registrations (`GET /_sandbox/registrations`) whose "
-        "status differs from what was wanted (untouched registrations must keep their values). "
-        "Must be 0.",
+        "status differs, after the last run, from the latest wish (untouched registrations, and "
+        "those whose newer rows were all rejected, must keep their values). Must be 0.",
+        "- **false outcomes**: rows logged `applied` or `unchanged` whose values JING did not "
+        "hold right after that run (for scenarios 1 to 11: of their last run; for the sequences "
+        "S1 to S9: of every run). Must be 0.",
+        "- **exit codes**: every run of a sequence must exit with the code the README documents "
+        "for what it met (a broken one is listed under Broken rules).",
         "- **failed (expected)** / **rejected (expected)**: every such row must be one the "
         "scenario makes fail (an unregistered user, a run killed before its row was confirmed); "
         "any other failure breaks the rule. Nothing may stay in `jing_pending` at the end.",

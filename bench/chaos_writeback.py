@@ -25,6 +25,7 @@ import duckdb
 
 from bench.chaos_ledger import Tally, tally
 from bench.chaos_report import Result
+from bench.chaos_sequences import false_outcomes
 from bench.chaos_setup import (
     CLIENT_SETTINGS,
     SANDBOX_LIMITS,
@@ -387,6 +388,7 @@ def _finish(scene: Scene, driver: Callable[[Scene], None]) -> Result:
     if wrong:
         scene.notes.append("wrong, e.g. " + "; ".join(wrong[:3]))
     counted = tally(scene.ledger, SOURCE, len(scene.rows))
+    false = false_outcomes(scene.ledger, _last_run(scene.ledger), scene.sandbox)
     problems = scene.problems + counted.problems + _unexpected(scene, counted)
     if counted.statuses and counted.statuses[-1] != "succeeded":
         problems.append(f"the last run ended {counted.statuses[-1]}")
@@ -399,6 +401,7 @@ def _finish(scene: Scene, driver: Callable[[Scene], None]) -> Result:
         rejected=counted.outcomes["rejected"],
         lost=counted.lost,
         wrong=len(wrong),
+        false_outcomes=false,
         # The counters restarted with the sandbox: the ledger's count instead.
         update_calls=counted.update_calls if scene.restarted else api_calls,
         minimum_calls=scene.minimum,
@@ -409,6 +412,12 @@ def _finish(scene: Scene, driver: Callable[[Scene], None]) -> Result:
             *scene.notes,
         ],
     )
+
+
+def _last_run(ledger: Path) -> str:
+    with duckdb.connect(str(ledger), read_only=True) as con:
+        rows = con.execute("SELECT max(run_id) FROM jing_sync_runs").fetchall()
+    return str(rows[0][0])
 
 
 def _unexpected(scene: Scene, counted: Tally) -> list[str]:

@@ -36,7 +36,12 @@ def to_api_time(moment: datetime, zone: tzinfo) -> str:
     Sub-seconds are dropped: the API's filters are inclusive and to the second, so
     rounding down can only fetch more, never miss a record.
     """
-    return moment.astimezone(zone).strftime(API_TIME_FORMAT)
+    return api_text(moment.astimezone(zone))
+
+
+def api_text(moment: datetime) -> str:
+    """A datetime's wall clock in the API's format, with four-digit years (year 135: 0135)."""
+    return moment.replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
 
 
 def echoed_time(text: object, zone: tzinfo) -> tuple[str, int] | None:
@@ -57,7 +62,7 @@ def echoed_time(text: object, zone: tzinfo) -> tuple[str, int] | None:
         moment = moment.astimezone(zone).replace(tzinfo=None)
     clock = text.strip()[11:]
     precision = 16 if len(clock) == 5 or (len(clock) > 5 and clock[5] in "+-Z") else 19
-    return moment.strftime(API_TIME_FORMAT), precision
+    return api_text(moment), precision
 
 
 def same_api_time(wanted: str, echoed: object, zone: tzinfo) -> bool:

@@ -10,6 +10,7 @@ the next one (`_recover`), which re-sends at most the chunks that were in flight
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -53,6 +54,13 @@ def run_mode(*, dry_run: bool = False, full: bool = False) -> Mode:
 
 
 MODES: tuple[str, ...] = ("normal", "dry_run", "full")
+#: A run whose process died within this many seconds (plus `read_timeout`) of the next
+#: run may still have calls in flight (`SyncRun._let_calls_land`).
+RECENT_DEATH_SECONDS = 60.0
+#: The longest wait for a dead run's calls to land.
+LANDING_SECONDS = 5.0
+
+logger = logging.getLogger("target-jing")
 
 
 @dataclass(frozen=True)
@@ -398,6 +406,7 @@ class SyncRun:
         """
         ledger = self._require_ledger()
         for run_id, mode in ledger.unfinished_runs(but=self.run_id):
+            self._let_calls_land(run_id)
             with ledger.transaction() as con:
                 self._settle_run(con, run_id, mode, INTERRUPTED)
                 ledger.close_run(
@@ -408,6 +417,27 @@ class SyncRun:
                     f"its unconfirmed rows were moved to jing_pending by run {self.run_id}",
                     self.settings.pending_limits,
                 )
+
+    def _let_calls_land(self, run_id: str) -> None:
+        """Wait out the calls a run that died just now may still have in flight.
+
+        Its process is gone (DuckDB's lock let us in), but a request it sent can
+        still be applied by the API after this run writes the same registration,
+        and undo it. So, when the dead run was sending recently, this waits once:
+        `read_timeout` (how long the dead run would have waited for an answer), at
+        most `LANDING_SECONDS`. A request the API takes longer than that to apply
+        can still land late; the next run then sees it (observed_state, read_back).
+        """
+        last = self._require_ledger().last_sending(run_id)
+        wait = min(self.settings.client.read_timeout, LANDING_SECONDS)
+        if last is None or (now() - last).total_seconds() > wait + RECENT_DEATH_SECONDS:
+            return
+        logger.info(
+            "run %s died while sending; waiting %.1f s for calls it had in flight to land",
+            run_id,
+            wait,
+        )
+        time.sleep(wait)
 
     def _abort(self, reason: str) -> None:
         """Record this run as aborted with what it knows; its unsent rows become pending."""

@@ -77,7 +77,8 @@ SCHEMA: tuple[str, ...] = (
         rows_in BIGINT DEFAULT 0, applied BIGINT DEFAULT 0, unchanged BIGINT DEFAULT 0,
         failed BIGINT DEFAULT 0, rejected BIGINT DEFAULT 0, planned BIGINT DEFAULT 0,
         update_calls BIGINT DEFAULT 0, minimum_calls BIGINT DEFAULT 0, fatal_error VARCHAR,
-        destination VARCHAR, superseded BIGINT DEFAULT 0, retried BIGINT DEFAULT 0)""",
+        destination VARCHAR, superseded BIGINT DEFAULT 0, retried BIGINT DEFAULT 0,
+        sending_since TIMESTAMPTZ)""",
     f"""CREATE TABLE IF NOT EXISTS jing_sync_log (
         run_id VARCHAR NOT NULL, row_index BIGINT, source VARCHAR NOT NULL,
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL},
@@ -120,6 +121,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS destination VARCHAR",
         "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS superseded BIGINT DEFAULT 0",
         "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS retried BIGINT DEFAULT 0",
+        "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS sending_since TIMESTAMPTZ",
         "ALTER TABLE jing_sync_log ADD COLUMN IF NOT EXISTS failure VARCHAR",
         "ALTER TABLE jing_applied_status ADD COLUMN IF NOT EXISTS destination VARCHAR",
         "ALTER TABLE jing_applied_status ADD COLUMN IF NOT EXISTS basis VARCHAR "
@@ -262,7 +264,8 @@ class Ledger:
                 )
             for statement in SCHEMA:
                 self.con.execute(statement)
-            for step in range((version or SCHEMA_VERSION) + 1, SCHEMA_VERSION + 1):
+            # Each step only adds what is missing, so it is safe on any ledger of its version.
+            for step in range(2, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
                     self.con.execute(statement)
             if version != SCHEMA_VERSION:
@@ -354,11 +357,26 @@ class Ledger:
         return int(scalar(self.con, sql, [run_id]))
 
     def set_minimum_calls(self, run_id: str, minimum_calls: int) -> None:
+        """The plan is made: note its calls, and that calls may be in flight from now on."""
         with self.transaction() as con:
             con.execute(
-                "UPDATE jing_sync_runs SET minimum_calls = ? WHERE run_id = ?",
+                "UPDATE jing_sync_runs SET minimum_calls = ?, sending_since = now() "
+                "WHERE run_id = ?",
                 [minimum_calls, run_id],
             )
+
+    def last_sending(self, run_id: str) -> datetime | None:
+        """When an unfinished run was last known to be sending (None: it never planned calls)."""
+        return scalar(
+            self.con,
+            """
+            SELECT greatest(r.sending_since, (SELECT max(logged_at) FROM jing_sync_log
+                                              WHERE run_id = $run))
+            FROM jing_sync_runs AS r
+            WHERE r.run_id = $run AND EXISTS (SELECT 1 FROM jing_work WHERE run_id = $run)
+            """,
+            {"run": run_id},
+        )
 
     def close_run(
         self,

@@ -7,7 +7,8 @@ stream is read, validated by the SDK and ignored (one INFO line), and the
 tests check what still applies to this target: the CLI prints its version and
 about, schemas and records are parsed, invalid schemas and records before
 their schema fail, key properties are enforced, and STATE messages are relayed
-in order. No run is opened, so no sandbox is needed. Left out: none; status
+in order. The run that opens at the end of the input has no rows and no pending
+ones, so it makes no call and no sandbox is needed. Left out: none; status
 rows from a Singer stream are covered against the sandbox in
 test_surface_singer.py.
 """
@@ -27,7 +28,8 @@ CONFIG = {
     # Nothing listens here: the standard streams never reach a run.
     "base_url": "http://127.0.0.1:9",
     "streams": ["status_updates"],
-    "ledger_path": str(Path(tempfile.gettempdir()) / "target-jing-sdk-tests" / "ledger.duckdb"),
+    # One ledger per test process (xdist workers run the suite side by side).
+    "ledger_path": str(Path(tempfile.mkdtemp(prefix="target-jing-sdk-tests-")) / "ledger.duckdb"),
 }
 
 TestTargetJingStandard = get_target_test_class(TargetJing, config=CONFIG)
