@@ -95,6 +95,7 @@ class JingClient:
         self._tokens = TokenManager(settings, self._post_unauthenticated, self._logger)
         self._counts_lock = threading.Lock()
         self._counts = {"calls": 0, "retries": 0, "throttled": 0}
+        self._by_path: dict[str, dict[str, int]] = {}
 
     # -- public interface -------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class JingClient:
         payload = dict(body)
 
         def on_retry(error: JingTransientError, attempt: int, wait: float) -> None:
-            self._count("retries")
+            self._count("retries", path)
             level = logging.INFO if isinstance(error, JingRateLimited) else logging.WARNING
             self._logger.log(
                 level,
@@ -178,6 +179,11 @@ class JingClient:
         counts["token_refreshes"] = self._tokens.refreshes
         return counts
 
+    def stats_by_path(self) -> dict[str, dict[str, int]]:
+        """The same counters (calls, retries, throttled) for each endpoint path."""
+        with self._counts_lock:
+            return {path: dict(counts) for path, counts in self._by_path.items()}
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._session.close()
@@ -239,7 +245,7 @@ class JingClient:
     def _exchange(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Envelope:
         """One paced HTTP POST, turned into an `Envelope` or a typed error."""
         with self._throttle.slot() as slot_start:
-            self._count("calls")
+            self._count("calls", path)
             started = time.perf_counter()
             status, response_headers, content = self._send(path, body, headers)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -248,7 +254,7 @@ class JingClient:
                 status, response_headers, content, path, self.settings.error_codes
             )
         except JingRateLimited as error:
-            self._count("throttled")
+            self._count("throttled", path)
             self._throttle.slow_down(slot_start, error.retry_after)
             self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
             raise
@@ -316,9 +322,11 @@ class JingClient:
             ms,
         )
 
-    def _count(self, name: str) -> None:
+    def _count(self, name: str, path: str) -> None:
         with self._counts_lock:
             self._counts[name] += 1
+            counts = self._by_path.setdefault(path, {"calls": 0, "retries": 0, "throttled": 0})
+            counts[name] += 1
 
 
 # -- transport ----------------------------------------------------------------------------

@@ -9,7 +9,9 @@ token are shared by every stream of a run; retries and error typing live there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +28,15 @@ from tap_jing.schemas import SCHEMAS
 if TYPE_CHECKING:
     from jing_client import ClientSettings, JingClient
     from tap_jing.tap import TapJing
+
+
+@dataclass
+class StreamSummary:
+    """Records emitted, partitions read and seconds spent by one stream in a run."""
+
+    records: int = 0
+    partitions: int = 0
+    seconds: float = 0.0
 
 
 class JingStream(Stream):
@@ -59,6 +70,8 @@ class JingStream(Stream):
         self._jing_tap = tap
         self._fields = frozenset(self.schema["properties"])
         self._unknown_fields: set[str] = set()
+        #: What this stream did in the run, for the tap's closing summary.
+        self.run_summary = StreamSummary()
 
     @property
     def state_manager(self) -> IndexedStateManager:
@@ -90,6 +103,10 @@ class JingStream(Stream):
     @property
     def path(self) -> str:
         return str(getattr(self.client_settings.paths, self.path_name))
+
+    def summary_paths(self) -> tuple[str, ...]:
+        """The endpoints whose calls this stream's summary counts."""
+        return (self.path,)
 
     def request_body(self, context: Context | None) -> dict[str, Any]:
         """The list call's body besides paging and time filter; children add their parent."""
@@ -163,6 +180,17 @@ class JingStream(Stream):
         the state beside the bookmark, for the next run; so is an earlier bookmark
         when the listing moved while it was read (see `ShiftWatch`).
         """
+        started = time.perf_counter()
+        try:
+            yield from self._new_records(context, items, since)
+        finally:
+            self.run_summary.seconds += time.perf_counter() - started
+            if context:
+                self.run_summary.partitions += 1
+
+    def _new_records(
+        self, context: Context | None, items: Iterable[dict[str, Any]], since: datetime | None
+    ) -> Iterator[dict[str, Any]]:
         if not self.selected:
             # Read only for the child streams: nothing is emitted, so no tail is kept.
             yield from map(self.convert, items)
@@ -183,6 +211,7 @@ class JingStream(Stream):
                 self.on_unchanged(record, context)
                 continue
             tracker.add(value, record)
+            self.run_summary.records += 1
             yield record
         state[STATE_KEY] = tail.after(tracker.tail()).to_state()
         if watch.rewind_to is not None:

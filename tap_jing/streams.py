@@ -89,6 +89,9 @@ class ActivitiesStream(JingStream):
         record["form_fields"] = detail.get("form_fields")
         return record
 
+    def summary_paths(self) -> tuple[str, ...]:
+        return (self.path, self.client_settings.paths.activity_detail)
+
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
         """One partition per activity, named like the registrations' own activity field."""
         return {"target_entity_uuid": record["entity_uuid"]}
@@ -136,7 +139,11 @@ class ActivityUsersStream(StateWriteGate, JingStream):
         return {"entity_uuid": context["target_entity_uuid"]}
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The partition's new registrations, then one progress line for the partition."""
+        """The partition's new registrations, then a progress line (DEBUG) for the partition.
+
+        The tap's closing summary gives the totals, so a run with nothing new prints
+        one line per stream, not one per activity.
+        """
         started = time.perf_counter()
         count = 0
         try:
@@ -147,7 +154,7 @@ class ActivityUsersStream(StateWriteGate, JingStream):
             self.logger.warning(
                 "activity %r is gone; its registrations were not read (%s)", context, error
             )
-        self.logger.info(
+        self.logger.debug(
             "activity_users: activity %s done: %d records in %.2f s",
             context["target_entity_uuid"] if context else None,
             count,

@@ -77,6 +77,37 @@ class TapJing(DeclaredConfig, Tap):
     def discover_streams(self) -> list[Stream]:
         return [ActivitiesStream(self), ActivityUsersStream(self), UsersStream(self)]
 
+    def sync_all(self) -> None:
+        """Sync every selected stream, then log one summary line per stream."""
+        super().sync_all()
+        for line in self.summary_lines():
+            self.logger.info("%s", line)
+
+    def summary_lines(self) -> list[str]:
+        """Per stream: records, partitions, HTTP calls, retries, throttled answers, seconds.
+
+        A parent stream's seconds leave out the time its child streams took inside it.
+        """
+        by_path = self.client.stats_by_path() if "client" in self.__dict__ else {}
+        lines = []
+        for stream in self.streams.values():
+            if not (stream.selected or stream.has_selected_descendents):
+                continue
+            summary = stream.run_summary  # type: ignore[attr-defined]
+            paths = stream.summary_paths()  # type: ignore[attr-defined]
+            counts = {
+                name: sum(by_path.get(path, {}).get(name, 0) for path in paths)
+                for name in ("calls", "retries", "throttled")
+            }
+            children = sum(c.run_summary.seconds for c in stream.child_streams)  # type: ignore[attr-defined]
+            lines.append(
+                f"tap-jing summary: stream={stream.name} records={summary.records} "
+                f"partitions={summary.partitions or '-'} http_calls={counts['calls']} "
+                f"retries={counts['retries']} throttled={counts['throttled']} "
+                f"seconds={max(summary.seconds - children, 0.0):.2f}"
+            )
+        return lines
+
     def cross_setting_problems(self, config: dict[str, Any]) -> list[str]:
         try:
             ClientSettings.from_config(config)

@@ -15,6 +15,7 @@ import pytest
 
 from bench.chaos import DEBUG_LOG, run_matrix
 from bench.chaos_extract import EXTRACTS
+from bench.chaos_sequences import SEQUENCES
 from bench.chaos_setup import Options
 from bench.chaos_writeback import SCENARIOS
 from bench.leak_hunt import hunt
@@ -28,8 +29,12 @@ def test_the_short_matrix_keeps_every_rule_and_leaks_no_secret(tmp_path: Path) -
 
     broken = {r.scenario: r.broken_rules() for r in run.results if not r.passed}
     assert broken == {}
-    # 1-10, 11, the clean extract, faults 2-8 while extracting, and the resumed extract.
-    assert len(run.results) == len(SCENARIOS) + 1 + 1 + len(EXTRACTS) + 1
+    # 1-10, 11, the run sequences, the clean extract, faults 2-8 while extracting, and the
+    # resumed extract.
+    assert len(run.results) == len(SCENARIOS) + 1 + len(SEQUENCES) + 1 + len(EXTRACTS) + 1
+    sequences = [r for r in run.results if r.scenario.startswith("S")]
+    assert all(r.false_outcomes == 0 and r.wrong == 0 for r in sequences)
+    assert all(r.false_outcomes == 0 for r in run.results if r.false_outcomes is not None)
     by_name = {r.scenario.split(".")[0]: r for r in run.results}
     assert by_name["1"].applied == by_name["1"].rows_in == 2_000
     assert by_name["1"].update_calls == by_name["1"].minimum_calls

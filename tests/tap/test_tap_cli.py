@@ -10,6 +10,7 @@ import pytest
 import yaml
 from tap_runner import TapRun
 
+from jing_sandbox.process import SandboxProcess
 from jing_singer import exit_codes
 from tap_jing.schemas import SCHEMAS
 from tap_jing.tap import TapJing
@@ -99,3 +100,29 @@ def test_meltano_yml_declares_every_setting_of_the_tap() -> None:
     secret = {name for name, s in declared.items() if s.get("sensitive")}
     assert secret == {"app_secret"}
     assert set(tap["capabilities"]) == {c.value for c in TapJing.capabilities}
+
+
+def test_the_run_ends_with_a_summary_per_stream_that_counts_what_was_emitted(
+    sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
+) -> None:
+    config = sandbox.config(requests_per_second=1000)
+    full = run_tap(config)
+    assert full.returncode == 0, full.stderr
+    lines = [
+        line.split("tap-jing summary: ", 1)[1]
+        for line in full.stderr.splitlines()
+        if "tap-jing summary: " in line
+    ]
+    summary = {
+        fields["stream"]: fields
+        for fields in (dict(part.split("=", 1) for part in line.split()) for line in lines)
+    }
+    assert set(summary) == {"activities", "activity_users", "users"}
+    for stream, fields in summary.items():
+        assert int(fields["records"]) == full.count(stream), stream
+        assert int(fields["http_calls"]) >= 1 and float(fields["seconds"]) >= 0
+    assert int(summary["activity_users"]["partitions"]) == sandbox.counts()["activities"]
+    unchanged = run_tap(config, full.state)
+    quiet = [line for line in unchanged.stderr.splitlines() if "activity_users: activity" in line]
+    assert quiet == [], "no line per activity when nothing changed"
+    assert sum("tap-jing summary: " in line for line in unchanged.stderr.splitlines()) == 3
