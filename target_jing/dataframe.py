@@ -1,8 +1,9 @@
 """Write back the statuses in a pandas DataFrame, from a notebook or a Python job.
 
 The same engine, settings and ledger as the Singer target and `sync`; the
-caller gets the run's summary as a dict (what `sync` prints as its JSON line)
-and decides what to do with a failed run, so nothing is printed here.
+caller gets the run's summary (`engine.Summary`, a TypedDict: what `sync` prints
+as its JSON line, `exit_code` included) and decides what to do with a failed
+run, so nothing is printed here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from target_jing.engine import SyncRun, run_mode
+from target_jing.engine import Summary, SyncRun, run_mode
 from target_jing.settings import TargetSettings
 
 
@@ -22,7 +23,7 @@ def sync_dataframe(
     *,
     dry_run: bool = False,
     full: bool = False,
-) -> dict[str, Any]:
+) -> Summary:
     """Write `df`'s rows back to JING and return the run summary.
 
     `config` is the flat config of the Singer target; a bad setting raises

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -78,6 +78,32 @@ class Progress:
 StoppedBy = Literal["auth", "config", "unreachable"]
 
 
+class Summary(TypedDict):
+    """The JSON summary line of a run, and what `sync_dataframe` returns (README: Summary)."""
+
+    run_id: str
+    mode: str
+    status: Literal["succeeded", "failed", "aborted"]
+    counts: dict[str, int]
+    rows_in: int
+    update_calls: int
+    minimum_calls: int
+    seconds: float
+    fatal_error: str | None
+    api_unreachable: bool
+    ledger_path: str
+    client_stats: dict[str, int]
+    input_counts: dict[str, int]
+    input_rows: int
+    retried: int
+    stopped_by: StoppedBy | None
+    destination: str
+    reasons: list[dict[str, Any]]
+    rows_per_second: float
+    failed_ratio: float
+    exit_code: int
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What became of a run; `as_dict()` is the JSON summary line.
@@ -106,6 +132,8 @@ class RunSummary:
     retried: int = 0
     stopped_by: StoppedBy | None = None
     destination: str = ""
+    #: Why rows failed or were rejected, grouped, most frequent first (at most 10 groups).
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -122,8 +150,8 @@ class RunSummary:
         bad = self.input_counts.get("failed", 0) + self.input_counts.get("rejected", 0)
         return bad / self.input_rows if self.input_rows else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self) -> Summary:
+        return {  # type: ignore[typeddict-item]
             **asdict(self),
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
@@ -391,6 +419,7 @@ class SyncRun:
             - ledger.staged_count(self.run_id, own_only=True),
             stopped_by=stopped_by,
             destination=self.destination,
+            reasons=ledger.reason_groups(self.run_id),
         )
         if not fatal and summary.failed_ratio > self.settings.max_failed_ratio:
             return replace(summary, status="failed")
@@ -504,4 +533,4 @@ def _new_run_id() -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
 
 
-__all__ = ["MODES", "OUTCOMES", "Mode", "Progress", "RunSummary", "SyncRun"]
+__all__ = ["MODES", "OUTCOMES", "Mode", "Progress", "RunSummary", "Summary", "SyncRun"]

@@ -352,6 +352,34 @@ class Ledger:
             scalar(self.con, f"SELECT count(*) FROM jing_staged WHERE run_id = ?{which}", params)
         )
 
+    def reason_groups(self, run_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Why rows of a run failed or were rejected: grouped, most frequent first.
+
+        Each group has the outcome, the reason (without the row's number and the
+        call's request_id, which differ row by row), the count and up to 3 example
+        rows as [activity, user].
+        """
+        rows = self.con.execute(
+            """
+            WITH why AS (
+                SELECT outcome, entity_uuid, omni_user_uuid,
+                       regexp_replace(regexp_replace(coalesce(reason, ''),
+                           '^row [0-9]+ of .*?: ', ''), ' request_id=[0-9A-Za-z]+', '', 'g')
+                           AS reason
+                FROM jing_sync_log
+                WHERE run_id = $run AND outcome IN ('failed', 'rejected', 'superseded')
+            )
+            SELECT outcome, reason, count(*) AS rows,
+                   list([entity_uuid, omni_user_uuid] ORDER BY entity_uuid, omni_user_uuid)[:3]
+            FROM why GROUP BY outcome, reason ORDER BY rows DESC, outcome, reason LIMIT $limit
+            """,
+            {"run": run_id, "limit": limit},
+        ).fetchall()
+        return [
+            {"outcome": outcome, "reason": reason, "rows": int(count), "examples": examples}
+            for outcome, reason, count, examples in rows
+        ]
+
     def update_calls(self, run_id: str) -> int:
         sql = "SELECT coalesce(sum(calls), 0) FROM jing_calls WHERE run_id = ?"
         return int(scalar(self.con, sql, [run_id]))

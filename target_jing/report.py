@@ -26,30 +26,37 @@ class _Summary(Protocol):
     seconds: float
     rows_per_second: float
     fatal_error: str | None
+    retried: int
+    reasons: list[dict[str, Any]]
+    ledger_path: str
 
     def as_dict(self) -> dict[str, Any]: ...
 
 
-OUTCOMES = ("applied", "unchanged", "failed", "rejected", "planned")
+OUTCOMES = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
 
 
 def human_summary(summary: _Summary, exit_code: int) -> str:
-    """A few lines that say what happened and whether a person must act."""
+    """A few lines that say what happened, why rows did not apply, and where to look."""
     counts = ", ".join(f"{summary.counts.get(name, 0):,} {name}" for name in OUTCOMES)
+    retried = f" ({summary.retried:,} of them pending rows retried)" if summary.retried else ""
     lines = [
         f"target-jing run {summary.run_id} ({summary.mode}): {summary.status}, "
         f"exit code {exit_code}",
-        f"  rows: {summary.rows_in:,} in; {counts}",
+        f"  rows: {summary.rows_in:,} in{retried}; {counts}",
         f"  update calls: {summary.update_calls:,} (minimum {summary.minimum_calls:,})",
         f"  time: {summary.seconds:.1f} s, {summary.rows_per_second:,.0f} rows/s",
     ]
     if summary.fatal_error:
         lines.append(f"  stopped by: {summary.fatal_error}")
-    if summary.counts.get("failed") or summary.counts.get("rejected"):
-        lines.append(
-            "  see why: SELECT outcome, reason, count(*) FROM jing_sync_log "
-            f"WHERE run_id = '{summary.run_id}' GROUP BY ALL"
-        )
+    if summary.reasons:
+        lines.append("  why rows did not apply (most frequent first):")
+        for group in summary.reasons:
+            examples = ", ".join(f"{a}/{u}" for a, u in group["examples"])
+            lines.append(f"    {group['rows']:,} {group['outcome']}: {group['reason']}")
+            lines.append(f"      e.g. {examples}")
+        lines.append(f"  every row: target-jing runs show {summary.run_id} --outcome failed")
+    lines.append(f"  ledger: {summary.ledger_path}")
     return "\n".join(lines)
 
 

@@ -34,7 +34,11 @@ def sync(argv: Sequence[str]) -> int:
         parser.error("--duckdb needs --table NAME or --query SQL")
     if args.file and (args.table or args.query):
         parser.error("--table and --query go with --duckdb, not --file")
-    logging.basicConfig(level=_log_level(), stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=_log_level(),
+        stream=sys.stderr,
+        format="%(asctime)s | %(levelname)-8s | %(name)s | %(message)s",
+    )
     install_filter()
     shell.stop_on_signals()
     try:

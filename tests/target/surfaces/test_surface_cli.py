@@ -335,3 +335,36 @@ def test_no_secret_or_token_in_output_or_ledger(
     for secret in secrets:
         assert secret not in proc.stdout + proc.stderr
         assert secret.encode() not in ledger
+
+
+def test_the_summary_groups_why_rows_did_not_apply(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Three kinds of failure: grouped, counted, most frequent first, with example rows."""
+    regs = small_sandbox.registrations()
+    activity = regs[0]["target_entity_uuid"]
+    lines = ["activity_id,user_id,approve_status"]
+    lines += [f"{activity},ghost_{n},1" for n in range(5)]  # not registered: 5
+    lines += [f"{r['target_entity_uuid']},{r['omni_user_uuid']},7" for r in regs[:3]]  # bad: 3
+    lines += [f"noSuchActivity,u{n},1" for n in range(2)]  # unknown activity: 2
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    config = write_config(
+        tmp_path / "c.json", small_sandbox.config(ledger_path=str(tmp_path / "l.duckdb"))
+    )
+    done = run_target("sync", "--config", str(config), "--file", "rows.csv", cwd=tmp_path)
+    assert done.returncode == exit_codes.ROWS_FAILED
+    out = done.stdout.splitlines()
+    start = out.index("  why rows did not apply (most frequent first):")
+    groups = [
+        line.strip()
+        for line in out[start + 1 :]
+        if line.startswith("    ") and not line.startswith("      ")
+    ]
+    assert [g.split(" ", 1)[0] for g in groups] == ["5", "3", "2"]
+    assert "not registered" in groups[0] and "not one of the allowed statuses" in groups[1]
+    assert "40400" in groups[2]
+    assert f"e.g. {activity}/ghost_0, {activity}/ghost_1, {activity}/ghost_2" in done.stdout
+    assert f"ledger: {tmp_path / 'l.duckdb'}" in done.stdout or "ledger: l.duckdb" in done.stdout
+    assert summary_of(done)["reasons"][0]["rows"] == 5
+    logs = [line for line in done.stderr.splitlines() if not line.startswith("progress:")]
+    assert logs and all(line[:4].isdigit() and " | " in line for line in logs), logs[:3]
