@@ -216,7 +216,8 @@ def two_destinations(seq: Sequence) -> None:
         summary = seq.run(seq.rows("1"), exit_codes.OK, sandbox=other)
         if summary["counts"]["applied"] != len(seq.keys):
             seq.problems.append("the second destination did not receive every row")
-        wrong_other = sum(1 for k, v in seq.latest.items() if approvals(other).get(k) != v)
+        held_other = approvals(other)
+        wrong_other = sum(1 for k, v in seq.latest.items() if held_other.get(k) != v)
         seq.latest = first
         seq.run(seq.rows("2"), exit_codes.OK)
         if wrong_other:
@@ -354,7 +355,8 @@ def extract(sandbox: SandboxProcess, warehouse: Path) -> None:
 
 def change_in_jing(sandbox: SandboxProcess, keys: list[Key], wished: dict[Key, str]) -> int:
     """Another client sets other approval values on `keys` (one call per registration)."""
-    with JingClient(ClientSettings.from_config(sandbox.config())) as client:
+    config = sandbox.config(requests_per_second=250, max_concurrency=5)
+    with JingClient(ClientSettings.from_config(config)) as client:
         for activity, user in keys:
             other = "0" if wished.get((activity, user)) != "0" else "1"
             client.update_user_status(activity, [user], {"ems_approvestatus": other})
