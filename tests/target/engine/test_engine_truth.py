@@ -10,24 +10,21 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 import pytest
 from engine_helpers import BATCH_PATH, batch_calls, query, run, settings_for
 
+from bench.chaos_sequences import change_in_jing, extract
 from jing_client import JingConfigError
 from jing_sandbox.process import SandboxProcess
 from target_jing.dataframe import sync_dataframe
 from target_jing.engine import RunSummary
 from target_jing.settings import TargetSettings
 from target_jing.sources import SourceError
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def approvals(sandbox: SandboxProcess, limit: int, value: str) -> list[dict[str, Any]]:
@@ -224,54 +221,6 @@ def test_a_bad_id_is_isolated_by_splitting_whatever_its_text(
     assert again.counts["failed"] == 1, "the same refused wish is not sent again"
 
 
-def _extract(sandbox: SandboxProcess, warehouse: Path) -> None:
-    """raw.activity_users as tap-jing loads it: UTC instants, JING's updated_time."""
-
-    def utc(text: str | None) -> str | None:
-        if not text:
-            return None
-        moment = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-        return moment.astimezone(UTC).isoformat()
-
-    frame = pd.DataFrame(
-        [
-            {
-                "target_entity_uuid": r["target_entity_uuid"],
-                "omni_user_uuid": r["omni_user_uuid"],
-                "jing_uuid": r["jing_uuid"],
-                "ems_approvestatus": r["ems_approvestatus"],
-                "ems_signinstatus": r["ems_signinstatus"],
-                "ems_approvetimestamp": utc(r.get("ems_approvetimestamp")),
-                "ems_signintimestamp": utc(r.get("ems_signintimestamp")),
-                "updated_time": utc(r["updated_time"]),
-            }
-            for r in sandbox.registrations()
-        ]
-    )
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        con.register("frame", frame)
-        con.execute(
-            "CREATE OR REPLACE TABLE raw.activity_users AS SELECT * EXCLUDE (updated_time), "
-            "CAST(updated_time AS TIMESTAMPTZ) AS updated_time FROM frame"
-        )
-
-
-def _drift(sandbox: SandboxProcess, rows: list[dict[str, Any]], every: int) -> set[tuple[str, str]]:
-    """Another client changes every `every`-th registration of `rows` in JING."""
-    from jing_client import ClientSettings, JingClient
-
-    changed = set()
-    with JingClient(ClientSettings.from_config(sandbox.config())) as client:
-        for row in rows[::every]:
-            other = "0" if row["approve_status"] != "0" else "1"
-            client.update_user_status(
-                row["activity_id"], [row["user_id"]], {"ems_approvestatus": other}
-            )
-            changed.add((row["activity_id"], row["user_id"]))
-    return changed
-
-
 @pytest.mark.parametrize("source", ["observed_state", "read_back"])
 def test_drift_in_jing_is_seen_and_sent_again(
     source: str, engine_sandbox: SandboxProcess, tmp_path: Path
@@ -284,14 +233,15 @@ def test_drift_in_jing_is_seen_and_sent_again(
     )
     settings = settings_for(engine_sandbox, tmp_path, **knobs)
     rows = approvals(engine_sandbox, 200, "2")
-    _extract(engine_sandbox, warehouse)
+    extract(engine_sandbox, warehouse)
     first = run(settings, rows)
     assert_outcomes_true(engine_sandbox, settings, first)
-    changed = _drift(engine_sandbox, rows, every=10)
-    _extract(engine_sandbox, warehouse)  # the pipeline's fresh extract
+    drifted = [(r["activity_id"], r["user_id"]) for r in rows][::10]
+    changed = change_in_jing(engine_sandbox, drifted, {key: "2" for key in drifted})
+    extract(engine_sandbox, warehouse)  # the pipeline's fresh extract
     second = run(settings, rows)
-    assert second.counts["applied"] == len(changed)
-    assert second.counts["unchanged"] == len(rows) - len(changed)
+    assert second.counts["applied"] == changed
+    assert second.counts["unchanged"] == len(rows) - changed
     assert_latest_wish(engine_sandbox, rows)
     assert_outcomes_true(engine_sandbox, settings, second)
     reasons = {
@@ -310,7 +260,7 @@ def test_an_observed_state_saves_the_calls_of_a_first_run(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    _extract(engine_sandbox, warehouse)
+    extract(engine_sandbox, warehouse)
     settings = settings_for(
         engine_sandbox,
         tmp_path,

@@ -8,7 +8,6 @@ records whatever reaches it.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -76,14 +75,7 @@ def test_a_redirect_is_an_error_naming_the_host_and_nothing_reaches_it(
         rows = tmp_path / "rows.csv"
         rows.write_text("activity_id,user_id,approve_status\na1,u1,1\n")
         done = run_target("sync", "--config", "c.json", "--file", str(rows), cwd=tmp_path)
-        tap = subprocess.run(
-            [TAP_JING, "--config", "c.json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        tap = run_tap_in(tmp_path)
     finally:
         redirecting.close()
     assert elsewhere.requests == []
@@ -119,14 +111,7 @@ def test_a_tls_failure_is_a_config_error_naming_the_host_and_the_ca_setting(
     config = sandbox.config(max_attempts=8)
     config["base_url"] = sandbox.url.replace("http://", "https://")
     write_config(tmp_path / "c.json", config)
-    tap = subprocess.run(
-        [TAP_JING, "--config", "c.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    tap = run_tap_in(tmp_path)
     assert tap.returncode == exit_codes.BAD_INPUT, tap.stderr[-2000:]
     assert "127.0.0.1" in tap.stderr and "REQUESTS_CA_BUNDLE" in tap.stderr
     assert "retrying" not in tap.stderr
@@ -142,14 +127,7 @@ def test_a_wrongly_typed_secret_or_id_is_a_clear_config_error(
         config = {**sandbox.config(), key: secret}
         write_config(tmp_path / "c.json", config)
         if command == "tap":
-            done = subprocess.run(
-                [TAP_JING, "--config", "c.json"],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            done = run_tap_in(tmp_path)
         else:
             done = run_target("--config", "c.json", cwd=tmp_path, stdin="")
         assert done.returncode == exit_codes.BAD_INPUT, done.stderr[-2000:]
@@ -161,7 +139,13 @@ def test_a_wrongly_typed_secret_or_id_is_a_clear_config_error(
             assert "5a4d0b0e" not in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def run_tap_in(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`tap-jing --config c.json` in `folder`, as a scheduler runs it."""
+    return subprocess.run(
+        [TAP_JING, "--config", "c.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
