@@ -380,17 +380,36 @@ class SyncRun:
 
         client = self._open_client()
         zone = ZoneInfo(self.settings.api_timezone)
-        sending = Sending(client, zone, ReadBack(client, zone) if self.settings.read_back else None)
         reader = ledger.con.cursor()
         try:
-            return send_all(
-                sending,
+            fatal = send_all(
+                Sending(client, zone),
                 plan.iter_chunks(reader, self.run_id),
                 self.settings.max_concurrency,
                 record,
             )
         finally:
             reader.close()
+        if self.settings.read_back and not isinstance(fatal, FATAL_ERRORS):
+            self._settle_unknown(ReadBack(client, zone))
+        return fatal
+
+    def _settle_unknown(self, reader: ReadBack) -> None:
+        """Read back the activities of rows whose answer was lost, now that nothing is sent.
+
+        Read while this run still sent, a listing sorted by update time moves under
+        the reader (our own writes move its rows), and a user would seem absent.
+        """
+        ledger = self._require_ledger()
+        activities = ledger.unknown_activities(self.run_id)
+        if not activities:
+            return
+        try:
+            observed = reader.observations(activities)
+        except JingError as error:
+            logger.warning("read-back of %d activities failed: %s", len(activities), error)
+            return
+        ledger.settle_unknown(self.run_id, observed)
 
     def _summarize(
         self,

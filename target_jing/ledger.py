@@ -620,6 +620,54 @@ class Ledger:
                     run_id,
                 )
 
+    def unknown_activities(self, run_id: str) -> list[str]:
+        """The activities of this run's rows whose outcome is unknown."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT entity_uuid FROM jing_sync_log WHERE run_id = ? "
+            f"AND failure = '{UNKNOWN}' ORDER BY 1",
+            [run_id],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def settle_unknown(self, run_id: str, observed: pa.Table) -> None:
+        """Settle this run's unknown rows by what a read-back shows JING holds.
+
+        A row whose wanted values JING holds becomes `applied`; one whose
+        registration JING holds with other values becomes retryable, and what JING
+        holds becomes the ledger's knowledge. A row the listing lacks stays unknown.
+        """
+        same = " AND ".join(f"(l.{f} IS NULL OR l.{f} = o.{f})" for f in WANTED_FIELDS)
+        label = "'read back at ' || strftime(o.observed_at, '%Y-%m-%d %H:%M:%S UTC')"
+        with self._registered("read_back", observed), self.transaction() as con:
+            con.execute(
+                f"""
+                UPDATE jing_sync_log AS l SET
+                    outcome = CASE WHEN {same} THEN 'applied' ELSE 'failed' END,
+                    failure = CASE WHEN {same} THEN NULL ELSE '{RETRYABLE}' END,
+                    reason = CASE WHEN {same}
+                        THEN 'the answer was unknown; ' || {label} || ' shows the values'
+                        ELSE 'the answer was unknown; ' || {label} || ' shows other values'
+                    END
+                FROM read_back AS o
+                WHERE l.run_id = $run AND l.failure = '{UNKNOWN}'
+                  AND l.entity_uuid = o.entity_uuid AND l.omni_user_uuid = o.omni_user_uuid
+                """,
+                {"run": run_id},
+            )
+            con.execute(
+                f"""
+                INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
+                SELECT DISTINCT o.entity_uuid, o.omni_user_uuid,
+                       {", ".join(f"o.{f}" for f in WANTED_FIELDS)}, NULL, now(), $run, $dest,
+                       'read_back'
+                FROM read_back AS o
+                SEMI JOIN (SELECT {_KEY} FROM jing_applied_status
+                           WHERE run_id = $run AND destination = $dest AND basis = 'unknown') AS u
+                USING ({_KEY})
+                """,
+                self._params(run_id),
+            )
+
     # -- unfinished runs ----------------------------------------------------------------
 
     def unfinished_runs(self, but: str) -> list[tuple[str, str]]:
@@ -730,7 +778,7 @@ class Ledger:
     ) -> None:
         """Settle `jing_pending` for a closing run: one row per user still waiting.
 
-        Users the run confirmed leave it. A user the run failed keeps this run's
+        Users the run applied leave it. A user the run failed keeps this run's
         values, reason and state, the first run that wanted it and when, and one
         more attempt. Past the limits a retryable row is given up, with the reason.
         """
@@ -738,8 +786,8 @@ class Ledger:
         con.execute(
             """
             DELETE FROM jing_pending AS p
-            USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
-                   WHERE run_id = $run AND destination = $dest AND basis <> 'unknown') AS k
+            USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_sync_log
+                   WHERE run_id = $run AND outcome = 'applied') AS k
             WHERE p.destination = $dest
               AND p.entity_uuid = k.entity_uuid AND p.omni_user_uuid = k.omni_user_uuid
             """,

@@ -13,8 +13,8 @@ not exist. *Unknown*: the call may have taken effect although its answer was
 never read (a timeout after sending, a dropped connection, a cut-off or HTML
 body, code 0 without a readable `data`, an echo with other values). *Retryable*:
 nothing was changed, and a later run may succeed (a user not yet registered, a
-call that never reached the API). With `read_back`, an unknown chunk is settled
-by reading the activity's registrations back.
+call that never reached the API). With `read_back`, the engine settles the
+unknown rows once sending is over, by reading their activities back.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from jing_client.redact import redact
 from jing_client.times import echoed_time, same_api_time
 from target_jing.ledger import ANSWER_COLUMNS, PERMANENT, RETRYABLE, UNKNOWN
 from target_jing.plan import Chunk
-from target_jing.read_back import ReadBack, status_text
+from target_jing.read_back import status_text
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
@@ -75,11 +75,10 @@ class Answered:
 
 @dataclass(frozen=True)
 class Sending:
-    """What every call of a run shares: the client, the API's zone, the optional read-back."""
+    """What every call of a run shares: the client and the API's zone."""
 
     client: JingClient
     zone: tzinfo
-    read_back: ReadBack | None = None
 
 
 def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
@@ -108,11 +107,11 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
     except JingUnreachable as error:
         return Answered(_failed_rows(chunk, error, RETRYABLE), calls=0, transient_error=error)
     except JingTransientError as error:
-        rows = _settled(sending, chunk, _failed_rows(chunk, error, UNKNOWN))
+        rows = _failed_rows(chunk, error, UNKNOWN)
         return Answered(rows, calls=1, transient_error=error if _api_down(error) else None)
     except JingError as error:
         return Answered(_failed_rows(chunk, error, RETRYABLE), calls=1)
-    return Answered(_settled(sending, chunk, reconcile(chunk, envelope, sending.zone)), calls=1)
+    return Answered(reconcile(chunk, envelope, sending.zone), calls=1)
 
 
 def _api_down(error: JingTransientError) -> bool:
@@ -125,46 +124,6 @@ def _api_down(error: JingTransientError) -> bool:
     if isinstance(error, JingTimeout):
         return True
     return error.code is None and (error.http_status or 0) >= 500
-
-
-def _settled(sending: Sending, chunk: Chunk, rows: list[Row]) -> list[Row]:
-    """With a read-back, rows of unknown outcome become what JING is read to hold."""
-    if sending.read_back is None or not any(r["failure"] == UNKNOWN for r in rows):
-        return rows
-    try:
-        held, label = sending.read_back.registrations(chunk.entity_uuid)
-    except FATAL_ERRORS:
-        raise
-    except JingError:
-        return rows  # the read-back failed too: the outcome stays unknown
-    settled = []
-    for row in rows:
-        if row["failure"] != UNKNOWN:
-            settled.append(row)
-            continue
-        values = held.get(row["omni_user_uuid"])
-        if values is None:
-            settled.append({**row, "failure": RETRYABLE, "reason": f"{label}: {NOT_REGISTERED}"})
-            continue
-        echoes = {f"echo_{name}": values.get(name) for name in WANTED_FIELDS}
-        if all(values.get(name) == row[name] for name in chunk.fields):
-            settled.append(
-                {
-                    **row,
-                    **echoes,
-                    "outcome": "applied",
-                    "failure": None,
-                    "basis": "read_back",
-                    "reason": f"the answer was unknown; {label} shows the values",
-                }
-            )
-        else:
-            differences = _differences(chunk.fields, values, sending.zone)
-            reason = f"the answer was unknown; {label}: " + "; ".join(differences)
-            settled.append(
-                {**row, **echoes, "failure": RETRYABLE, "basis": "read_back", "reason": reason}
-            )
-    return settled
 
 
 def reconcile(chunk: Chunk, envelope: Envelope, zone: tzinfo) -> list[Row]:
