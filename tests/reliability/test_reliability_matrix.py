@@ -40,7 +40,8 @@ def test_the_short_matrix_keeps_every_rule_and_leaks_no_secret(tmp_path: Path) -
     assert by_name["1"].update_calls == by_name["1"].minimum_calls
     assert by_name["9"].failed, "the kills left rows for the next runs to finish"
     assert by_name["11"].failed == 100 and by_name["11"].applied == 2_000
-    assert all(r.rows_in > 1_000 for r in run.results)
+    assert all(r.rows_in > 1_000 for r in run.results if not r.scenario.startswith("S"))
+    assert all(r.rows_in >= 500 for r in sequences)
 
     assert run.leaks.hits == []
     # The app secret and the tokens of ~20 sandboxes (restarts and expiries issue more).
