@@ -201,7 +201,9 @@ def _held(echo: Row, wanted: dict[str, str], zone: tzinfo) -> dict[str, str | No
     held: dict[str, str | None] = {}
     for name in WANTED_FIELDS:
         value = echo.get(name)
-        if name in TIME_FIELDS:
+        if isinstance(value, str) and value == wanted.get(name):
+            held[name] = value  # the usual echo: exactly what was sent, nothing to read
+        elif name in TIME_FIELDS:
             if name in wanted and same_api_time(wanted[name], value, zone):
                 held[name] = wanted[name]
             else:
@@ -216,7 +218,7 @@ def _differences(wanted: dict[str, str], held: dict[str, Any], zone: tzinfo) -> 
     differences = []
     for name, value in wanted.items():
         got = held.get(name)
-        same = same_api_time(value, got, zone) if name in TIME_FIELDS else got == value
+        same = got == value or (name in TIME_FIELDS and same_api_time(value, got, zone))
         if not same:
             differences.append(f"{name} wanted {value!r}, JING holds {got!r}")
     return differences
