@@ -107,8 +107,6 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
         [
             *meltano,
             "add",
-            "--plugin-type",
-            "extractor",
             "tap-jing",
             "--from-ref",
             str(ROOT / "plugins/extractors/tap-jing.yml"),
@@ -120,8 +118,6 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
         [
             *meltano,
             "add",
-            "--plugin-type",
-            "loader",
             "target-jing",
             "--from-ref",
             str(ROOT / "plugins/loaders/target-jing.yml"),
@@ -144,6 +140,11 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
         ],
         project,
     )
+    project_file = yaml.safe_load((project / "meltano.yml").read_text())
+    added = {
+        kind: [p["name"] for p in plugins] for kind, plugins in project_file["plugins"].items()
+    }
+    assert added == {"extractors": ["tap-jing"], "loaders": ["target-jing", "target-jsonl"]}
     set_pip_url(project, "extractors", "tap-jing", str(wheel))
     set_pip_url(project, "loaders", "target-jing", f"{wheel}[target]")
     run([*meltano, "install"], project)
