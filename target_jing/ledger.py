@@ -222,6 +222,12 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
     return rows[0][0] if rows else None
 
 
+def dict_rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of an executed query as dicts, by column name."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -874,8 +880,7 @@ class Ledger:
             f"ORDER BY first_wanted_at NULLS FIRST, {_KEY}",
             {**self._params(), **params},
         )
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return dict_rows(cursor)
 
     def act_on_pending(self, action: str, where: PendingFilter) -> int:
         """`retry` (back to `pending`, attempts and age afresh) or `drop`; each row logged."""

@@ -27,7 +27,14 @@ import duckdb
 from jing_client import JingConfigError
 from jing_singer import exit_codes
 from target_jing import shell
-from target_jing.ledger import OUTCOMES, PENDING_STATES, Ledger, PendingFilter, destination_of
+from target_jing.ledger import (
+    OUTCOMES,
+    PENDING_STATES,
+    Ledger,
+    PendingFilter,
+    destination_of,
+    dict_rows,
+)
 from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
 
 logger = logging.getLogger("target-jing")
@@ -157,7 +164,7 @@ def _last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[dict[str, Any
         "FROM jing_sync_runs ORDER BY started_at DESC LIMIT ?",
         [limit],
     )
-    return _dicts(cursor)
+    return dict_rows(cursor)
 
 
 def _run_rows(
@@ -168,12 +175,7 @@ def _run_rows(
         "AND ($outcome IS NULL OR outcome = $outcome) ORDER BY source, row_index",
         {"run": run_id, "outcome": outcome},
     )
-    return _dicts(cursor)
-
-
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def _print(rows: list[dict[str, Any]], columns: Sequence[str], form: str) -> None:

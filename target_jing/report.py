@@ -33,12 +33,10 @@ class _Summary(Protocol):
     def as_dict(self) -> dict[str, Any]: ...
 
 
-OUTCOMES = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
-
-
 def human_summary(summary: _Summary, exit_code: int) -> str:
     """A few lines that say what happened, why rows did not apply, and where to look."""
-    counts = ", ".join(f"{summary.counts.get(name, 0):,} {name}" for name in OUTCOMES)
+    # The ledger gives every outcome, in its own order (`ledger.OUTCOMES`).
+    counts = ", ".join(f"{count:,} {name}" for name, count in summary.counts.items())
     retried = f" ({summary.retried:,} of them pending rows retried)" if summary.retried else ""
     lines = [
         f"target-jing run {summary.run_id} ({summary.mode}): {summary.status}, "

@@ -53,6 +53,19 @@ class PendingLimits:
 #: The names each field is read from by default, as the description shows them.
 _DEFAULT_NAMES = ", ".join("|".join(names) for names in DEFAULT_COLUMNS.values())
 
+
+def _statuses_setting(name: str, api_field: str, default: tuple[str, ...]) -> Setting:
+    """The allowed values of one status field [contract, jing-api.md 6.4]."""
+    return Setting(
+        name,
+        "array",
+        f"Allowed {api_field} values [contract].",
+        default=default,
+        extra_schema={"items": {"type": "string", "minLength": 1}, "minItems": 1},
+        rule="a non-empty list of non-empty strings",
+    )
+
+
 TARGET_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "batch_size",
@@ -70,22 +83,8 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         extra_schema={"additionalProperties": {"type": "string", "minLength": 1}},
         rule="an object of API field -> column name",
     ),
-    Setting(
-        "signin_statuses",
-        "array",
-        "Allowed ems_signinstatus values [contract].",
-        default=("0", "1"),
-        extra_schema={"items": {"type": "string", "minLength": 1}, "minItems": 1},
-        rule="a non-empty list of non-empty strings",
-    ),
-    Setting(
-        "approve_statuses",
-        "array",
-        "Allowed ems_approvestatus values [contract].",
-        default=("0", "1", "2"),
-        extra_schema={"items": {"type": "string", "minLength": 1}, "minItems": 1},
-        rule="a non-empty list of non-empty strings",
-    ),
+    _statuses_setting("signin_statuses", "ems_signinstatus", ("0", "1")),
+    _statuses_setting("approve_statuses", "ems_approvestatus", ("0", "1", "2")),
     Setting(
         "source_timezone",
         "string",

@@ -431,3 +431,21 @@ def test_one_ledger_serves_one_run_at_a_time_within_a_process(
     settings = TargetSettings.from_config(config)
     statuses = query(settings, "SELECT status FROM jing_sync_runs")
     assert statuses == [("succeeded",)]
+
+
+def test_an_observed_state_of_the_wrong_shape_is_a_config_error_naming_it(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE regs AS SELECT 'a' AS target_entity_uuid, 'u' AS user")
+    settings = settings_for(
+        engine_sandbox, tmp_path, observed_state="regs", observed_state_path=str(warehouse)
+    )
+    summary = run(settings, approvals(engine_sandbox, 5, "1"))
+    assert summary.exit_code == 2 and summary.stopped_by == "config"
+    assert "setting 'observed_state': regs lacks" in (summary.fatal_error or "")
+    assert "omni_user_uuid" in (summary.fatal_error or "")
+    assert batch_calls(engine_sandbox) == 0
+    with pytest.raises(JingConfigError, match="needs 'observed_state_path'"):
+        settings_for(engine_sandbox, tmp_path, observed_state="raw.activity_users")
