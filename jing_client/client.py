@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError
 
 from jing_client.errors import (
+    EXCERPT_CHARS,
     JingAuthError,
     JingBadRequest,
     JingConfigError,
@@ -41,6 +42,7 @@ from jing_client.errors import (
     JingTransientError,
     JingUnreachable,
 )
+from jing_client.pages import Page, read_pages
 from jing_client.redact import install_filter, redact, register_secret
 from jing_client.retry import RetryPolicy
 from jing_client.settings import ClientSettings, ErrorCodes
@@ -48,8 +50,6 @@ from jing_client.throttle import Throttle
 from jing_client.tokens import TokenManager
 
 LOGGER_NAME = "jing_client"
-#: Longest body excerpt an error carries.
-EXCERPT_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,6 @@ class Envelope:
     request_id: str
     http_status: int
     timestamp: int | None
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list endpoint (jing-api.md section 4)."""
-
-    items: list[Any]
-    page: int
-    page_size: int
-    total: int | None
 
 
 class JingClient:
@@ -120,39 +110,18 @@ class JingClient:
         return self._retry.run(lambda: self._authorized_attempt(path, payload), on_retry)
 
     def iter_pages(
-        self, path: str, body: Mapping[str, Any], page_size: int | None = None
+        self, path: str, body: Mapping[str, Any], page_size: int | None = None, ahead: int = 1
     ) -> Iterator[Page]:
-        """Yield every page of a list endpoint, from page 1 until the listing ends.
+        """Yield every page of a list endpoint in order, up to `ahead` asked for at once.
 
-        It ends on a page shorter than `page_size` (or empty) and never asks past
-        `total`. A server that answers the same page again, or goes backwards,
-        would loop forever: that raises `JingMalformedResponse` instead.
+        See `jing_client.pages`: it ends on a short page, never asks past `total`,
+        and raises `JingMalformedResponse` for a listing that repeats itself.
         """
         limit = self.settings.page_size_limit
         size = min(page_size or limit, limit)
         if size <= 0:
             raise JingBadRequest(f"page_size must be positive, got {page_size!r}", path=path)
-        seen_first_items: set[str] = set()
-        last_page = 0
-        page = 1
-        while True:
-            envelope = self.call(path, {**body, "page": page, "page_size": size})
-            answer = _read_page(envelope, path, page, size)
-            if repeats_itself(answer.page, last_page, answer.items, seen_first_items):
-                raise JingMalformedResponse(
-                    f"the listing repeats itself: asked for page {page}, got page "
-                    f"{answer.page} after page {last_page}, or an item already seen first",
-                    path=path,
-                    http_status=envelope.http_status,
-                    request_id=envelope.request_id,
-                )
-            last_page = answer.page
-            yield answer
-            if len(answer.items) < answer.page_size or (
-                answer.total is not None and answer.page * answer.page_size >= answer.total
-            ):
-                return
-            page = answer.page + 1
+        return read_pages(self.call, path, body, size, ahead)
 
     def update_user_status(
         self, entity_uuid: str, user_ids: Sequence[str], fields: Mapping[str, Any]
@@ -506,49 +475,3 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return seconds if seconds >= 0 else None
-
-
-def _read_page(envelope: Envelope, path: str, asked_page: int, asked_size: int) -> Page:
-    """The `Page` of a list answer (jing-api.md section 4).
-
-    A server that serves fewer items a page than asked says so in `page_size`;
-    that smaller size, not the one asked for, tells a short (last) page apart.
-    """
-    data = envelope.data
-    if not isinstance(data, dict) or not isinstance(data.get("list"), list):
-        raise JingMalformedResponse(
-            "list answer has no data.list",
-            excerpt=redact(json.dumps(data, default=str))[:EXCERPT_CHARS],
-            path=path,
-            http_status=envelope.http_status,
-            request_id=envelope.request_id,
-        )
-    page, size, total = data.get("page"), data.get("page_size"), data.get("total")
-    return Page(
-        items=data["list"],
-        page=page if _is_count(page) else asked_page,
-        page_size=size if _is_count(size) and 0 < size < asked_size else asked_size,
-        total=total if _is_count(total) else None,
-    )
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def repeats_itself(
-    answered_page: int, last_page: int, items: list[Any], seen_first_items: set[str]
-) -> bool:
-    """Whether a page goes backwards or starts with an item that began an earlier page.
-
-    Records this page's first item in `seen_first_items` when it does not repeat.
-    """
-    if answered_page <= last_page:
-        return True
-    if not items:
-        return False
-    first = json.dumps(items[0], sort_keys=True, default=str)
-    if first in seen_first_items:
-        return True
-    seen_first_items.add(first)
-    return False

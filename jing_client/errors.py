@@ -9,6 +9,9 @@ never a secret: messages are built from those fields only.
 
 from __future__ import annotations
 
+#: Longest body excerpt an error carries.
+EXCERPT_CHARS = 200
+
 
 class JingError(Exception):
     """Base class: a call to the JING API did not give a usable answer."""

@@ -26,6 +26,7 @@ RUNTIME_KNOBS: dict[str, type] = {
     "throttle_http_ratio": float,
     "retry_after": int,
     "expire_token_every": int,
+    "latency_ms": float,
 }
 
 

@@ -10,7 +10,7 @@ token are shared by every stream of a run; retries and error typing live there.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,7 +23,9 @@ from singer_sdk.schema.source import StreamSchema
 from jing_client.times import to_api_time
 from tap_jing.bookmarks import STATE_KEY, ShiftWatch, Tail, TailTracker
 from tap_jing.partitions import IndexedStateManager
+from tap_jing.prefetch import Pages, PartitionPrefetcher
 from tap_jing.schemas import SCHEMAS
+from tap_jing.sdk_private import write_starting_value
 
 if TYPE_CHECKING:
     from jing_client import ClientSettings, JingClient
@@ -72,6 +74,8 @@ class JingStream(Stream):
         self._unknown_fields: set[str] = set()
         #: What this stream did in the run, for the tap's closing summary.
         self.run_summary = StreamSummary()
+        #: Set by the parent while it syncs this stream's partitions (`tap_jing.prefetch`).
+        self.prefetcher: PartitionPrefetcher | None = None
 
     @property
     def state_manager(self) -> IndexedStateManager:
@@ -124,12 +128,40 @@ class JingStream(Stream):
     def list_items(
         self, context: Context | None, since: datetime | None
     ) -> Iterator[dict[str, Any]]:
-        """Every item of the listing, page after page, updated at or after `since`."""
+        """Every item of the listing, updated at or after `since`: fetched ahead, or read now."""
+        if context and self.prefetcher is not None:
+            fetched = self.prefetcher.take(context, since)
+            if fetched is not None:
+                yield from fetched
+                return
+        for page in self.listing(context, since)():
+            yield from page
+
+    def listing(self, context: Context | None, since: datetime | None) -> Callable[[], Pages]:
+        """A function that reads the listing's pages in order, to run on any thread.
+
+        The body is built here, on the calling thread, from the stream's config and
+        `since`; the function itself only calls the client, which threads share.
+        Up to `max_concurrency` pages are asked for at once (`jing_client.pages`).
+        """
         body = self.request_body(context)
         if since is not None:
             body["updated_start"] = to_api_time(since, self.api_zone)
-        for page in self.client.iter_pages(self.path, body, page_size=self.config["page_size"]):
-            yield from page.items
+        pages = self.client.iter_pages
+        path, page_size = self.path, self.config["page_size"]
+        ahead = self.client_settings.max_concurrency
+
+        def read() -> Pages:
+            for page in pages(path, body, page_size=page_size, ahead=ahead):
+                yield page.items
+
+        return read
+
+    def prepare_partition(self, context: Context) -> tuple[datetime | None, Callable[[], Pages]]:
+        """A partition about to be fetched ahead: its starting point and its listing."""
+        write_starting_value(self, context)
+        since = self.starting_point(context)
+        return since, self.listing(context, since)
 
     def convert(self, item: dict[str, Any]) -> dict[str, Any]:
         """Turn an API item into a record: times to UTC instants, statuses to strings.

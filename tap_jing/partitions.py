@@ -22,7 +22,8 @@ from tap_jing.sdk_private import StreamStateManager
 STATE_INTERVAL_SECONDS = 10.0
 
 
-def _key(context: Context) -> tuple[tuple[str, Any], ...]:
+def context_key(context: Context) -> tuple[tuple[str, Any], ...]:
+    """A hashable form of a partition's context."""
     return tuple(sorted(context.items()))
 
 
@@ -45,7 +46,7 @@ class IndexedStateManager(StreamStateManager):
     def get_context_state(self, context: Context | None) -> dict[str, Any]:
         if not context or self.state_partitioning_keys is not None:
             return super().get_context_state(context)
-        key = _key(context)
+        key = context_key(context)
         state = self._by_context.get(key)
         if state is None:
             partitions = self._partitions()
@@ -68,5 +69,5 @@ class IndexedStateManager(StreamStateManager):
             self._by_context.clear()
             self._indexed, self._indexed_count = partitions, 0
         for partition in partitions[self._indexed_count :]:
-            self._by_context.setdefault(_key(partition["context"]), partition)
+            self._by_context.setdefault(context_key(partition["context"]), partition)
         self._indexed_count = len(partitions)

@@ -16,7 +16,7 @@ from singer_sdk.helpers.types import Context
 # SDK builds its own in `Stream.state_manager`; no setting swaps the class.
 from singer_sdk.streams._state import StreamStateManager
 
-__all__ = ["StateWriteGate", "StreamStateManager", "sync_children"]
+__all__ = ["StateWriteGate", "StreamStateManager", "sync_children", "write_starting_value"]
 
 
 def sync_children(stream: Stream, child_context: Context) -> None:
@@ -27,6 +27,17 @@ def sync_children(stream: Stream, child_context: Context) -> None:
     step it runs then (`Stream._sync_children`).
     """
     stream._sync_children(child_context)
+
+
+def write_starting_value(stream: Stream, context: Context) -> None:
+    """Put a partition's starting value in its state, as the SDK does when it syncs it.
+
+    Why: a partition fetched ahead (`tap_jing.prefetch`) is read from its starting
+    point before the SDK's loop reaches it, and that point is what the SDK's sync
+    step (`Stream._write_starting_replication_value`) writes. Writing it twice
+    gives the same value: only emitting the partition's records moves its bookmark.
+    """
+    stream._write_starting_replication_value(context)
 
 
 class StateWriteGate:

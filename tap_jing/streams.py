@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.types import Context
@@ -11,6 +12,7 @@ from singer_sdk.helpers.types import Context
 from jing_client import JingNotFound
 from tap_jing.client import JingStream
 from tap_jing.partitions import STATE_INTERVAL_SECONDS
+from tap_jing.prefetch import PartitionPrefetcher
 from tap_jing.sdk_private import StateWriteGate, sync_children
 
 if TYPE_CHECKING:
@@ -35,8 +37,40 @@ class ActivitiesStream(JingStream):
         since = self.starting_point(context)
         listed_since = None if self.has_selected_descendents else since
         items = self.wanted(self.list_items(context, listed_since), complete=listed_since is None)
-        for record in self.emit_new(context, items, since):
-            yield self.with_detail(record)
+        with self.children_fetched_ahead(items, context) as listed:
+            for record in self.emit_new(context, listed, since):
+                yield self.with_detail(record)
+
+    @contextmanager
+    def children_fetched_ahead(
+        self, items: Iterator[dict[str, Any]], context: Context | None
+    ) -> Iterator[Iterator[dict[str, Any]]]:
+        """While the activities are emitted, their registrations are fetched ahead.
+
+        The whole listing is read first (a few pages), so that the partitions the
+        SDK will sync next are known; see `tap_jing.prefetch` for the design.
+        """
+        children = [
+            child
+            for child in self.child_streams
+            if isinstance(child, JingStream) and (child.selected or child.has_selected_descendents)
+        ]
+        if not children:
+            yield items
+            return
+        listed = list(items)
+        plan = [self.get_child_context(item, context) for item in listed]
+        for child in children:
+            child.prefetcher = PartitionPrefetcher(
+                plan, child.prepare_partition, self.client_settings.max_concurrency
+            )
+        try:
+            yield iter(listed)
+        finally:
+            for child in children:
+                if child.prefetcher is not None:
+                    child.prefetcher.close()
+                child.prefetcher = None
 
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
         """An unchanged activity is not emitted, but its registrations may have changed.

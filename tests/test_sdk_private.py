@@ -55,6 +55,13 @@ def test_sync_children_is_the_step_after_an_emitted_parent() -> None:
     assert "self._sync_children(" in _source(Stream._process_record)
 
 
+def test_write_starting_replication_value_is_what_a_partition_sync_writes_first() -> None:
+    parameters = inspect.signature(Stream._write_starting_replication_value).parameters
+    assert list(parameters) == ["self", "context"]
+    assert "self._write_starting_replication_value(" in _source(Stream._sync_records)
+    assert "_write_starting_replication_value(" in _source(tap_private.write_starting_value)
+
+
 def test_write_state_message_is_the_one_state_writer() -> None:
     assert list(inspect.signature(Stream._write_state_message).parameters) == ["self"]
     assert "self._write_state_message()" in _source(Stream._sync_records)

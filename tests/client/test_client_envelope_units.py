@@ -15,7 +15,8 @@ from jing_client import (
     JingRateLimited,
     JingTransientError,
 )
-from jing_client.client import EXCERPT_CHARS, _read_page, parse_envelope, repeats_itself
+from jing_client.client import EXCERPT_CHARS, parse_envelope
+from jing_client.pages import read_page, repeats_itself
 from jing_client.redact import register_secret
 
 PATH = "/v1/activity/list"
@@ -114,5 +115,5 @@ def test_a_page_size_capped_by_the_server_is_the_one_that_counts() -> None:
         PATH,
         CODES,
     )
-    page = _read_page(envelope, PATH, asked_page=1, asked_size=100)
+    page = read_page(envelope, PATH, asked_page=1, asked_size=100)
     assert (page.page_size, page.total, len(page.items)) == (50, 120, 50)  # not a short page

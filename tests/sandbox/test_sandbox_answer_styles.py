@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sandbox_api import BATCH, Api
+from sandbox_api import ACTIVITY_LIST, BATCH, Api
 
 from jing_sandbox.process import SandboxProcess
 
@@ -74,3 +75,28 @@ def test_latency_delays_every_answer_and_is_no_fault(
         {},
         {k: 0 for k in sandbox.stats()["faults_injected"]},
     )
+
+
+def test_latency_delays_answers_side_by_side_and_can_change_while_serving(
+    sandbox_factory: Callable[..., SandboxProcess],
+) -> None:
+    """Five calls at once at 200 ms take about 200 ms, not a second: a network's delay."""
+    sandbox = sandbox_factory(latency_ms=0)
+    sandbox.configure(latency_ms=200)
+    api = Api(sandbox)
+    api.login()
+
+    def one(_: int) -> float:
+        session = Api(sandbox)
+        session.access_token = api.access_token
+        started = time.monotonic()
+        session.ok(ACTIVITY_LIST, {"page": 1, "page_size": 1})
+        return time.monotonic() - started
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(5) as pool:
+        each = list(pool.map(one, range(5)))
+    assert min(each) >= 0.2
+    assert time.monotonic() - started < 0.6
+    sandbox.configure(latency_ms=0)
+    assert one(0) < 0.15
