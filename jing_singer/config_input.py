@@ -4,6 +4,10 @@ A file that cannot be read or is not a JSON object is a configuration mistake
 (exit 2), never a traceback. Environment variables (`TAP_JING_*`,
 `TARGET_JING_*`, as Meltano hands settings to plugin commands) are typed by
 each setting's declared kind, so a number arrives as a number.
+
+It imports nothing of the Singer SDK: `target-jing sync` reads its config here
+and never loads the SDK (start-up time). `jing_singer.sdk_private.config_input`
+hands the result to the SDK's command line.
 """
 
 from __future__ import annotations
@@ -17,14 +21,13 @@ from typing import Any
 from jing_client import JingConfigError
 from jing_client.declarations import Declarations, plain_number
 from jing_client.redact import register_secret
-from jing_singer.sdk_private import ConfigInput
 
 
-def read_config_input(
+def read_config(
     values: Sequence[str],
     declarations: Declarations,
     environ: Mapping[str, str] | None = None,
-) -> ConfigInput:
+) -> dict[str, Any]:
     """Merge the `--config` files (later wins), then the environment when `ENV` is given.
 
     Raises `JingConfigError` naming the file for one that cannot be read. Every
@@ -39,7 +42,7 @@ def read_config_input(
     for setting in declarations:
         if setting.secret and isinstance(config.get(setting.name), str):
             register_secret(config[setting.name])
-    return ConfigInput(config=config, parse_env=False)
+    return config
 
 
 def _read_file(path: str) -> dict[str, Any]:

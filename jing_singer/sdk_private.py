@@ -19,9 +19,14 @@ from singer_sdk.plugin_base import _ConfigInput
 
 from jing_client.declarations import Declarations
 
-__all__ = ["ConfigInput", "DeclaredConfig"]
+__all__ = ["ConfigInput", "DeclaredConfig", "config_input"]
 
 ConfigInput = _ConfigInput
+
+
+def config_input(config: dict[str, Any]) -> ConfigInput:
+    """`--config` as read by `jing_singer.config_input`, in the form `invoke` takes."""
+    return ConfigInput(config=config, parse_env=False)
 
 
 class DeclaredConfig:

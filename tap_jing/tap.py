@@ -24,8 +24,8 @@ from jing_client import ClientSettings, JingClient, JingConfigError, JingError
 from jing_client.redact import redact
 from jing_client.times import ApiTimes
 from jing_singer import exit_codes
-from jing_singer.config_input import read_config_input
-from jing_singer.sdk_private import DeclaredConfig
+from jing_singer.config_input import read_config
+from jing_singer.sdk_private import DeclaredConfig, config_input
 from tap_jing.output import MessageWriter
 from tap_jing.settings import TAP_DECLARATIONS, cross_setting_problems
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
@@ -144,7 +144,7 @@ class TapJing(DeclaredConfig, Tap):
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Read `--config` files and `ENV` by the declarations; a bad file exits 2, in one line."""
         with errors_end_the_run(cls.logger):
-            return read_config_input(value, TAP_DECLARATIONS)
+            return config_input(read_config(value, TAP_DECLARATIONS))
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

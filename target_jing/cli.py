@@ -48,14 +48,22 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _command(first: list[str]) -> Callable[[Sequence[str]], int] | None:
     if first == ["sync"]:
-        from target_jing.sync_command import sync
-
-        return sync
+        return _sync
     if first in (["runs"], ["pending"]):
         from target_jing import ledger_commands
 
         return ledger_commands.runs if first == ["runs"] else ledger_commands.pending
     return None
+
+
+def _sync(argv: Sequence[str]) -> int:
+    """Parse the options first, so that `--help` does not wait for the engine's imports."""
+    from target_jing.sync_options import parse
+
+    args = parse(argv)
+    from target_jing.sync_command import sync
+
+    return sync(args)
 
 
 def _commands_help() -> None:

@@ -140,7 +140,12 @@ def _allowed(settings: TargetSettings, api_field: str) -> tuple[str, ...]:
 
 
 def _name_column(errors: pd.Series, column: str) -> pd.Series:
-    return errors.map(lambda e: None if _empty(e) else f"column {column!r}: {e}").astype(object)
+    """Each problem prefixed with the column it came from; None where there is none."""
+    named = pd.Series(None, index=errors.index, dtype=object)
+    bad = errors.notna().to_numpy()
+    if bad.any():
+        named[bad] = [f"column {column!r}: {e}" for e in errors[bad].tolist()]
+    return named
 
 
 def _reasons(problems: list[pd.Series], row_index: pd.Series, source: str) -> pd.Series:
@@ -170,10 +175,16 @@ def _ids(values: pd.Series, label: str) -> tuple[pd.Series, pd.Series]:
     string with lone surrogates) says so, so that nobody hunts for a blank cell.
     """
     index = values.index
-    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-        stripped = values.str.strip()
-        ids = stripped.astype(object).where(stripped.notna() & (stripped != ""), None)
-        return ids, pd.Series(f"missing {label}", index=index, dtype=object).where(ids.isna(), None)
+    text_only = pd.api.types.is_string_dtype(values.dtype) and values.dtype != object
+    if text_only or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        try:  # all text: stripped at once (a lone surrogate refuses, and each is read below)
+            stripped = values.str.strip()
+        except UnicodeEncodeError:
+            pass
+        else:
+            ids = stripped.astype(object).where(stripped.notna() & (stripped != ""), None)
+            missing = pd.Series(f"missing {label}", index=index, dtype=object)
+            return ids, missing.where(ids.isna(), None)
     ids: list[str | None] = []
     errors: list[str | None] = []
     for value in values.tolist():
@@ -194,20 +205,32 @@ def _excerpt(value: Any) -> str:
 
 
 def _statuses(values: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
-    """Statuses as the API's strings: 1 and 1.0 mean "1"; True, "yes" and 3 are refused."""
-    raw = values.tolist()
-    texts: list[str | None] = []
-    errors: list[str | None] = []
+    """Statuses as the API's strings: 1 and 1.0 mean "1"; True, "yes" and 3 are refused.
+
+    A column holds few distinct statuses, so each distinct value is read once.
+    Values are told apart by type too: `True == 1`, but True is refused.
+    """
     allowed_set = set(allowed)
     choices = ", ".join(allowed)
-    for value in raw:
+
+    def read(value: Any) -> tuple[str | None, str | None]:
         text = _status_one(value)
         if text is _BAD or (text is not None and text not in allowed_set):
-            texts.append(None)
-            errors.append(f"value {value!r} is not one of the allowed statuses ({choices})")
-        else:
-            texts.append(text)  # type: ignore[arg-type]
-            errors.append(None)
+            return None, f"value {value!r} is not one of the allowed statuses ({choices})"
+        return text, None  # type: ignore[return-value]
+
+    seen: dict[tuple[type, Any], tuple[str | None, str | None]] = {}
+    texts: list[str | None] = []
+    errors: list[str | None] = []
+    for value in values.tolist():
+        try:
+            found = seen.get((type(value), value))
+            if found is None:
+                found = seen[(type(value), value)] = read(value)
+        except TypeError:  # an unhashable value (a list): read on its own
+            found = read(value)
+        texts.append(found[0])
+        errors.append(found[1])
     index = values.index
     return pd.Series(texts, index=index, dtype=object), pd.Series(errors, index=index, dtype=object)
 

@@ -19,6 +19,7 @@ unknown rows once sending is over, by reading their activities back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ UNREACHABLE_STREAK = 3
 #: Chunks handed to the pool per worker: enough that answers wait for the ledger in
 #: batches (one transaction for many chunks), few enough that a kill re-sends little.
 IN_FLIGHT_PER_WORKER = 4
+#: Answers are recorded together, once this long has passed since the last record or
+#: this many calls are waiting: a ledger transaction costs about as much as 50 rows'
+#: worth of its inserts, so one per call would cost more than the calls at 0 ms. A kill
+#: loses at most these answers, and the next run settles their rows as unknown.
+RECORD_EVERY_SECONDS = 0.5
+RECORD_EVERY_CALLS = 64
 
 #: Errors that end the run: the credentials, the app's rights or the settings, not the data.
 FATAL_ERRORS = (JingAuthError, JingPermissionError, JingConfigError)
@@ -279,9 +286,10 @@ ANSWER_SCHEMA = pa.schema(
 
 
 def answers_table(answered: list[Answered]) -> pa.Table:
-    """The answers as one Arrow table, by column name."""
-    return pa.Table.from_pylist(
-        [row for item in answered for row in item.rows], schema=ANSWER_SCHEMA
+    """The answers as one Arrow table, by column name (built column by column: faster)."""
+    rows = [row for item in answered for row in item.rows]
+    return pa.Table.from_pydict(
+        {name: [row[name] for row in rows] for name in ANSWER_SCHEMA.names}, schema=ANSWER_SCHEMA
     )
 
 
@@ -304,18 +312,19 @@ class _Sender:
         self.answered_any = False
         self.last_transient: JingError | None = None
         self._transient_streak = 0
+        self._unrecorded: list[Answered] = []
+        self._recorded_at = time.monotonic()
 
     def collect(self) -> None:
-        """Wait for at least one call; record all that are done in one go."""
+        """Wait for at least one call; record the answers when enough of them wait."""
         done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
-        answered = []
         for future in done:
             try:
                 item = future.result()
             except FATAL_ERRORS as error:
                 self.fatal = self.fatal or error
                 continue
-            answered.append(item)
+            self._unrecorded.append(item)
             if item.transient_error is None:
                 self._transient_streak = 0
                 self.answered_any = True
@@ -324,6 +333,17 @@ class _Sender:
             self._transient_streak += 1
             if self._transient_streak >= UNREACHABLE_STREAK and self.fatal is None:
                 self.fatal = self.unreachable(f"{UNREACHABLE_STREAK} update calls in a row")
+        if (
+            self.fatal is not None
+            or len(self._unrecorded) >= RECORD_EVERY_CALLS
+            or time.monotonic() - self._recorded_at >= RECORD_EVERY_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Record every answer not recorded yet, in one go."""
+        answered, self._unrecorded = self._unrecorded, []
+        self._recorded_at = time.monotonic()
         if answered:
             self.record(answered)
 
@@ -349,14 +369,17 @@ def send_all(
     """
     sender = _Sender(record, sending.client.settings.base_url)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
-        for chunk in chunks:
-            while len(sender.in_flight) >= IN_FLIGHT_PER_WORKER * max_concurrency:
+        try:
+            for chunk in chunks:
+                while len(sender.in_flight) >= IN_FLIGHT_PER_WORKER * max_concurrency:
+                    sender.collect()
+                if sender.fatal is not None:
+                    break
+                sender.in_flight.add(pool.submit(send_chunk, sending, chunk))
+            while sender.in_flight:
                 sender.collect()
-            if sender.fatal is not None:
-                break
-            sender.in_flight.add(pool.submit(send_chunk, sending, chunk))
-        while sender.in_flight:
-            sender.collect()
+        finally:
+            sender.flush()  # also when a signal stops the run: what was answered is kept
     if sender.fatal is None and not sender.answered_any and sender.last_transient is not None:
         sender.fatal = sender.unreachable("every update call")
     return sender.fatal

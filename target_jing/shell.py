@@ -14,15 +14,12 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
-
-from singer_sdk.singerlib.exceptions import InvalidInputLine
+from typing import Any, Protocol
 
 from jing_client import JingConfigError
 from jing_client.redact import redact
 from jing_singer import exit_codes
-from jing_singer.config_input import read_config_input
-from jing_singer.sdk_private import ConfigInput
+from jing_singer.config_input import read_config as read_config_files
 from target_jing.settings import SDK_BUILTIN_SETTINGS, TARGET_DECLARATIONS, TargetSettings
 from target_jing.sources import SourceError
 
@@ -34,24 +31,26 @@ class _Ended(Protocol):
     stopped_by: str | None
 
 
-def read_config(values: Sequence[str]) -> ConfigInput:
+def read_config(values: Sequence[str]) -> dict[str, Any]:
     """Merge `--config` files (later wins) and `ENV` (`TARGET_JING_*` variables).
 
     Raises `JingConfigError` naming a file that cannot be read.
     """
-    return read_config_input(values, TARGET_DECLARATIONS)
+    return read_config_files(values, TARGET_DECLARATIONS)
 
 
-def settings_from(config: ConfigInput, warehouse_path: str | Path | None = None) -> TargetSettings:
+def settings_from(
+    config: dict[str, Any], warehouse_path: str | Path | None = None
+) -> TargetSettings:
     """The run's settings, without building a Singer target; `JingConfigError` names a bad one."""
     return TargetSettings.from_config(
-        config.config, warehouse_path=warehouse_path, known=SDK_BUILTIN_SETTINGS
+        config, warehouse_path=warehouse_path, known=SDK_BUILTIN_SETTINGS
     )
 
 
 def exit_code(ended: _Ended | BaseException) -> int:
     """The exit code of a run that finished with a summary, or that an exception ended."""
-    if isinstance(ended, SourceError | InvalidInputLine):
+    if isinstance(ended, SourceError):
         return exit_codes.BAD_INPUT
     if isinstance(ended, BaseException):
         return exit_codes.for_error(ended)
@@ -64,8 +63,6 @@ def stopped_by(error: BaseException, logger: logging.Logger) -> int:
         what = "Bad config"
     elif isinstance(error, SourceError):
         what = "Bad input"
-    elif isinstance(error, InvalidInputLine):
-        what = "Bad input: a Singer message on stdin"
     else:
         what = "Stopped"
     logger.error("%s: %s", what, redact(str(error)))

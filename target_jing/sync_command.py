@@ -1,7 +1,9 @@
 """`target-jing sync`: write back the rows of a DuckDB table or query, or a CSV/Parquet file.
 
 Its stdout is ours, so it ends with the JSON summary line. The settings are built
-without a Singer target (`shell.settings_from`).
+without a Singer target (`shell.settings_from`), and nothing here imports the
+Singer SDK. The options are parsed first, by `sync_options`, which imports
+nothing heavy: `--help` and a usage mistake answer at once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
 
 import duckdb
 
@@ -26,14 +27,8 @@ from target_jing.sources import Source, SourceError, open_source
 logger = logging.getLogger("target-jing")
 
 
-def sync(argv: Sequence[str]) -> int:
-    """Run `target-jing sync`; return the exit code (argparse exits 2 on bad usage itself)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.duckdb and not (args.table or args.query):
-        parser.error("--duckdb needs --table NAME or --query SQL")
-    if args.file and (args.table or args.query):
-        parser.error("--table and --query go with --duckdb, not --file")
+def sync(args: argparse.Namespace) -> int:
+    """Run `target-jing sync` with its parsed options (`sync_options`); return the exit code."""
     logging.basicConfig(
         level=_log_level(),
         stream=sys.stderr,
@@ -75,35 +70,3 @@ def _log_level() -> int:
     name = (os.environ.get("TARGET_JING_LOGLEVEL") or os.environ.get("LOGLEVEL") or "").upper()
     level = logging.getLevelName(name)
     return level if isinstance(level, int) else logging.INFO
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="target-jing sync",
-        description=(
-            "Write activity user statuses from a DuckDB table or query, or a CSV/Parquet "
-            "file, back to JING. Sends only rows whose wanted values differ from what the "
-            "API last confirmed, and logs every row in the ledger."
-        ),
-        epilog="Exit codes: 0 all applied or unchanged; 1 failed or rejected rows above "
-        "max_failed_ratio; 2 bad config or input; 3 fatal authentication or permission error; "
-        "4 API unreachable, run aborted, rows pending.",
-    )
-    parser.add_argument(
-        "--config",
-        action="append",
-        required=True,
-        help="A JSON config file, or ENV for TARGET_JING_* variables; repeat to merge.",
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--duckdb", metavar="PATH", help="The warehouse DuckDB file (read-only).")
-    source.add_argument("--file", metavar="PATH", help="A .csv or .parquet file of status rows.")
-    rows = parser.add_mutually_exclusive_group()
-    rows.add_argument("--table", metavar="NAME", help="With --duckdb: a table or view name.")
-    rows.add_argument("--query", metavar="SQL", help="With --duckdb: a query returning the rows.")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="Plan and log; send nothing.")
-    mode.add_argument(
-        "--full", action="store_true", help="Send every row, ignoring what the ledger says applied."
-    )
-    return parser

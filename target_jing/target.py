@@ -32,7 +32,7 @@ from singer_sdk.sinks import Sink
 from jing_client import JingConfigError, JingError
 from jing_client.redact import redact
 from jing_singer import exit_codes
-from jing_singer.sdk_private import ConfigInput, DeclaredConfig
+from jing_singer.sdk_private import ConfigInput, DeclaredConfig, config_input
 from target_jing import shell
 from target_jing.engine import RunSummary, SyncRun
 from target_jing.progress import ProgressReporter
@@ -164,9 +164,13 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
         target = cls.from_input(config or ConfigInput())
         try:
             target.listen(file_input)
-        except (JingError, InvalidInputLine, SourceError) as exc:  # a locked ledger, bad input
+        except (JingError, SourceError) as exc:  # a locked ledger, bad input
             target.abort_run()
             sys.exit(shell.stopped_by(exc, cls.logger))
+        except InvalidInputLine as exc:
+            target.abort_run()
+            bad_line = SourceError(f"a Singer message on stdin: {exc}")
+            sys.exit(shell.stopped_by(bad_line, cls.logger))
         except BaseException:
             target.abort_run()
             raise
@@ -176,7 +180,7 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Read `--config` files and `ENV` by the declarations; a bad file exits 2, in one line."""
         try:
-            return shell.read_config(value)
+            return config_input(shell.read_config(value))
         except JingConfigError as exc:
             sys.exit(shell.stopped_by(exc, cls.logger))
 

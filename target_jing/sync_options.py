@@ -1,0 +1,53 @@
+"""The options of `target-jing sync`, parsed before anything heavy is imported.
+
+`--help` and a usage mistake answer at once (argparse exits 2 for the latter);
+only a run that goes ahead imports DuckDB, pandas and the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed options; argparse exits 2 on bad usage, naming the option."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.duckdb and not (args.table or args.query):
+        parser.error("--duckdb needs --table NAME or --query SQL")
+    if args.file and (args.table or args.query):
+        parser.error("--table and --query go with --duckdb, not --file")
+    return args
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="target-jing sync",
+        description=(
+            "Write activity user statuses from a DuckDB table or query, or a CSV/Parquet "
+            "file, back to JING. Sends only rows whose wanted values differ from what the "
+            "API last confirmed, and logs every row in the ledger."
+        ),
+        epilog="Exit codes: 0 all applied or unchanged; 1 failed or rejected rows above "
+        "max_failed_ratio; 2 bad config or input; 3 fatal authentication or permission error; "
+        "4 API unreachable, run aborted, rows pending.",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        required=True,
+        help="A JSON config file, or ENV for TARGET_JING_* variables; repeat to merge.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--duckdb", metavar="PATH", help="The warehouse DuckDB file (read-only).")
+    source.add_argument("--file", metavar="PATH", help="A .csv or .parquet file of status rows.")
+    rows = parser.add_mutually_exclusive_group()
+    rows.add_argument("--table", metavar="NAME", help="With --duckdb: a table or view name.")
+    rows.add_argument("--query", metavar="SQL", help="With --duckdb: a query returning the rows.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="Plan and log; send nothing.")
+    mode.add_argument(
+        "--full", action="store_true", help="Send every row, ignoring what the ledger says applied."
+    )
+    return parser
