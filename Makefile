@@ -38,7 +38,9 @@ chaos: install
 bench: install
 	$(BIN)/python bench/sandbox_throughput.py
 	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/tap_throughput.py --latency-ms 100 --registrations 10000 --users 3000
 	$(BIN)/python bench/target_throughput.py
+	$(BIN)/python bench/target_vs_plain.py
 
 # The sdist and the wheel, into dist/.
 dist: install

@@ -115,7 +115,7 @@ def run_sync(sandbox: SandboxProcess, workdir: Path, ledger: str, **settings: An
     ) as child:
         peak = 0
         while child.poll() is None:
-            peak = max(peak, _vm_hwm_kb(child.pid))
+            peak = max(peak, vm_hwm_kb(child.pid))
             time.sleep(0.05)
         stdout = child.stdout.read() if child.stdout else ""
     seconds = time.monotonic() - started
@@ -123,7 +123,7 @@ def run_sync(sandbox: SandboxProcess, workdir: Path, ledger: str, **settings: An
     return Run(summary, seconds, peak / 1024, _batch_calls(sandbox) - before)
 
 
-def _vm_hwm_kb(pid: int) -> int:
+def vm_hwm_kb(pid: int) -> int:
     """The process's peak resident set so far (0 once it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
