@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint format test test-fast demo chaos bench airflow dist definitions clean
+.PHONY: install postgres-tools lint format test test-fast demo chaos bench airflow dist definitions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# initdb and pg_ctl for the tests' PostgreSQL server: Debian's package where they are missing.
+postgres-tools:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -22,10 +27,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint postgres-tools
 	$(BIN)/python -m pytest -n 2
 
-test-fast: install
+test-fast: install postgres-tools
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 demo: install

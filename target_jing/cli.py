@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from jing_singer.extras import require_extra
 
 COMMANDS = {
-    "sync": "write statuses back from a DuckDB table or query, or a CSV/Parquet file",
+    "sync": "write statuses back from a DuckDB or PostgreSQL table or query, or a CSV/Parquet file",
     "runs": "list the ledger's last runs; `runs show RUN_ID` lists one run's rows and reasons",
     "pending": "list, retry or drop the rows that wait in jing_pending",
 }

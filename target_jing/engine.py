@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -242,6 +242,13 @@ class SyncRun:
         check_columns(relation.columns, self.settings, source)
         reader = _ids_as_text(relation, self.settings).to_arrow_reader(BATCH_ROWS)
         return self._stage((batch.to_pandas() for batch in reader), source)
+
+    def add_batches(
+        self, columns: Sequence[str], batches: Iterable[pd.DataFrame], source: str
+    ) -> int:
+        """Check and stage rows that come in batches with these columns (a database cursor)."""
+        check_columns(list(columns), self.settings, source)
+        return self._stage(batches, source)
 
     def add_dataframe(self, frame: pd.DataFrame, source: str = "dataframe") -> int:
         """Check and stage a pandas DataFrame, a slice at a time."""

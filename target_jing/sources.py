@@ -79,12 +79,17 @@ def _qualified_name(con: duckdb.DuckDBPyConnection, table: str) -> str:
         """,
         [table],
     ).fetchall()
+    return ".".join(quote_identifier(part) for part in the_one_table(table, matches, "warehouse"))
+
+
+def the_one_table(table: str, matches: list[tuple[str, ...]], where: str) -> tuple[str, ...]:
+    """The name parts of the one table or view `--table` names; a `SourceError` for none or two."""
     if not matches:
-        raise SourceError(f"--table: no table or view named {table!r} in the warehouse")
+        raise SourceError(f"--table: no table or view named {table!r} in the {where}")
     if len(matches) > 1:
         names = ", ".join(".".join(match) for match in matches)
         raise SourceError(f"--table: {table!r} is ambiguous ({names}); name its schema")
-    return ".".join(quote_identifier(part) for part in matches[0])
+    return matches[0]
 
 
 def quote_identifier(name: str) -> str:

@@ -1,4 +1,4 @@
-"""`target-jing sync`: write back the rows of a DuckDB table or query, or a CSV/Parquet file.
+"""`target-jing sync`: write back the rows of a DuckDB or PostgreSQL table or query, or a file.
 
 Its stdout is ours, so it ends with the JSON summary line. The settings are built
 without a Singer target (`shell.settings_from`), and nothing here imports the
@@ -12,17 +12,20 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import duckdb
 
 from jing_client import JingError
 from jing_client.redact import install_filter
+from jing_singer.extras import require_extra
 from target_jing import shell
 from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
 from target_jing.settings import TargetSettings
-from target_jing.sources import Source, SourceError, open_source
+from target_jing.sources import SourceError, open_source
 
 logger = logging.getLogger("target-jing")
 
@@ -38,10 +41,8 @@ def sync(args: argparse.Namespace) -> int:
     shell.stop_on_signals()
     try:
         settings = shell.settings_from(shell.read_config(args.config), warehouse_path=args.duckdb)
-        with open_source(
-            duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
-        ) as source:
-            summary = _run(settings, source, run_mode(dry_run=args.dry_run, full=args.full))
+        with _opened(args) as stage:
+            summary = _run(settings, stage, run_mode(dry_run=args.dry_run, full=args.full))
     except (SourceError, JingError) as exc:  # also a ledger locked by another run
         return shell.stopped_by(exc, logger)
     if summary.fatal_error:
@@ -51,15 +52,39 @@ def sync(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(settings: TargetSettings, source: Source, mode: str) -> RunSummary:
+#: Stages the opened source's rows into a run.
+Stage = Callable[[SyncRun], object]
+
+
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[Stage]:
+    """Open the source the options name (before the ledger: a bad source touches nothing)."""
+    if args.postgres:
+        require_extra("target-jing sync --postgres", "postgres", ("psycopg",))
+        from target_jing.postgres_source import open_postgres
+
+        with open_postgres(args.postgres, table=args.table, query=args.query) as rows:
+            yield lambda run: run.add_batches(rows.columns, rows.batches, rows.label)
+        return
+    with open_source(
+        duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
+    ) as source:
+
+        def stage(run: SyncRun) -> int:
+            try:
+                return run.add_relation(source.relation, source=source.label)
+            except duckdb.Error as exc:
+                raise SourceError(f"reading {source.label}: {exc}") from exc
+
+        yield stage
+
+
+def _run(settings: TargetSettings, stage: Stage, mode: str) -> RunSummary:
     """Stage the source's rows, then plan, send and record them as one run."""
     progress = ProgressReporter(interval_seconds=settings.progress_interval_seconds)
     try:
         with SyncRun(settings, mode=mode, on_progress=progress) as run:
-            try:
-                run.add_relation(source.relation, source=source.label)
-            except duckdb.Error as exc:
-                raise SourceError(f"reading {source.label}: {exc}") from exc
+            stage(run)
             return run.finish()
     finally:
         progress.close()

@@ -14,10 +14,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The parsed options; argparse exits 2 on bad usage, naming the option."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.duckdb and not (args.table or args.query):
-        parser.error("--duckdb needs --table NAME or --query SQL")
+    for given, option in ((args.duckdb, "--duckdb"), (args.postgres, "--postgres")):
+        if given and not (args.table or args.query):
+            parser.error(f"{option} needs --table NAME or --query SQL")
     if args.file and (args.table or args.query):
-        parser.error("--table and --query go with --duckdb, not --file")
+        parser.error("--table and --query go with --duckdb or --postgres, not --file")
     return args
 
 
@@ -25,9 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="target-jing sync",
         description=(
-            "Write activity user statuses from a DuckDB table or query, or a CSV/Parquet "
-            "file, back to JING. Sends only rows whose wanted values differ from what the "
-            "API last confirmed, and logs every row in the ledger."
+            "Write activity user statuses from a DuckDB or PostgreSQL table or query, or a "
+            "CSV/Parquet file, back to JING. Sends only rows whose wanted values differ from "
+            "what the API last confirmed, and logs every row in the ledger."
         ),
         epilog="Exit codes: 0 all applied or unchanged; 1 failed or rejected rows above "
         "max_failed_ratio; 2 bad config or input; 3 fatal authentication or permission error; "
@@ -41,10 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--duckdb", metavar="PATH", help="The warehouse DuckDB file (read-only).")
+    source.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="A PostgreSQL database (postgresql://user:password@host/db; read-only, streamed; "
+        "needs the 'postgres' extra).",
+    )
     source.add_argument("--file", metavar="PATH", help="A .csv or .parquet file of status rows.")
     rows = parser.add_mutually_exclusive_group()
-    rows.add_argument("--table", metavar="NAME", help="With --duckdb: a table or view name.")
-    rows.add_argument("--query", metavar="SQL", help="With --duckdb: a query returning the rows.")
+    rows.add_argument("--table", metavar="NAME", help="With --duckdb/--postgres: a table or view.")
+    rows.add_argument(
+        "--query", metavar="SQL", help="With --duckdb/--postgres: a query returning the rows."
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="Plan and log; send nothing.")
     mode.add_argument(
