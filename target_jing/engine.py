@@ -41,6 +41,7 @@ from target_jing.send import (
     send_all,
 )
 from target_jing.settings import KEY_FIELDS, TargetSettings
+from target_jing.shards import Shard
 from target_jing.sources import quote_identifier
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -168,12 +169,17 @@ class SyncRun:
         settings: TargetSettings,
         mode: Mode = "normal",
         on_progress: Callable[[Progress], None] | None = None,
+        shard: Shard | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         register_secret(settings.client.app_secret)
+        if shard is not None and settings.shards_share_budget:
+            settings = replace(settings, client=shard.share(settings.client))
         self.settings = settings
         self.mode = mode
+        #: With `--shard`: only the rows (and pending rows) of this shard's activities.
+        self.shard = shard
         self.run_id = _new_run_id()
         self._on_progress = on_progress
         self._ledger: Ledger | None = None
@@ -187,7 +193,24 @@ class SyncRun:
     # -- context ------------------------------------------------------------------------
 
     def __enter__(self) -> SyncRun:
-        self._ledger = Ledger(self.settings.ledger_path, self.destination)
+        try:
+            self._ledger = Ledger(self.settings.ledger_path, self.destination)
+        except JingConfigError as error:
+            if self.shard is None:
+                raise
+            raise JingConfigError(
+                f"{error}. Shard {self.shard}: a DuckDB ledger file takes one run at a time, "
+                "so the shards of one ledger_path run one after another; to run them at "
+                "once, give each shard its own ledger_path"
+            ) from None
+        if self.shard is not None:
+            self._ledger.con.create_function(
+                plan.SHARD_FUNCTION,
+                self.shard.holds,
+                ["VARCHAR"],
+                "BOOLEAN",
+                null_handling="special",
+            )
         try:
             if self.mode != "dry_run":
                 self._recover()
@@ -275,8 +298,11 @@ class SyncRun:
         try:
             for frame in frames:
                 checked = check_batch(frame, self.settings, source, self._next_index[source])
+                self._next_index[source] += len(checked)  # row i of the source stays row i
+                if self.shard is not None:
+                    holds = [self.shard.holds(a) for a in checked["entity_uuid"].tolist()]
+                    checked = checked[holds]
                 ledger.stage(self.run_id, checked)
-                self._next_index[source] += len(checked)
                 self._rows_read += len(checked)
                 self._progress("read", self._rows_read, None, 0)
         except BaseException:
@@ -330,7 +356,7 @@ class SyncRun:
         with ledger.transaction() as con:
             plan.mark_conflicts(con, self.run_id)
         with ledger.transaction() as con:
-            plan.add_pending(con, self.run_id, self.destination)
+            plan.add_pending(con, self.run_id, self.destination, sharded=self.shard is not None)
         ledger.log_rejected(self.run_id, dry_run=dry_run)
         if compare:
             self._observe()

@@ -81,7 +81,13 @@ def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-def add_pending(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+#: The SQL function a sharded run registers on the ledger: whether an activity is its shard's.
+SHARD_FUNCTION = "jing_shard_holds"
+
+
+def add_pending(
+    con: duckdb.DuckDBPyConnection, run_id: str, destination: str, *, sharded: bool = False
+) -> None:
     """Bring in the destination's pending rows of earlier runs, as rows of source `pending`.
 
     A registration this run asks for again takes this run's values instead: the
@@ -90,7 +96,9 @@ def add_pending(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -
     the pending row is staged with the reason it is superseded, so that it is
     logged and withdrawn rather than sent: a value the input no longer asks for.
     Rows given up or permanent are not retried on their own (`target-jing pending`).
+    A sharded run (`--shard`) takes only its shard's pending rows.
     """
+    in_shard = f"AND {SHARD_FUNCTION}(entity_uuid)" if sharded else ""
     con.execute(
         f"""
         INSERT INTO jing_staged
@@ -100,7 +108,7 @@ def add_pending(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -
                    || ', a newer wish for this registration (that row was rejected: '
                    || r.reason || ')' END
         FROM (  -- one row per user, even beside a killed run not yet recovered (a dry run)
-            SELECT * FROM jing_pending WHERE destination = $dest AND state = 'pending'
+            SELECT * FROM jing_pending WHERE destination = $dest AND state = 'pending' {in_shard}
             QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY last_run_id DESC) = 1
         ) AS p
         ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged

@@ -142,6 +142,13 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         default=False,
     ),
     Setting(
+        "shards_share_budget",
+        "boolean",
+        "With `sync --shard K/N`: each shard takes 1/N of requests_per_second and of "
+        "max_concurrency, so that N shards at once stay within the API's limits.",
+        default=True,
+    ),
+    Setting(
         "pending_max_attempts",
         "integer",
         "Runs that retry a pending row (one whose failure may pass) before it is given up.",
@@ -197,6 +204,7 @@ class TargetSettings:
     observed_state: str | None = None
     observed_state_path: Path | None = None
     read_back: bool = _DEFAULTS["read_back"]
+    shards_share_budget: bool = _DEFAULTS["shards_share_budget"]
     pending_limits: PendingLimits = PendingLimits(
         _DEFAULTS["pending_max_attempts"], _DEFAULTS["pending_max_age_hours"]
     )
@@ -257,6 +265,7 @@ class TargetSettings:
             observed_state=values.get("observed_state"),
             observed_state_path=None if observed_path is None else Path(observed_path),
             read_back=values["read_back"],
+            shards_share_budget=values["shards_share_budget"],
             pending_limits=PendingLimits(
                 values["pending_max_attempts"], float(values["pending_max_age_hours"])
             ),

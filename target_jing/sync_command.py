@@ -25,6 +25,7 @@ from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
 from target_jing.settings import TargetSettings
+from target_jing.shards import Shard
 from target_jing.sources import SourceError, open_source
 
 logger = logging.getLogger("target-jing")
@@ -41,8 +42,10 @@ def sync(args: argparse.Namespace) -> int:
     shell.stop_on_signals()
     try:
         settings = shell.settings_from(shell.read_config(args.config), warehouse_path=args.duckdb)
+        shard = None if args.shard is None else Shard.parse(args.shard)
         with _opened(args) as stage:
-            summary = _run(settings, stage, run_mode(dry_run=args.dry_run, full=args.full))
+            mode = run_mode(dry_run=args.dry_run, full=args.full)
+            summary = _run(settings, stage, mode, shard)
     except (SourceError, JingError) as exc:  # also a ledger locked by another run
         return shell.stopped_by(exc, logger)
     if summary.fatal_error:
@@ -79,11 +82,19 @@ def _opened(args: argparse.Namespace) -> Iterator[Stage]:
         yield stage
 
 
-def _run(settings: TargetSettings, stage: Stage, mode: str) -> RunSummary:
-    """Stage the source's rows, then plan, send and record them as one run."""
+def _run(settings: TargetSettings, stage: Stage, mode: str, shard: Shard | None) -> RunSummary:
+    """Stage the source's rows (this shard's), then plan, send and record them as one run."""
     progress = ProgressReporter(interval_seconds=settings.progress_interval_seconds)
     try:
-        with SyncRun(settings, mode=mode, on_progress=progress) as run:
+        with SyncRun(settings, mode=mode, on_progress=progress, shard=shard) as run:
+            if shard is not None:
+                client = run.settings.client
+                logger.info(
+                    "shard %s: the activities that hash to it; %g requests/s, %d in flight",
+                    shard,
+                    client.requests_per_second,
+                    client.max_concurrency,
+                )
             stage(run)
             return run.finish()
     finally:

@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     rows.add_argument(
         "--query", metavar="SQL", help="With --duckdb/--postgres: a query returning the rows."
     )
+    parser.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="Take only the activities whose id hashes to shard K of N, so that N runs can "
+        "share the work (with shards_share_budget, each takes 1/N of the API's budget).",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="Plan and log; send nothing.")
     mode.add_argument(

@@ -1,0 +1,58 @@
+"""`target-jing sync --shard K/N`: this run takes the activities that hash to shard K of N.
+
+N runs, one per shard, then cover disjoint registrations: an activity's rows all
+go to one shard, so no two shards ever set the same registration. The hash is
+BLAKE2b of the activity id, the same in every process and on every machine
+(Python's own `hash` of a string changes from process to process). A row whose
+activity id is missing belongs to shard 1, so that exactly one run logs its
+rejection.
+
+The shards of one write-back share the API's budget: with the setting
+`shards_share_budget` (on by default) each takes 1/N of `requests_per_second` and
+of `max_concurrency` (at least one call in flight), so N runs at once stay within
+the app's limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+
+from jing_client import ClientSettings, JingConfigError
+
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` (1-based) of `count`."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`K/N` with 1 <= K <= N; `JingConfigError` naming `--shard` otherwise."""
+        match = _SHARD.match(text)
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            raise JingConfigError(f"--shard must be K/N with 1 <= K <= N, got {text!r}")
+        return cls(int(match[1]), int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, activity_id: str | None) -> bool:
+        """Whether this shard takes the rows of `activity_id` (shard 1 those without one)."""
+        if activity_id is None:
+            return self.index == 1
+        digest = hashlib.blake2b(activity_id.encode("utf-8", "surrogatepass"), digest_size=8)
+        return int.from_bytes(digest.digest(), "big") % self.count + 1 == self.index
+
+    def share(self, client: ClientSettings) -> ClientSettings:
+        """The client settings with this shard's part of the pace and of the calls in flight."""
+        return replace(
+            client,
+            requests_per_second=client.requests_per_second / self.count,
+            max_concurrency=max(1, client.max_concurrency // self.count),
+        )
