@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from pipeline_checks import expected_statuses, statuses
 
 from jing_sandbox.process import SandboxProcess
@@ -44,7 +45,10 @@ print(json.dumps({
     "calls": calls,
     "dags": sorted(bag.dags),
     "max_active_runs": dag and dag.max_active_runs,
-    "tasks": dag and {t.task_id: [sorted(t.downstream_task_ids), t.retries] for t in dag.tasks},
+    "schedule": dag and getattr(dag.timetable, "expression", None),
+    "tasks": dag and {
+        t.task_id: [sorted(t.downstream_task_ids), t.retries, t.pool] for t in dag.tasks
+    },
 }))
 """
 
@@ -90,44 +94,87 @@ def test_the_dag_parses_without_subprocess_or_network(airflow_bin: Path, tmp_pat
     assert parsed["calls"] == []
     assert parsed["dags"] == ["jing_pipeline"]
     assert parsed["max_active_runs"] == 1
+    # Every task that calls the API is in the pool jing_api; the write-back is mapped.
     assert parsed["tasks"] == {
-        "extract": [["decide"], 2],
-        "decide": [["write_back"], 2],
-        "write_back": [["verify"], 2],
-        "verify": [[], 0],
+        "extract": [["decide"], 2, "jing_api"],
+        "decide": [["write_back"], 2, "default_pool"],
+        "shards": [["write_back"], 2, "default_pool"],
+        "write_back": [["verify"], 2, "jing_api"],
+        "verify": [[], 0, "default_pool"],
     }
+    # The DAG starts when meltano.yml schedules the extract; the rest follows it.
+    meltano_yml = yaml.safe_load((PROJECT_DIR / "meltano.yml").read_text())
+    schedules = {s["name"]: s["interval"] for s in meltano_yml["schedules"]}
+    assert parsed["schedule"] == schedules["jing-extract-daily"]
 
 
-# Calls the DAG's verify task on summaries as target-jing prints them.
+# Calls the DAG's verify task on summaries as target-jing prints them, and its helpers.
 VERIFY_CHECK = """
-import json, sys
+import json, os, sys
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
-verify = DagBag(dag_folder=sys.argv[1]).dags["jing_pipeline"].task_dict["verify"].python_callable
-ok = {"run_id": "r1", "status": "succeeded", "counts": {"applied": 3, "failed": 0, "rejected": 0}}
+dag = DagBag(dag_folder=sys.argv[1]).dags["jing_pipeline"]
+verify = dag.task_dict["verify"].python_callable
+module = sys.modules[verify.__module__]
+ok = {
+    "run_id": "r1", "status": "succeeded", "exit_code": 0, "failed_ratio": 0.0,
+    "counts": {"applied": 3, "failed": 0, "rejected": 0},
+}
+within = {**ok, "failed_ratio": 0.1, "counts": {"applied": 9, "failed": 1, "rejected": 0}}
+over = {**ok, "status": "failed", "exit_code": 1, "failed_ratio": 0.5,
+        "counts": {"applied": 1, "failed": 2, "rejected": 0}}
 results = {}
-for name, summary in {
-    "ok": ok,
-    "failed": {**ok, "counts": {"applied": 1, "failed": 2, "rejected": 0}},
-    "rejected": {**ok, "counts": {"applied": 2, "failed": 0, "rejected": 1}},
-    "aborted": {**ok, "status": "aborted"},
+for name, summaries in {
+    "ok": [ok],
+    "within the ratio": [within],
+    "over the ratio": [ok, {**over, "shard": "2/2"}],
+    "aborted": [{**ok, "status": "aborted", "exit_code": 4}],
 }.items():
     try:
-        verify(summary)
+        verify(summaries)
         results[name] = "passed"
     except AirflowFailException as exc:
         results[name] = str(exc)
+results["shards"] = module.shard_list("3")
+for code in (2, 3, 4):
+    os.environ["JING_MELTANO_BIN"] = sys.argv[2] + f"/exit{code}"
+    try:
+        module.meltano("invoke", "anything")
+    except Exception as exc:
+        results[f"exit {code}"] = [type(exc).__name__, str(exc)]
 print(json.dumps(results))
 """
 
 
-def test_verify_fails_the_run_on_failed_or_rejected_rows(airflow_bin: Path, tmp_path: Path) -> None:
-    results = run_in_airflow(airflow_bin, tmp_path, VERIFY_CHECK)
+def test_verify_applies_max_failed_ratio_and_exit_2_or_3_is_not_retried(
+    airflow_bin: Path, tmp_path: Path
+) -> None:
+    # Stand-ins for meltano that only exit with a code: what the DAG does with each code is
+    # under test here, not Meltano (the pipeline test below runs the real one).
+    for code in (2, 3, 4):
+        script = tmp_path / f"exit{code}"
+        script.write_text(f"#!/bin/sh\nexit {code}\n")
+        script.chmod(0o755)
+    done = subprocess.run(
+        [str(airflow_bin / "python"), "-c", VERIFY_CHECK, str(DAGS_FOLDER), str(tmp_path)],
+        env=airflow_env(tmp_path / "home", JING_PROJECT_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
     assert results["ok"] == "passed"
-    assert "2 rows failed" in results["failed"] and "jing_sync_log" in results["failed"]
-    assert "1 rejected" in results["rejected"]
+    assert results["within the ratio"] == "passed"
+    assert "shard 2/2" in results["over the ratio"] and "2 rows failed" in results["over the ratio"]
+    assert "jing_sync_log" in results["over the ratio"]
     assert "status aborted" in results["aborted"]
+    assert results["shards"] == ["1/3", "2/3", "3/3"]
+    # AirflowFailException fails the task without its retries; RuntimeError is retried.
+    assert results["exit 2"][0] == "AirflowFailException" and "not retried" in results["exit 2"][1]
+    assert results["exit 3"][0] == "AirflowFailException"
+    assert results["exit 4"][0] == "RuntimeError"
 
 
 def seed_checkins_before_extract(warehouse: Path, sandbox: SandboxProcess) -> None:
@@ -153,6 +200,7 @@ def test_airflow_dags_test_runs_the_pipeline(
         JING_MELTANO_ENV="dev",
         TAP_JING_BASE_URL=pipeline_sandbox.url,
         TARGET_JING_BASE_URL=pipeline_sandbox.url,
+        JING_WRITEBACK_SHARDS="2",
     )
     before = statuses(pipeline_sandbox.registrations())
     warehouse = project_copy / "output" / "warehouse.duckdb"
@@ -162,6 +210,13 @@ def test_airflow_dags_test_runs_the_pipeline(
         [str(airflow_bin / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
+    pool = subprocess.run(
+        [str(airflow_bin / "airflow"), "pools", "set", "jing_api", "1", "JING Open API"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert pool.returncode == 0, pool.stderr[-3000:]
     run = subprocess.run(
         [str(airflow_bin / "airflow"), "dags", "test", "jing_pipeline"],
         env=env,
@@ -173,8 +228,10 @@ def test_airflow_dags_test_runs_the_pipeline(
     (tmp_path / "dags-test.log").write_text(output)
     assert run.returncode == 0, output[-5000:]
     assert "state=success" in output, output[-5000:]
-    for task_id in ("extract", "decide", "write_back", "verify"):
+    for task_id in ("extract", "decide", "shards", "write_back", "verify"):
         assert f"[DAG TEST] end task task_id={task_id}" in output
+    # Two shards of the write-back, each its own mapped task.
+    assert output.count("[DAG TEST] end task task_id=write_back") == 2, output[-5000:]
 
     after = statuses(pipeline_sandbox.registrations())
     assert after == expected_statuses(before, warehouse)

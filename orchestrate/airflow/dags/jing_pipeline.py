@@ -11,6 +11,16 @@ every few seconds and must not call a database, a network or a subprocess to do 
 | `jing_project_dir`    | `JING_PROJECT_DIR`   | (required)                       |
 | `jing_meltano_env`    | `JING_MELTANO_ENV`   | `prod`                           |
 | `jing_meltano_bin`    | `JING_MELTANO_BIN`   | `<project>/.venv/bin/meltano`    |
+| `jing_writeback_shards` | `JING_WRITEBACK_SHARDS` | `1`                           |
+
+The write-back is one mapped task per shard (`target-jing sync --shard K/N`), each
+with 1/N of the API's budget. Every task that calls the API runs in the Airflow pool
+`jing_api` (create it: `airflow pools set jing_api 2 "JING Open API"`): its slots cap
+how many of them run at once. A DuckDB ledger takes one run at a time, so with it the
+pool has 1 slot (the shards run one after another); size it to the shards (plus one
+for the extract) only when the shards have ledgers of their own. Exit code 2 (bad
+config or input) and 3 (refused credentials or permission) fail a task without
+retries: a retry cannot help.
 
 Secrets (`TAP_JING_APP_SECRET`, `TARGET_JING_APP_SECRET`, ...) reach Meltano through
 the worker's environment or a secrets backend, never through this file.
@@ -40,12 +50,20 @@ def setting(name: str, default: str = "") -> str:
     return value
 
 
+#: The connectors' exit codes that no retry can help: bad config or input, and refused
+#: credentials or permission (`jing_singer.exit_codes`).
+NO_RETRY_CODES = {2: "bad config or input", 3: "refused credentials or permission"}
+#: The pool of every task that calls the JING API.
+API_POOL = "jing_api"
+
+
 def meltano(*args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
     """Run one Meltano command in the project and return its stdout.
 
     Meltano's log (stderr) goes straight to the task log as it is written; stdout is
-    kept because the target and the decision step end it with a JSON summary. An
-    exit code outside `ok_codes` fails the task, and Airflow retries it.
+    kept because the target and the decision step end it with a JSON summary. Exit
+    codes 2 and 3 fail the task for good; any other outside `ok_codes` fails it, and
+    Airflow retries it.
     """
     project_dir = Path(setting("jing_project_dir"))
     executable = setting("jing_meltano_bin", str(project_dir / ".venv" / "bin" / "meltano"))
@@ -53,9 +71,12 @@ def meltano(*args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
     print("running:", " ".join(command))
     done = subprocess.run(command, cwd=project_dir, stdout=subprocess.PIPE, text=True)
     print(done.stdout)
-    if done.returncode not in ok_codes:
-        raise RuntimeError(f"meltano {' '.join(args)} exited with {done.returncode}")
-    return done.stdout
+    if done.returncode in ok_codes:
+        return done.stdout
+    what = f"meltano {' '.join(args)} exited with {done.returncode}"
+    if done.returncode in NO_RETRY_CODES:
+        raise AirflowFailException(f"{what} ({NO_RETRY_CODES[done.returncode]}): not retried")
+    raise RuntimeError(what)
 
 
 def last_json_line(stdout: str) -> dict[str, Any]:
@@ -70,9 +91,21 @@ def last_json_line(stdout: str) -> dict[str, Any]:
     return summary
 
 
+def shard_list(count: str) -> list[str]:
+    """`--shard` values for `count` shards: ["1/N", ..., "N/N"]."""
+    if not count.strip().isdigit() or int(count) < 1:
+        raise AirflowFailException(f"jing_writeback_shards must be a whole number >= 1: {count!r}")
+    total = int(count)
+    return [f"{k}/{total}" for k in range(1, total + 1)]
+
+
+#: meltano.yml's schedule of the extract (`jing-extract-daily`); the DAG runs the rest after it.
+SCHEDULE = "0 1 * * *"
+
+
 @dag(
     dag_id="jing_pipeline",
-    schedule="@daily",
+    schedule=SCHEDULE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -88,7 +121,7 @@ def last_json_line(stdout: str) -> dict[str, Any]:
 def jing_pipeline() -> None:
     """Copy JING into the warehouse, decide the statuses, send them back, check the result."""
 
-    @task
+    @task(pool=API_POOL)
     def extract() -> None:
         """Incremental extract: only what changed since the last bookmark."""
         meltano("run", "jing-extract")
@@ -99,32 +132,53 @@ def jing_pipeline() -> None:
         return last_json_line(meltano("invoke", "jing-decide"))
 
     @task
-    def write_back() -> dict[str, Any]:
-        """Send the decided statuses; the ledger makes a retry send only what is missing.
+    def shards() -> list[str]:
+        """The write-back's shards, read when the run starts (never at parse time)."""
+        return shard_list(setting("jing_writeback_shards", "1"))
+
+    @task(pool=API_POOL)
+    def write_back(shard: str) -> dict[str, Any]:
+        """Send one shard's decided statuses; the ledger makes a retry send only what is missing.
 
         Exit code 1 means the run finished and recorded rows that failed: no retry can
         help those now (they stay pending for the next run), so `verify` reports them.
         """
-        return last_json_line(meltano("invoke", "target-jing-sync:decisions", ok_codes=(0, 1)))
+        stdout = meltano("invoke", "target-jing-sync:decisions", "--shard", shard, ok_codes=(0, 1))
+        return {**last_json_line(stdout), "shard": shard}
 
     @task(retries=0)
-    def verify(summary: dict[str, Any]) -> None:
-        """Fail the run when rows failed or were rejected, so that someone looks."""
-        print("write-back summary:", json.dumps(summary, sort_keys=True))
-        counts = summary.get("counts", {})
-        failed, rejected = int(counts.get("failed", 0)), int(counts.get("rejected", 0))
-        if failed or rejected or summary.get("status") != "succeeded":
+    def verify(summaries: list[dict[str, Any]]) -> None:
+        """Fail the run when a shard's write-back did not succeed, by the target's own rule.
+
+        The target succeeds while failed and rejected rows stay within
+        `max_failed_ratio` (exit code 0); rows that failed within it stay pending
+        for the next run and are reported here without failing the run.
+        """
+        bad = []
+        for summary in summaries:
+            print("write-back summary:", json.dumps(summary, sort_keys=True))
+            counts = summary.get("counts", {})
+            failed, rejected = int(counts.get("failed", 0)), int(counts.get("rejected", 0))
+            succeeded = summary.get("status") == "succeeded" and summary.get("exit_code", 0) == 0
+            if not succeeded:
+                bad.append(
+                    f"shard {summary.get('shard', '1/1')} run {summary.get('run_id')}: {failed} "
+                    f"rows failed, {rejected} rejected (failed ratio "
+                    f"{summary.get('failed_ratio', '?')}, status {summary.get('status')})"
+                )
+            elif failed or rejected:
+                print(f"{failed} rows failed and {rejected} were rejected, within max_failed_ratio")
+        if bad:
             raise AirflowFailException(
-                f"write-back run {summary.get('run_id')}: {failed} rows failed, {rejected} "
-                f"rejected (status {summary.get('status')}); failed rows stay pending for the "
-                "next run; see jing_sync_log in the ledger for each row's reason"
+                "; ".join(bad) + ": failed rows stay pending for the next run; see "
+                "jing_sync_log in the ledger for each row's reason"
             )
 
     decided = decide()
     extract() >> decided
-    summary = write_back()
-    decided >> summary
-    verify(summary)
+    summaries = write_back.expand(shard=shards())
+    decided >> summaries
+    verify(summaries)
 
 
 jing_pipeline()
