@@ -44,7 +44,8 @@ def open_postgres(
     url: str, *, table: str | None = None, query: str | None = None
 ) -> Iterator[RowBatches]:
     """Yield the rows of `table` or `query`; the connection stays open until the block ends."""
-    connection = _connect(url)
+    connection = connect(url, "--postgres")
+    connection.read_only = True
     try:
         with connection.transaction():
             statement = _table_query(connection, table) if table else _text_query(query or "")
@@ -52,7 +53,7 @@ def open_postgres(
                 try:
                     cursor.execute(statement)
                 except psycopg.Error as exc:
-                    raise SourceError(f"--query does not run: {_message(exc)}") from None
+                    raise SourceError(f"--query does not run: {message(exc)}") from None
                 columns = [column.name for column in cursor.description or ()]
                 label = f"postgres:{table}" if table else f"postgres:{query}"
                 yield RowBatches(columns, _batches(cursor, columns), label)
@@ -60,19 +61,22 @@ def open_postgres(
         connection.close()
 
 
-def _connect(url: str) -> psycopg.Connection:
+def connect(url: str, option: str) -> psycopg.Connection:
+    """Connect to `url` with its password registered as a secret first.
+
+    A URL that does not parse or a server that refuses is a `SourceError` naming
+    `option` (the flag or setting that gave the URL), with the server's message.
+    """
     try:
         password = conninfo_to_dict(url).get("password")
     except psycopg.ProgrammingError:
-        raise SourceError("--postgres: not a PostgreSQL URL or connection string") from None
+        raise SourceError(f"{option}: not a PostgreSQL URL or connection string") from None
     if password:
         register_secret(str(password))
     try:
-        connection = psycopg.connect(url, connect_timeout=30)
+        return psycopg.connect(url, connect_timeout=30)
     except psycopg.Error as exc:
-        raise SourceError(f"--postgres: cannot connect: {_message(exc)}") from None
-    connection.read_only = True
-    return connection
+        raise SourceError(f"{option}: cannot connect: {message(exc)}") from None
 
 
 def _table_query(connection: psycopg.Connection, table: str) -> sql.Composed:
@@ -87,7 +91,7 @@ def _table_query(connection: psycopg.Connection, table: str) -> sql.Composed:
             [table],
         ).fetchall()
     except psycopg.Error as exc:
-        raise SourceError(f"--table: cannot look {table!r} up: {_message(exc)}") from None
+        raise SourceError(f"--table: cannot look {table!r} up: {message(exc)}") from None
     schema, name = the_one_table(table, matches, "database")
     return sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, name))
 
@@ -104,13 +108,13 @@ def _batches(cursor: psycopg.Cursor, columns: list[str]) -> Iterator[pd.DataFram
         try:
             rows = cursor.fetchmany(BATCH_ROWS)
         except psycopg.Error as exc:
-            raise SourceError(f"reading the rows: {_message(exc)}") from None
+            raise SourceError(f"reading the rows: {message(exc)}") from None
         if not rows:
             return
         yield pd.DataFrame.from_records(rows, columns=columns).astype(object)
 
 
-def _message(error: psycopg.Error) -> str:
+def message(error: psycopg.Error) -> str:
     """The server's or libpq's message, first line, secrets removed."""
     text = str(error).strip()
     return redact(text.splitlines()[0] if text else type(error).__name__)
