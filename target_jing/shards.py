@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from jing_client import ClientSettings, JingConfigError
 
@@ -46,8 +47,7 @@ class Shard:
         """Whether this shard takes the rows of `activity_id` (shard 1 those without one)."""
         if activity_id is None:
             return self.index == 1
-        digest = hashlib.blake2b(activity_id.encode("utf-8", "surrogatepass"), digest_size=8)
-        return int.from_bytes(digest.digest(), "big") % self.count + 1 == self.index
+        return _shard_of(activity_id, self.count) == self.index
 
     def share(self, client: ClientSettings) -> ClientSettings:
         """The client settings with this shard's part of the pace and of the calls in flight."""
@@ -56,3 +56,10 @@ class Shard:
             requests_per_second=client.requests_per_second / self.count,
             max_concurrency=max(1, client.max_concurrency // self.count),
         )
+
+
+@lru_cache(maxsize=1 << 16)
+def _shard_of(activity_id: str, count: int) -> int:
+    """The 1-based shard of an activity: asked once per row, hashed once per activity."""
+    digest = hashlib.blake2b(activity_id.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") % count + 1

@@ -103,3 +103,17 @@ def test_a_broken_file_is_named_and_keeps_the_previous_decisions(
 def test_a_missing_warehouse_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--duckdb", str(tmp_path / "nope.duckdb")]) == 2
     assert "duckdb_path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--duckdb", "w.duckdb", "--postgres", "postgresql://h/db"]], ids=["none", "both"]
+)
+def test_exactly_one_warehouse_is_asked_for(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JING_DECIDE_DUCKDB_PATH", raising=False)
+    monkeypatch.delenv("JING_DECIDE_POSTGRES_URL", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "give one of --duckdb" in capsys.readouterr().err
