@@ -193,15 +193,17 @@ class SyncRun:
     # -- context ------------------------------------------------------------------------
 
     def __enter__(self) -> SyncRun:
+        home = self.settings.ledger_home
         try:
-            self._ledger = Ledger(self.settings.ledger_path, self.destination)
+            self._ledger = Ledger(home, self.destination, self.shard)
         except JingConfigError as error:
-            if self.shard is None:
+            if self.shard is None or home.on_postgres:
                 raise
             raise JingConfigError(
                 f"{error}. Shard {self.shard}: a DuckDB ledger file takes one run at a time, "
                 "so the shards of one ledger_path run one after another; to run them at "
-                "once, give each shard its own ledger_path"
+                "once, put the ledger on PostgreSQL (ledger_url) or give each shard its own "
+                "ledger_path"
             ) from None
         if self.shard is not None:
             self._ledger.con.create_function(
@@ -413,7 +415,7 @@ class SyncRun:
 
         client = self._open_client()
         zone = ZoneInfo(self.settings.api_timezone)
-        reader = ledger.con.cursor()
+        reader = ledger.cursor()
         try:
             fatal = send_all(
                 Sending(client, zone),
@@ -463,7 +465,7 @@ class SyncRun:
             seconds=time.monotonic() - self._started,
             fatal_error=fatal,
             api_unreachable=stopped_by == "unreachable",
-            ledger_path=str(self.settings.ledger_path),
+            ledger_path=str(self.settings.ledger_home),
             client_stats=stats,
             input_counts=ledger.counts(self.run_id, own_only=True),
             input_rows=ledger.staged_count(self.run_id, own_only=True),
@@ -486,23 +488,24 @@ class SyncRun:
         and have no answer have an unknown outcome (`Ledger.settle_unlogged`).
         """
         ledger = self._require_ledger()
-        for run_id, mode in ledger.unfinished_runs(but=self.run_id):
-            self._let_calls_land(run_id)
-            with ledger.transaction() as con:
-                self._settle_run(con, run_id, mode, INTERRUPTED)
-                ledger.close_run(
-                    con,
-                    run_id,
-                    "aborted",
-                    "the process ended before the run finished (killed?); "
-                    f"its unconfirmed rows were moved to jing_pending by run {self.run_id}",
-                    self.settings.pending_limits,
-                )
+        with ledger.dead_runs(but=self.run_id) as dead:
+            for run_id, mode in dead:
+                self._let_calls_land(run_id)
+                with ledger.transaction() as con:
+                    self._settle_run(con, run_id, mode, INTERRUPTED)
+                    ledger.close_run(
+                        con,
+                        run_id,
+                        "aborted",
+                        "the process ended before the run finished (killed?); "
+                        f"its unconfirmed rows were moved to jing_pending by run {self.run_id}",
+                        self.settings.pending_limits,
+                    )
 
     def _let_calls_land(self, run_id: str) -> None:
         """Wait out the calls a run that died just now may still have in flight.
 
-        Its process is gone (DuckDB's lock let us in), but a request it sent can
+        Its process is gone (the ledger's lock let us in), but a request it sent can
         still be applied by the API after this run writes the same registration,
         and undo it. So, when the dead run was sending recently, this waits once:
         `read_timeout` (how long the dead run would have waited for an answer), at

@@ -1,4 +1,8 @@
-"""The ledger: one DuckDB file that remembers every run, every row and what JING holds.
+"""The ledger: the tables that remember every run, every row and what JING holds.
+
+They are a DuckDB file by default, or a schema of a PostgreSQL database
+(`ledger_home`); the SQL is DuckDB's on both, and who may run at once is DuckDB's
+file lock or PostgreSQL's advisory locks (`ledger_locks`).
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`, `jing_pending_actions`). The engine also
@@ -24,16 +28,17 @@ retry` puts them back, `pending drop` removes them; each action is logged in
 
 Only the thread that owns a `Ledger` touches it: DuckDB connections are not
 thread-safe, and one writer makes every transaction's effect easy to reason about.
+The shards of one write-back on PostgreSQL write at once, each its own run's rows
+and its own activities' knowledge and pending rows, so no two transactions ever
+change the same row.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -42,9 +47,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jing_client import JingConfigError
+from target_jing.ledger_home import LedgerHome, open_database, release, use_ledger_schema
 from target_jing.settings import WANTED_FIELDS, PendingLimits
+from target_jing.shards import Shard
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Outcomes a log row can have; `planned` only in a dry run.
 OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
@@ -78,7 +85,7 @@ SCHEMA: tuple[str, ...] = (
         failed BIGINT DEFAULT 0, rejected BIGINT DEFAULT 0, planned BIGINT DEFAULT 0,
         update_calls BIGINT DEFAULT 0, minimum_calls BIGINT DEFAULT 0, fatal_error VARCHAR,
         destination VARCHAR, superseded BIGINT DEFAULT 0, retried BIGINT DEFAULT 0,
-        sending_since TIMESTAMPTZ)""",
+        sending_since TIMESTAMPTZ, shard VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS jing_sync_log (
         run_id VARCHAR NOT NULL, row_index BIGINT, source VARCHAR NOT NULL,
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL},
@@ -115,7 +122,8 @@ SCHEMA: tuple[str, ...] = (
         {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
 
-#: Version 1 -> 2: destinations, the basis of what is known, pending states and limits.
+#: Each version's upgrade of the one before. 1 -> 2: destinations, the basis of what is
+#: known, pending states and limits.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (
         "ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS destination VARCHAR",
@@ -131,6 +139,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS failure VARCHAR",
         "ALTER TABLE jing_pending ADD COLUMN IF NOT EXISTS first_wanted_at TIMESTAMPTZ",
     ),
+    # Version 2 -> 3: the shard (`K/N`) of a run, so that a run recovers only dead runs.
+    3: ("ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
 }
 
 #: Columns of the table `record_answers` takes: one row per input row answered.
@@ -181,37 +191,6 @@ class PendingFilter:
         return " AND ".join(clauses), params
 
 
-#: Ledgers open in this process: a second run on one would take the first for a dead one.
-_OPEN: set[Path] = set()
-_OPEN_LOCK = threading.Lock()
-
-
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the ledger file for this run alone; say plainly when another run holds it.
-
-    Another process is kept out by DuckDB's file lock; another thread of this
-    process (DuckDB shares one database per process) by `_OPEN`, checked and taken
-    under a lock so that two threads cannot both pass.
-    """
-    where = path.resolve()
-    with _OPEN_LOCK:
-        if where in _OPEN:
-            raise JingConfigError(
-                f"setting 'ledger_path': {path} is already used by a run in this process; "
-                "one ledger serves one run at a time"
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(path))
-        except (OSError, duckdb.Error) as exc:
-            raise JingConfigError(
-                f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
-                f"run using it?): {exc}"
-            ) from None
-        _OPEN.add(where)
-    return con
-
-
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
     """The one value of a one-row query, the result read to its end.
 
@@ -233,26 +212,49 @@ def now() -> datetime:
 
 
 class Ledger:
-    """An open ledger file for one destination; the schema is created (or upgraded) on open."""
+    """An open ledger of one destination; the schema is created (or upgraded) on open.
 
-    def __init__(self, path: Path, destination: str) -> None:
-        self.path = path
+    A run of `shard` (None: not sharded) takes its place among the runs of the
+    destination: on a DuckDB file it is the one run, on PostgreSQL it holds its
+    advisory locks until `close`.
+    """
+
+    def __init__(self, home: LedgerHome, destination: str, shard: Shard | None = None) -> None:
+        self.home = home
         self.destination = destination
-        self.con = _connect(path)
-        # The engine streams; DuckDB's own buffers are what grows with the data.
+        self.shard = shard
+        self._locks = None
+        self.con: duckdb.DuckDBPyConnection | None = None  # type: ignore[assignment]
         try:
-            self.con.execute("SET memory_limit = '128MB'")
-            self.con.execute("SET preserve_insertion_order = true")
-            self.con.execute("SET TimeZone = 'UTC'")
-            self._create_schema()
+            if home.url is not None:
+                from target_jing.ledger_locks import LedgerLocks  # the postgres extra
+
+                self._locks = LedgerLocks(
+                    home.url, home.schema, destination, home.lock_wait_seconds
+                )
+            with self._locks.entering(shard) if self._locks else nullcontext():
+                self.con = open_database(home)
+                # The engine streams; DuckDB's own buffers are what grows with the data.
+                self.con.execute("SET memory_limit = '128MB'")
+                self.con.execute("SET preserve_insertion_order = true")
+                self.con.execute("SET TimeZone = 'UTC'")
+                self._create_schema()
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
-        self.con.close()
-        with _OPEN_LOCK:
-            _OPEN.discard(self.path.resolve())
+        if self.con is not None:
+            self.con.close()
+            release(self.home)
+        if self._locks is not None:
+            self._locks.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A second connection to the ledger, for reading while the first one writes."""
+        cursor = self.con.cursor()
+        use_ledger_schema(cursor, self.home)
+        return cursor
 
     def _create_schema(self) -> None:
         with self.transaction():
@@ -260,13 +262,14 @@ class Ledger:
             if scalar(
                 self.con,
                 "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_name = 'jing_schema_version'",
+                "WHERE table_name = 'jing_schema_version' AND table_catalog = current_database() "
+                "AND table_schema = current_schema()",
             ):
                 version = scalar(self.con, "SELECT max(version) FROM jing_schema_version")
             if version is not None and version > SCHEMA_VERSION:
                 raise JingConfigError(
-                    f"setting 'ledger_path': {self.path} has ledger schema version {version}; "
-                    f"this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
+                    f"setting '{self.home.setting}': {self.home} has ledger schema version "
+                    f"{version}; this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
                 )
             for statement in SCHEMA:
                 self.con.execute(statement)
@@ -299,11 +302,12 @@ class Ledger:
     # -- runs ---------------------------------------------------------------------------
 
     def start_run(self, run_id: str, mode: str, started_at: datetime) -> None:
+        shard = None if self.shard is None else str(self.shard)
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO jing_sync_runs (run_id, started_at, mode, status, destination) "
-                "VALUES (?, ?, ?, 'running', ?)",
-                [run_id, started_at, mode, self.destination],
+                "INSERT INTO jing_sync_runs (run_id, started_at, mode, status, destination, shard) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                [run_id, started_at, mode, self.destination, shard],
             )
 
     def stage(self, run_id: str, frame: pd.DataFrame) -> None:
@@ -676,16 +680,38 @@ class Ledger:
 
     # -- unfinished runs ----------------------------------------------------------------
 
-    def unfinished_runs(self, but: str) -> list[tuple[str, str]]:
-        """(run_id, mode) of this destination's runs that never finished: killed, or crashed."""
-        return [
-            (run_id, mode)
-            for run_id, mode in self.con.execute(
-                "SELECT run_id, mode FROM jing_sync_runs WHERE status = 'running' AND run_id <> ? "
-                "AND destination IS NOT DISTINCT FROM ? ORDER BY started_at",
-                [but, self.destination],
-            ).fetchall()
-        ]
+    @contextmanager
+    def dead_runs(self, but: str) -> Iterator[list[tuple[str, str]]]:
+        """(run_id, mode) of this destination's unfinished runs whose process is gone.
+
+        On a DuckDB file every unfinished run is dead: the file lets one run in. So
+        on PostgreSQL for a run that is not sharded: it holds the destination alone.
+        A shard K/N knows dead the unfinished runs that were not sharded (it holds
+        the destination shared), those of another count (it holds its count), those
+        of its own shard, and those of shards whose lock it can take: it holds those
+        locks while the block settles their runs, so no new run of theirs starts.
+        """
+        rows = self.con.execute(
+            "SELECT run_id, mode, shard FROM jing_sync_runs WHERE status = 'running' "
+            "AND run_id <> ? AND destination IS NOT DISTINCT FROM ? ORDER BY started_at",
+            [but, self.destination],
+        ).fetchall()
+        if self._locks is None or self.shard is None:
+            yield [(run_id, mode) for run_id, mode, _ in rows]
+            return
+        mine, taken, dead = self.shard, set[Shard](), []
+        try:
+            for run_id, mode, text in rows:
+                other = None if text is None else Shard.parse(text)
+                if other is None or other.count != mine.count or other == mine:
+                    dead.append((run_id, mode))
+                elif other in taken or self._locks.holds_alone(other):
+                    taken.add(other)
+                    dead.append((run_id, mode))
+            yield dead
+        finally:
+            for other in taken:
+                self._locks.let_go(other)
 
     def settle_unlogged(
         self,
@@ -822,20 +848,31 @@ class Ledger:
             """,
             params,
         )
-        # Of one run's own rows for a user (a pending retry and a chunk), one stays.
+        # Of one run's own rows for a user (a pending retry and a chunk), one stays, the
+        # one still to retry first. By its values, not `rowid`: PostgreSQL has none.
         con.execute(
             f"""
-            DELETE FROM jing_pending AS p USING (
-                SELECT {_KEY}, min(rowid) AS keep FROM jing_pending
-                WHERE last_run_id = $run AND destination = $dest GROUP BY ALL
-                HAVING count(*) > 1
-            ) AS d
+            CREATE OR REPLACE TEMP TABLE pending_twice AS
+            SELECT DISTINCT ON ({_KEY}) p.* FROM jing_pending AS p
+            SEMI JOIN (SELECT {_KEY} FROM jing_pending
+                       WHERE last_run_id = $run AND destination = $dest
+                       GROUP BY ALL HAVING count(*) > 1) AS d USING ({_KEY})
             WHERE p.last_run_id = $run AND p.destination = $dest
-              AND p.entity_uuid = d.entity_uuid AND p.omni_user_uuid = d.omni_user_uuid
-              AND p.rowid <> d.keep
+            ORDER BY {_KEY}, CASE p.failure WHEN '{UNKNOWN}' THEN 0 WHEN '{RETRYABLE}' THEN 1
+                                ELSE 2 END, p.last_reason
             """,
             params,
         )
+        con.execute(
+            """
+            DELETE FROM jing_pending AS p USING pending_twice AS d
+            WHERE p.last_run_id = $run AND p.destination = $dest
+              AND p.entity_uuid = d.entity_uuid AND p.omni_user_uuid = d.omni_user_uuid
+            """,
+            params,
+        )
+        con.execute("INSERT INTO jing_pending SELECT * FROM pending_twice")
+        con.execute("DROP TABLE pending_twice")
         if limits is not None:
             self._give_up(con, run_id, limits)
 

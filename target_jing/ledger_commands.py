@@ -35,6 +35,7 @@ from target_jing.ledger import (
     destination_of,
     dict_rows,
 )
+from target_jing.ledger_home import LedgerHome, open_database
 from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
 
 logger = logging.getLogger("target-jing")
@@ -86,13 +87,16 @@ def runs(argv: Sequence[str]) -> int:
     if args.show and not args.run_id:
         parser.error("runs show needs a RUN_ID")
     try:
-        path = _ledger_path(args)
+        home = _ledger_home(args)
+        if not home.on_postgres and not (home.path and home.path.is_file()):
+            sys.stderr.write(
+                f"target-jing runs: no ledger at {home} (no run has written one yet)\n"
+            )
+            return exit_codes.BAD_INPUT
+        con = open_database(home, read_only=True)
     except JingConfigError as exc:
         return shell.stopped_by(exc, logger)
-    if not path.is_file():
-        sys.stderr.write(f"target-jing runs: no ledger at {path} (no run has written one yet)\n")
-        return exit_codes.BAD_INPUT
-    with duckdb.connect(str(path), read_only=True) as con:
+    with con:
         if args.show:
             rows = _run_rows(con, args.run_id, args.outcome)
             columns = LOG_COLUMNS
@@ -116,7 +120,7 @@ def pending(argv: Sequence[str]) -> int:
     where = PendingFilter(args.activity, args.user, args.state, args.reason)
     try:
         settings = shell.settings_from(shell.read_config(args.config))
-        ledger = Ledger(settings.ledger_path, _destination(settings))
+        ledger = Ledger(settings.ledger_home, _destination(settings))
     except JingConfigError as exc:
         return shell.stopped_by(exc, logger)
     try:
@@ -141,16 +145,16 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
 
 def _ledger_location(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--config", action="append", help="the config whose ledger_path to read")
+    where.add_argument("--config", action="append", help="the config whose ledger to read")
     where.add_argument("--ledger", metavar="PATH", help="the ledger file to read")
 
 
-def _ledger_path(args: argparse.Namespace) -> Path:
+def _ledger_home(args: argparse.Namespace) -> LedgerHome:
     if args.ledger:
-        return Path(args.ledger)
+        return LedgerHome(path=Path(args.ledger))
     if args.config:
-        return shell.settings_from(shell.read_config(args.config)).ledger_path
-    return Path("output") / DEFAULT_LEDGER_NAME
+        return shell.settings_from(shell.read_config(args.config)).ledger_home
+    return LedgerHome(path=Path("output") / DEFAULT_LEDGER_NAME)
 
 
 def _destination(settings: TargetSettings) -> str:

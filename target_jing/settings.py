@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jing_client import ClientSettings, JingConfigError
 from jing_client.declarations import TARGET, Declarations, Setting
 from jing_client.settings import CLIENT_SETTINGS
+from target_jing.ledger_home import LedgerHome
 
 #: The API's status fields, the values they carry and their timestamps (jing-api.md 6.4).
 STATUS_FIELDS: tuple[str, ...] = ("ems_signinstatus", "ems_approvestatus")
@@ -40,6 +41,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_LEDGER_NAME = "jing_ledger.duckdb"
+DEFAULT_LEDGER_SCHEMA = "jing_sync"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,32 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         f"output/{DEFAULT_LEDGER_NAME}.",
         extra_schema={"minLength": 1},
         rule="a file path",
+    ),
+    Setting(
+        "ledger_url",
+        "string",
+        "The ledger in PostgreSQL instead of a DuckDB file: postgresql://user:password@host/db "
+        "(needs the postgres extra). The shards of one write-back may then run at once. Not "
+        "with ledger_path.",
+        secret=True,
+        extra_schema={"minLength": 1},
+        rule="a postgresql:// URL or a libpq connection string",
+    ),
+    Setting(
+        "ledger_schema",
+        "string",
+        "The PostgreSQL schema of the ledger's tables (created when missing), with ledger_url.",
+        default=DEFAULT_LEDGER_SCHEMA,
+        extra_schema={"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 63},
+        rule="a PostgreSQL name: letters, digits and _, not starting with a digit",
+    ),
+    Setting(
+        "ledger_lock_wait_seconds",
+        "number",
+        "With ledger_url: seconds a run waits for another run of its destination and shard "
+        "to end before it stops (exit 2).",
+        default=15.0,
+        minimum=0,
     ),
     Setting(
         "max_failed_ratio",
@@ -195,6 +223,10 @@ class TargetSettings:
     source_timezone: str = _DEFAULTS["source_timezone"]
     #: The DuckDB file that holds the run log, the applied state and the pending rows.
     ledger_path: Path = Path("output") / DEFAULT_LEDGER_NAME
+    #: The ledger's PostgreSQL database instead (its password is a secret), and schema.
+    ledger_url: str | None = field(default=None, repr=False)
+    ledger_schema: str = DEFAULT_LEDGER_SCHEMA
+    ledger_lock_wait_seconds: float = _DEFAULTS["ledger_lock_wait_seconds"]
     #: Share of failed + rejected rows a run may have and still succeed.
     max_failed_ratio: float = _DEFAULTS["max_failed_ratio"]
     #: Singer streams to take (None: every stream).
@@ -217,6 +249,17 @@ class TargetSettings:
     @property
     def max_concurrency(self) -> int:
         return self.client.max_concurrency
+
+    @property
+    def ledger_home(self) -> LedgerHome:
+        """Where the ledger is: the PostgreSQL schema of `ledger_url`, else `ledger_path`."""
+        if self.ledger_url is not None:
+            return LedgerHome(
+                url=self.ledger_url,
+                schema=self.ledger_schema,
+                lock_wait_seconds=self.ledger_lock_wait_seconds,
+            )
+        return LedgerHome(path=self.ledger_path)
 
     @classmethod
     def from_config(
@@ -243,6 +286,11 @@ class TargetSettings:
                 f"setting 'batch_size' ({values['batch_size']}) is above 'batch_size_limit' "
                 f"({client.batch_size_limit})"
             )
+        if values.get("ledger_path") is not None and values.get("ledger_url") is not None:
+            raise JingConfigError(
+                "settings 'ledger_path' and 'ledger_url' cannot both be set: the ledger is "
+                "either a DuckDB file or a PostgreSQL schema; unset one of them"
+            )
         streams = values.get("streams")
         observed_path = values.get("observed_state_path") or warehouse_path
         if values.get("observed_state") and observed_path is None:
@@ -259,6 +307,9 @@ class TargetSettings:
             approve_statuses=tuple(values["approve_statuses"]),
             source_timezone=_zone(values["source_timezone"]),
             ledger_path=_ledger_path(values.get("ledger_path"), warehouse_path),
+            ledger_url=values.get("ledger_url"),
+            ledger_schema=values["ledger_schema"],
+            ledger_lock_wait_seconds=float(values["ledger_lock_wait_seconds"]),
             max_failed_ratio=float(values["max_failed_ratio"]),
             streams=None if streams is None else tuple(streams),
             progress_interval_seconds=float(values["progress_interval_seconds"]),

@@ -48,7 +48,7 @@ def open_source(
         return
     with _connect(Path(duckdb_path or "")) as con:
         if table is not None:
-            yield Source(con.table(_qualified_name(con, table)), f"duckdb:{table}")
+            yield Source(con.sql("FROM " + _qualified_name(con, table)), f"duckdb:{table}")
         else:
             yield Source(_run_query(con, query or ""), f"duckdb:{query}")
 

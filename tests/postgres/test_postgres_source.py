@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import psycopg
 import pytest
 from pg_server import PASSWORD, PostgresServer
+from writeback import assert_held, calls, load, minimum, summary, sync, wanted
 
 import target_jing.postgres_source as postgres_source
 from jing_sandbox.process import SandboxProcess
 from target_jing.postgres_source import open_postgres
 from target_jing.sources import SourceError
-
-TARGET_JING = str(Path(sys.executable).parent / "target-jing")
-BATCH_PATH = "/v1/activity/update/userStatus/batch"
 
 
 @pytest.fixture
@@ -35,82 +27,25 @@ def table(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[
         con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
-def _wanted(sandbox: SandboxProcess) -> list[dict[str, Any]]:
-    """A wish per registration: statuses that mostly differ from the seeded ones."""
-    return [
-        {
-            "activity_id": reg["target_entity_uuid"],
-            "user_id": reg["omni_user_uuid"],
-            "approve_status": str(1 + i % 2),
-            "signin_status": "1" if i % 3 == 0 else "0",
-        }
-        for i, reg in enumerate(sandbox.registrations())
-    ]
-
-
-def _load(postgres: PostgresServer, table: str, rows: list[dict[str, Any]]) -> None:
-    with psycopg.connect(postgres.url, autocommit=True) as con:
-        con.execute(
-            f'CREATE TABLE "{table}" (activity_id text, user_id text, '
-            "approve_status text, signin_status text, note text)"
-        )
-        with con.cursor().copy(
-            f'COPY "{table}" (activity_id, user_id, approve_status, signin_status) FROM STDIN'
-        ) as copy:
-            for row in rows:
-                copy.write_row(list(row.values()))
-
-
-def _minimum(rows: list[dict[str, Any]]) -> int:
-    groups = Counter((r["activity_id"], r["approve_status"], r["signin_status"]) for r in rows)
-    return sum(math.ceil(n / 100) for n in groups.values())
-
-
-def _sync(tmp_path: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    return subprocess.run(
-        [TARGET_JING, "sync", "--config", str(config_file), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "TARGET_JING_LOGLEVEL": "DEBUG"},
-    )
-
-
-def _summary(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert done.stdout.strip(), done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _calls(sandbox: SandboxProcess) -> int:
-    return sandbox.stats()["calls"].get(BATCH_PATH, 0)
-
-
 def test_a_postgres_table_is_written_back_with_the_fewest_calls_and_no_password_shown(
     postgres: PostgresServer, table: str, sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    rows = _wanted(sandbox)
-    _load(postgres, table, rows)
+    rows = wanted(sandbox)
+    load(postgres, table, rows)
     ledger = tmp_path / "ledger.duckdb"
     config = sandbox.config(ledger_path=str(ledger), requests_per_second=1000)
 
-    first = _sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
+    first = sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
     assert first.returncode == 0, first.stderr[-2000:]
-    summary = _summary(first)
-    assert summary["counts"]["applied"] == len(rows)
-    assert summary["update_calls"] == _calls(sandbox) == _minimum(rows)
-    held = {(r["target_entity_uuid"], r["omni_user_uuid"]): r for r in sandbox.registrations()}
-    for row in rows:
-        registration = held[(row["activity_id"], row["user_id"])]
-        assert registration["ems_approvestatus"] == row["approve_status"]
-        assert registration["ems_signinstatus"] == row["signin_status"]
+    told = summary(first)
+    assert told["counts"]["applied"] == len(rows)
+    assert told["update_calls"] == calls(sandbox) == minimum(rows)
+    assert_held(sandbox, rows)
 
-    again = _sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
+    again = sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert _summary(again)["update_calls"] == 0
-    assert _calls(sandbox) == _minimum(rows)
+    assert summary(again)["update_calls"] == 0
+    assert calls(sandbox) == minimum(rows)
 
     with duckdb.connect(str(ledger), read_only=True) as con:
         sources = {
@@ -129,13 +64,13 @@ def test_a_postgres_table_is_written_back_with_the_fewest_calls_and_no_password_
 def test_a_query_reads_what_it_selects_and_cannot_change_the_database(
     postgres: PostgresServer, table: str, sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    rows = _wanted(sandbox)
-    _load(postgres, table, rows)
+    rows = wanted(sandbox)
+    load(postgres, table, rows)
     config = sandbox.config(ledger_path=str(tmp_path / "ledger.duckdb"), requests_per_second=1000)
     activity = rows[0]["activity_id"]
     mine = [r for r in rows if r["activity_id"] == activity]
 
-    done = _sync(
+    done = sync(
         tmp_path,
         config,
         "--postgres",
@@ -144,11 +79,9 @@ def test_a_query_reads_what_it_selects_and_cannot_change_the_database(
         f"SELECT * FROM \"{table}\" WHERE activity_id = '{activity}'",
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert _summary(done)["rows_in"] == len(mine)
+    assert summary(done)["rows_in"] == len(mine)
 
-    delete = _sync(
-        tmp_path, config, "--postgres", postgres.url, "--query", f'DELETE FROM "{table}"'
-    )
+    delete = sync(tmp_path, config, "--postgres", postgres.url, "--query", f'DELETE FROM "{table}"')
     assert delete.returncode == 2
     assert "--query" in delete.stderr
     assert postgres.sql("warehouse", f'SELECT count(*) FROM "{table}"').strip() == str(len(rows))
@@ -171,24 +104,24 @@ def test_a_source_that_cannot_be_read_stops_before_the_ledger_with_exit_2(
     change: Callable[[str, str], tuple[str, str]],
     expected: str,
 ) -> None:
-    _load(postgres, table, _wanted(sandbox)[:10])
+    load(postgres, table, wanted(sandbox)[:10])
     ledger = tmp_path / "ledger.duckdb"
     url, name = change(postgres.url, table)
-    done = _sync(
+    done = sync(
         tmp_path, sandbox.config(ledger_path=str(ledger)), "--postgres", url, "--table", name
     )
     assert done.returncode == 2, done.stderr[-2000:]
     assert expected in done.stderr
     assert PASSWORD not in done.stderr + done.stdout
     assert not ledger.exists()
-    assert _calls(sandbox) == 0
+    assert calls(sandbox) == 0
 
 
 def test_rows_are_streamed_through_a_server_side_cursor_in_batches(
     postgres: PostgresServer, table: str, sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = _wanted(sandbox)
-    _load(postgres, table, rows)
+    rows = wanted(sandbox)
+    load(postgres, table, rows)
     monkeypatch.setattr(postgres_source, "BATCH_ROWS", 64)
     with open_postgres(postgres.url, table=table) as opened:
         first = next(opened.batches)

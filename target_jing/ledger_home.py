@@ -1,0 +1,194 @@
+"""Where the ledger lives, and the DuckDB connection that reads and writes it there.
+
+The ledger is a DuckDB file by default (`ledger_path`). With `ledger_url` it is a
+schema of a PostgreSQL database (`ledger_schema`), so that it outlives a worker
+whose disk goes when its task ends. Either way the ledger's SQL runs in DuckDB:
+for PostgreSQL, an in-memory DuckDB attaches the database with DuckDB's postgres
+extension and makes the ledger's schema the default one, so every statement of
+`ledger.py` and `plan.py` runs unchanged on both engines, and its tables are
+ordinary PostgreSQL tables that the warehouse's users query.
+
+The extension comes from PyPI (`duckdb-extension-postgres-scanner`, in the
+`postgres` extra), so nothing is downloaded at run time; where it is not
+installed, an extension installed with DuckDB's own `INSTALL postgres` serves.
+The URL's password is registered as a secret before anything can print it
+(DuckDB's own connection error quotes the whole URL).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from jing_client import JingConfigError
+from jing_client.redact import redact, register_secret
+
+#: The catalog name the PostgreSQL database is attached under.
+CATALOG = "jing_ledger"
+_EXTENSION_PACKAGE = "duckdb_extension_postgres_scanner"
+_NEEDS_EXTRA = (
+    "setting 'ledger_url' needs the postgres extra: pip install 'jing-connectors[target,postgres]' "
+    "(it pins the DuckDB release that its packaged postgres extension is built for)"
+)
+
+#: Ledger files open in this process: a second run on one would take the first for a dead one.
+_OPEN: set[Path] = set()
+_OPEN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LedgerHome:
+    """A ledger's place: a DuckDB file `path`, or schema `schema` of the database at `url`."""
+
+    path: Path | None = None
+    url: str | None = None
+    schema: str = "jing_sync"
+    #: How long a run waits for the PostgreSQL locks of another (`ledger_locks`).
+    lock_wait_seconds: float = 15.0
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.url is not None
+
+    @property
+    def setting(self) -> str:
+        """The setting that names this place, for messages."""
+        return "ledger_url" if self.on_postgres else "ledger_path"
+
+    def __str__(self) -> str:
+        """The place as a summary shows it: a URL without its password, and the schema."""
+        if self.url is None:
+            return str(self.path)
+        return f"{_without_password(self.url)} (schema {self.schema})"
+
+
+def open_database(home: LedgerHome, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose default schema holds the ledger's tables.
+
+    A DuckDB file is taken for this run alone (`JingConfigError` when another run
+    holds it); PostgreSQL leaves who may run at once to `ledger_locks`.
+    """
+    if home.url is not None:
+        return _attach_postgres(home.url, home.schema, read_only=read_only)
+    assert home.path is not None
+    return _open_file(home.path, read_only=read_only)
+
+
+def release(home: LedgerHome) -> None:
+    """The run that opened `home` is done with it."""
+    if home.path is not None and home.url is None:
+        with _OPEN_LOCK:
+            _OPEN.discard(home.path.resolve())
+
+
+def use_ledger_schema(con: duckdb.DuckDBPyConnection, home: LedgerHome) -> None:
+    """Make the ledger's schema the default of `con` (a cursor starts in DuckDB's own)."""
+    if home.on_postgres:
+        con.execute(f"USE {CATALOG}.{quote(home.schema)}")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the ledger file; say plainly when another run holds it.
+
+    Another process is kept out by DuckDB's file lock; another thread of this
+    process (DuckDB shares one database per process) by `_OPEN`, checked and taken
+    under a lock so that two threads cannot both pass.
+    """
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    where = path.resolve()
+    with _OPEN_LOCK:
+        if where in _OPEN:
+            raise JingConfigError(
+                f"setting 'ledger_path': {path} is already used by a run in this process; "
+                "one ledger serves one run at a time"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(path))
+        except (OSError, duckdb.Error) as exc:
+            raise JingConfigError(
+                f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
+                f"run using it?): {exc}"
+            ) from None
+        _OPEN.add(where)
+    return con
+
+
+def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    register_secret(password_of(url))
+    con = duckdb.connect()
+    try:
+        _load_extension(con)
+        options = "TYPE postgres, READ_ONLY" if read_only else "TYPE postgres"
+        con.execute(f"ATTACH {_literal(url)} AS {CATALOG} ({options})")
+        if not read_only:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(schema)}")
+        con.execute(f"USE {CATALOG}.{quote(schema)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise JingConfigError(
+            f"setting 'ledger_url': cannot open the ledger in PostgreSQL (schema {schema}): "
+            f"{_first_line(exc)}"
+        ) from None
+    return con
+
+
+def _load_extension(con: duckdb.DuckDBPyConnection) -> None:
+    spec = importlib.util.find_spec(_EXTENSION_PACKAGE)
+    if spec is not None and spec.origin is not None:
+        folder = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}"
+        packaged = folder / "postgres_scanner.duckdb_extension"
+        if packaged.is_file():
+            con.execute(f"LOAD {_literal(str(packaged))}")
+            return
+    try:
+        con.execute("LOAD postgres")
+    except duckdb.Error:
+        raise JingConfigError(
+            f"{_NEEDS_EXTRA} (no postgres extension for DuckDB {duckdb.__version__} is installed)"
+        ) from None
+
+
+def password_of(url: str) -> str | None:
+    """The password in a PostgreSQL URL or connection string, if it has one."""
+    password = _parts(url).get("password")
+    return None if password is None else str(password)
+
+
+def _without_password(url: str) -> str:
+    """`postgresql://user@host:port/database`: what a summary or a log may show."""
+    parts = _parts(url)
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def _parts(url: str) -> dict[str, object]:
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise JingConfigError(_NEEDS_EXTRA) from None
+    try:
+        return conninfo_to_dict(url)
+    except Exception:  # psycopg.ProgrammingError: it does not parse
+        raise JingConfigError(
+            "setting 'ledger_url': not a PostgreSQL URL or connection string"
+        ) from None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return redact(text.splitlines()[0] if text else type(error).__name__)

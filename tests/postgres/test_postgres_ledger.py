@@ -1,0 +1,283 @@
+"""The ledger in PostgreSQL (`ledger_url`): same guarantees as the file, runs kept apart by locks.
+
+Rows come from PostgreSQL (`sync --postgres`) and the ledger is a schema of the
+same real server, so nothing of a run is written to the local disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pg_server import PASSWORD, PostgresServer
+from writeback import (
+    assert_held,
+    calls,
+    load,
+    minimum,
+    summary,
+    sync,
+    sync_command,
+    wanted,
+)
+
+from jing_sandbox.process import SandboxProcess
+from target_jing.ledger import Ledger, destination_of, now
+from target_jing.ledger_home import LedgerHome
+from target_jing.shards import Shard
+
+
+@pytest.fixture
+def schema(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A ledger schema of this test's own in the shared server; dropped after."""
+    name = "led_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    yield name
+    with psycopg.connect(postgres.url, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def _config(sandbox: SandboxProcess, postgres: PostgresServer, schema: str, **more: Any) -> dict:
+    return sandbox.config(
+        ledger_url=postgres.url, ledger_schema=schema, requests_per_second=1000, **more
+    )
+
+
+def _prepared(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, **more: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any], tuple[str, ...]]:
+    """The sandbox's wishes in a table of their own: the rows, the config and the source flags."""
+    rows = wanted(sandbox)
+    load(postgres, f"wanted_{schema}", rows)
+    source = ("--postgres", postgres.url, "--table", f"wanted_{schema}")
+    return rows, _config(sandbox, postgres, schema, **more), source
+
+
+def _ledger_rows(postgres: PostgresServer, schema: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(postgres.url) as con:
+        return con.execute(sql.replace("{s}", f'"{schema}"')).fetchall()
+
+
+def _no_local_ledger(folder: Path) -> None:
+    assert not [p for p in folder.rglob("*.duckdb*")], list(folder.rglob("*"))
+
+
+def test_a_postgres_ledger_reaches_the_wanted_state_with_the_fewest_calls_then_makes_none(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    rows, config, source = _prepared(postgres, sandbox, schema)
+
+    first = sync(tmp_path, config, *source)
+    assert first.returncode == 0, first.stderr[-2000:]
+    told = summary(first)
+    assert told["counts"]["applied"] == len(rows)
+    assert told["update_calls"] == calls(sandbox) == minimum(rows)
+    assert_held(sandbox, rows)
+
+    again = sync(tmp_path, config, *source)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert summary(again)["update_calls"] == 0
+    assert summary(again)["counts"]["unchanged"] == len(rows)
+    assert calls(sandbox) == minimum(rows)
+
+    # A row per input row of each run, in PostgreSQL; nothing left in the working tables.
+    per_run = _ledger_rows(
+        postgres, schema, "SELECT run_id, count(*) FROM {s}.jing_sync_log GROUP BY 1 ORDER BY 1"
+    )
+    assert [count for _, count in per_run] == [len(rows), len(rows)]
+    assert [r[0] for r in per_run] == [told["run_id"], summary(again)["run_id"]]
+    known = _ledger_rows(postgres, schema, "SELECT count(*) FROM {s}.jing_applied_status")
+    assert known == [(len(rows),)]
+    for table in ("jing_staged", "jing_plan", "jing_work", "jing_calls", "jing_observed"):
+        assert _ledger_rows(postgres, schema, f"SELECT count(*) FROM {{s}}.{table}") == [(0,)]
+    runs = _ledger_rows(postgres, schema, "SELECT * FROM {s}.jing_sync_runs")
+    assert [r[4] for r in runs] == ["succeeded", "succeeded"]
+    ledger_text = " ".join(str(v) for r in runs for v in r)
+    for output in (first.stdout, first.stderr, again.stdout, again.stderr, ledger_text):
+        assert PASSWORD not in output
+    assert "schema " + schema in told["ledger_path"]
+    _no_local_ledger(tmp_path)
+
+
+def test_a_run_killed_while_sending_is_finished_by_the_next_one(
+    postgres: PostgresServer,
+    sandbox_factory: Any,
+    schema: str,
+    tmp_path: Path,
+) -> None:
+    sandbox = sandbox_factory(latency_ms=40)
+    rows, config, source = _prepared(postgres, sandbox, schema, batch_size=10, max_concurrency=1)
+
+    killed = subprocess.Popen(
+        sync_command(tmp_path, config, *source, name="-killed"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while calls(sandbox) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert 5 <= calls(sandbox) < minimum(rows), "the run was not killed while sending"
+
+    after = sync(tmp_path, _config(sandbox, postgres, schema), *source)
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert_held(sandbox, rows)
+    runs = dict(
+        _ledger_rows(postgres, schema, "SELECT status, count(*) FROM {s}.jing_sync_runs GROUP BY 1")
+    )
+    assert runs == {"aborted": 1, "succeeded": 1}
+    fatal = _ledger_rows(
+        postgres, schema, "SELECT fatal_error FROM {s}.jing_sync_runs WHERE status = 'aborted'"
+    )
+    assert summary(after)["run_id"] in fatal[0][0]
+    assert _ledger_rows(postgres, schema, "SELECT count(*) FROM {s}.jing_staged") == [(0,)]
+    # No registration is left pending: the run after the kill settled every one.
+    assert _ledger_rows(postgres, schema, "SELECT count(*) FROM {s}.jing_pending") == [(0,)]
+    _no_local_ledger(tmp_path)
+
+
+def test_ledger_path_and_ledger_url_together_stop_the_run_before_any_call(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    load(postgres, f"wanted_{schema}", wanted(sandbox)[:5])
+    config = _config(sandbox, postgres, schema, ledger_path=str(tmp_path / "l.duckdb"))
+    done = sync(tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}")
+    assert done.returncode == 2
+    assert "'ledger_path' and 'ledger_url' cannot both be set" in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    assert calls(sandbox) == 0
+
+
+def test_an_unreachable_ledger_database_is_exit_2_without_the_password(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    load(postgres, f"wanted_{schema}", wanted(sandbox)[:5])
+    config = _config(sandbox, postgres, schema)
+    config["ledger_url"] = postgres.url.replace(f":{postgres.port}/", ":1/")
+    done = sync(tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "ledger_url" in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    assert calls(sandbox) == 0
+
+
+def _hold(postgres: PostgresServer, schema: str, sandbox: SandboxProcess, shard: Any) -> Ledger:
+    """Hold the ledger as a live run would (a run of `shard`, None: not sharded)."""
+    home = LedgerHome(url=postgres.url, schema=schema, lock_wait_seconds=0.2)
+    return Ledger(home, destination_of(sandbox.url, sandbox.app_id), shard)
+
+
+@pytest.mark.parametrize(
+    ("held", "asked", "expected"),
+    [
+        (None, None, "another run is writing back"),
+        (None, "2/3", "a run that is not sharded is writing back"),
+        ("2/3", "2/3", "another run of shard 2/3 is writing back"),
+        ("2/3", None, "another run is writing back"),
+        ("1/2", "1/3", "shards of another count (2)"),
+    ],
+    ids=["unsharded twice", "shard beside unsharded", "one shard twice", "unsharded", "counts"],
+)
+def test_runs_that_would_overlap_on_one_destination_are_refused_by_a_lock(
+    postgres: PostgresServer,
+    sandbox: SandboxProcess,
+    schema: str,
+    tmp_path: Path,
+    held: str | None,
+    asked: str | None,
+    expected: str,
+) -> None:
+    load(postgres, f"wanted_{schema}", wanted(sandbox)[:20])
+    holder = _hold(postgres, schema, sandbox, None if held is None else Shard.parse(held))
+    try:
+        config = _config(sandbox, postgres, schema, ledger_lock_wait_seconds=0.5)
+        shard = () if asked is None else ("--shard", asked)
+        done = sync(
+            tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}", *shard
+        )
+    finally:
+        holder.close()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert expected in done.stderr
+    assert calls(sandbox) == 0
+    # Once the holder is gone, the same run goes through.
+    retry = sync(
+        tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}", *shard
+    )
+    assert retry.returncode == 0, retry.stderr[-2000:]
+
+
+def test_shards_of_one_count_share_the_ledger_and_a_dead_shard_is_settled_by_a_live_one(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    rows, config, source = _prepared(postgres, sandbox, schema)
+    # Shard 1/2 holds its locks (alive) while shard 2/2 runs: both at once.
+    holder = _hold(postgres, schema, sandbox, Shard(1, 2))
+    try:
+        holder.start_run("19990101T000000000000-live", "normal", now())
+        second = sync(tmp_path, config, *source, "--shard", "2/2")
+        assert second.returncode == 0, second.stderr[-2000:]
+        # The live shard's unfinished run is not taken for a dead one.
+        assert _status(postgres, schema, "19990101T000000000000-live") == "running"
+    finally:
+        holder.close()
+    # Its process gone, the next run of another shard settles it.
+    third = sync(tmp_path, config, *source, "--shard", "2/2")
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert _status(postgres, schema, "19990101T000000000000-live") == "aborted"
+    first = sync(tmp_path, config, *source, "--shard", "1/2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert_held(sandbox, rows)
+    shards = _ledger_rows(
+        postgres, schema, "SELECT DISTINCT shard FROM {s}.jing_sync_runs ORDER BY 1"
+    )
+    assert shards == [("1/2",), ("2/2",)]
+
+
+def _status(postgres: PostgresServer, schema: str, run_id: str) -> str:
+    rows = _ledger_rows(
+        postgres, schema, f"SELECT status FROM {{s}}.jing_sync_runs WHERE run_id = '{run_id}'"
+    )
+    return rows[0][0]
+
+
+def test_runs_and_pending_commands_read_the_postgres_ledger(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    rows = wanted(sandbox)[:30]
+    load(postgres, f"wanted_{schema}", rows)
+    sandbox.faults(path="/v1/activity/update/userStatus/batch", code_50000=1.0)
+    config = _config(sandbox, postgres, schema, max_failed_ratio=1, max_attempts=1)
+    done = sync(tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    config_file = tmp_path / "config.json"
+    listed = subprocess.run(
+        [*sync_command(tmp_path, config)[:1], "runs", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert summary(done)["run_id"] in listed.stdout
+    pending = subprocess.run(
+        [*sync_command(tmp_path, config)[:1], "pending", "list", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pending.returncode == 0, pending.stderr
+    assert (
+        sum(
+            1 for line in pending.stdout.splitlines() if line.startswith(rows[0]["activity_id"][:8])
+        )
+        >= 1
+    )
+    for output in (listed.stdout, listed.stderr, pending.stdout, pending.stderr):
+        assert PASSWORD not in output
