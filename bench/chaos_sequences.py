@@ -322,7 +322,7 @@ def extract(sandbox: SandboxProcess, warehouse: Path) -> None:
     """raw.activity_users in the shape tap-jing loads it: UTC instants, JING's updated_time.
 
     Read from the sandbox's admin listing, which holds what the API lists: the same
-    values a fresh `meltano run tap-jing target-duckdb` would load.
+    values a fresh `meltano run tap-jing target-warehouse` would load.
     """
 
     def utc(text: str | None) -> str | None:

@@ -4,12 +4,15 @@
 
 The data fills every chunk (`target_throughput.full_chunks_frame`: per activity one
 set of values for a multiple of 100 registrants), so the ceiling is 20 calls/s x 100
-rows = 2,000 rows/s. The shards start together as child processes; each has a DuckDB
-ledger of its own (one DuckDB file takes one run at a time; the shards' activities,
-and so their ledgers' rows, never overlap). Printed for one run alone and for the
-shards with `shards_share_budget` on (each at 1/N of the 20 requests/s) and off (each
-at the full 20): wall seconds until the last shard ends, rows/s against the ceiling,
-update calls, and the answers the sandbox throttled. Figures only; no pass/fail.
+rows = 2,000 rows/s. The shards start together as child processes. On DuckDB each
+has a ledger file of its own (one file takes one run at a time; the shards'
+activities, and so their ledgers' rows, never overlap); on PostgreSQL all four share
+one ledger (a server the bench starts, as the tests do). Printed for one run alone,
+for DuckDB shards with `shards_share_budget` on (each at 1/N of the 20 requests/s)
+and off (each at the full 20), and for PostgreSQL shards with it on (the shards
+running at the moment share the 20): wall seconds until the last shard ends, rows/s
+against the ceiling, update calls, and the answers the sandbox throttled. Figures
+only; no pass/fail.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from target_throughput import (
     BATCH_PATH,
@@ -32,36 +37,44 @@ from target_throughput import (
 
 from jing_sandbox.process import SandboxProcess
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pg_server import PostgresServer  # the tests' server (tests/ is not a package)
+
 CEILING_ROWS_PER_SECOND = CEILING_CALLS_PER_SECOND * 100
 
 
-def run_shards(sandbox: SandboxProcess, workdir: Path, shards: int, share: bool) -> None:
+def run_shards(
+    sandbox: SandboxProcess, workdir: Path, shards: int, share: bool, ledger_url: str | None = None
+) -> None:
     """Start `shards` runs at once, wait for all; print one line of figures."""
     sandbox.reset(data=True)
-    label = f"{shards} shard{'s' if shards > 1 else ''}, shards_share_budget={share}"
+    engine = "one PostgreSQL ledger" if ledger_url else "DuckDB ledgers"
+    label = f"{shards} shard{'s' if shards > 1 else ''}, {engine}, shards_share_budget={share}"
     children = []
     started = time.monotonic()
     for k in range(1, shards + 1):
         config = workdir / f"config-{label}-{k}.json".replace(" ", "_").replace(",", "")
-        ledger = config.with_suffix(".ledger.duckdb")
+        ledger: dict[str, Any] = (
+            {"ledger_url": ledger_url, "ledger_schema": f"bench_{int(started)}"}
+            if ledger_url
+            else {"ledger_path": str(config.with_suffix(".ledger.duckdb"))}
+        )
         config.write_text(
             json.dumps(
-                sandbox.config(
-                    ledger_path=str(ledger),
-                    progress_interval_seconds=3600,
-                    shards_share_budget=share,
-                )
+                sandbox.config(progress_interval_seconds=3600, shards_share_budget=share, **ledger)
             )
         )
         command = [TARGET_JING, "sync", "--config", str(config), "--duckdb"]
         command += [str(workdir / "warehouse.duckdb"), "--table", "wanted_status"]
         command += ["--shard", f"{k}/{shards}"]
         children.append(
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         )
     summaries = []
     for child in children:
-        stdout, _ = child.communicate()
+        stdout, stderr = child.communicate()
+        if not stdout.strip():
+            raise SystemExit(f"a shard printed no summary: {stderr[-2000:]}")
         summaries.append(json.loads(stdout.strip().splitlines()[-1]))
     seconds = time.monotonic() - started
     stats = sandbox.stats()
@@ -86,8 +99,10 @@ def main() -> None:
     with (
         sandbox_for(args.rows, per_activity=1_000) as sandbox,
         tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory(prefix="jing-pg-") as pg_folder,
     ):
         workdir = Path(tmp)
+        postgres = PostgresServer.start(Path(pg_folder))
         frame = full_chunks_frame(sandbox.registrations())
         write_warehouse(workdir / "warehouse.duckdb", frame)
         sandbox.configure(rate_limit=CEILING_CALLS_PER_SECOND)
@@ -100,9 +115,13 @@ def main() -> None:
         print("| runs | rows applied | wall s | rows/s | of the ceiling | update calls | "
               "throttled answers | worst exit code |")  # fmt: skip
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        run_shards(sandbox, workdir, 1, share=True)
-        run_shards(sandbox, workdir, args.shards, share=True)
-        run_shards(sandbox, workdir, args.shards, share=False)
+        try:
+            run_shards(sandbox, workdir, 1, share=True)
+            run_shards(sandbox, workdir, args.shards, share=True)
+            run_shards(sandbox, workdir, args.shards, share=False)
+            run_shards(sandbox, workdir, args.shards, share=True, ledger_url=postgres.url)
+        finally:
+            postgres.stop()
 
 
 if __name__ == "__main__":

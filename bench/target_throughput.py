@@ -8,7 +8,9 @@ combination of approval and sign-in, and about one registrant in ten is
 rejected instead). `target-jing sync` runs in a child process, as a scheduler
 runs it; its peak RSS is the child's VmHWM. Printed:
 
-1. rows/s, update calls against the minimum (computed here in SQL), peak RSS;
+1. rows/s, update calls against the minimum (computed here in SQL), peak RSS; then
+   the same run with the ledger on PostgreSQL (`ledger_url`, a server the bench
+   starts as the tests do) against the DuckDB file, and its re-run (0 calls);
 2. a plain script posting one row per call (sequential, one keep-alive session)
    on a sample of the rows, extrapolated to all of them, and the ratio;
 3. the sandbox limited to 20 requests/s (the client at its default 20/s): rows/s
@@ -38,6 +40,9 @@ import pandas as pd
 import requests
 
 from jing_sandbox.process import SandboxProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pg_server import PostgresServer  # the tests' server (tests/ is not a package)
 
 BATCH_PATH = "/v1/activity/update/userStatus/batch"
 TARGET_JING = str(Path(sys.executable).parent / "target-jing")
@@ -97,12 +102,9 @@ def write_warehouse(path: Path, frame: pd.DataFrame) -> int:
 def run_sync(sandbox: SandboxProcess, workdir: Path, ledger: str, **settings: Any) -> Run:
     """`target-jing sync --duckdb W --table wanted_status` in a child; its summary and VmHWM."""
     config = workdir / f"config-{ledger}.json"
+    where = {} if "ledger_url" in settings else {"ledger_path": str(workdir / ledger)}
     config.write_text(
-        json.dumps(
-            sandbox.config(
-                ledger_path=str(workdir / ledger), progress_interval_seconds=3600, **settings
-            )
-        )
+        json.dumps(sandbox.config(progress_interval_seconds=3600, **where, **settings))
     )
     before = _batch_calls(sandbox)
     args = ["sync", "--config", str(config), "--duckdb", str(workdir / "warehouse.duckdb")]
@@ -174,6 +176,26 @@ def describe(label: str, run: Run, minimum: int) -> None:
     )
 
 
+def postgres_ledger(
+    sandbox: SandboxProcess, workdir: Path, on_file: Run, minimum: int, fast: dict[str, Any]
+) -> None:
+    """Part 1 again with the ledger in PostgreSQL: a fresh ledger, so the same calls."""
+    with tempfile.TemporaryDirectory(prefix="jing-pg-") as folder:
+        postgres = PostgresServer.start(Path(folder))
+        try:
+            ledger = {"ledger_url": postgres.url, **fast}
+            run = run_sync(sandbox, workdir, "postgres", **ledger)
+            describe("1b. unthrottled, ledger in PostgreSQL", run, minimum)
+            print(
+                f"   PostgreSQL ledger / DuckDB file: {run.seconds / on_file.seconds:.2f}x the "
+                f"wall seconds ({run.seconds:.1f} s against {on_file.seconds:.1f} s)"
+            )
+            again = run_sync(sandbox, workdir, "postgres", **ledger)
+            describe("1c. second run of 1b (same ledger)", again, minimum)
+        finally:
+            postgres.stop()
+
+
 def sandbox_for(rows: int, per_activity: int = 100) -> SandboxProcess:
     """A sandbox with `rows` registrations over rows/per_activity activities, no rate limit."""
     return SandboxProcess(
@@ -229,6 +251,7 @@ def main() -> None:
 
         first = run_sync(sandbox, workdir, "fast.duckdb", **fast)
         describe("1. unthrottled", first, minimum)
+        postgres_ledger(sandbox, workdir, first, minimum, fast)
 
         sample = frame.head(args.plain_sample)
         plain_rate = plain_one_row_per_call(sandbox, sample)

@@ -140,6 +140,10 @@ class JingClient:
             )
         return self.call(path, {**fields, "entity_uuid": entity_uuid, "user_ids": list(user_ids)})
 
+    def set_pace(self, requests_per_second: float) -> None:
+        """Pace calls at `requests_per_second` from now on (`Throttle.set_max_rate`)."""
+        self._throttle.set_max_rate(requests_per_second)
+
     def stats(self) -> dict[str, int]:
         """Counters since the client was created: HTTP calls, retries, throttling, tokens."""
         with self._counts_lock:

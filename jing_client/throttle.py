@@ -52,6 +52,23 @@ class Throttle:
         climb = (self.max_rate - self.floor_rate) * (now - self._cut_at) / RECOVERY_SECONDS
         return min(self.max_rate, self._cut_rate + climb)
 
+    def set_max_rate(self, requests_per_second: float) -> None:
+        """Change the configured pace (shards of one app's budget as they start and end).
+
+        A pace that throttling cut stays cut, from where it is now and at most the
+        new rate, and recovers to the new rate.
+        """
+        with self._lock:
+            now = self._clock()
+            current = self._rate_at(now)
+            recovering = current < self.max_rate
+            self.max_rate = float(requests_per_second)
+            self.floor_rate = self.max_rate * FLOOR_FRACTION
+            if recovering:
+                self._cut_rate, self._cut_at = min(current, self.max_rate), now
+            else:
+                self._cut_rate, self._cut_at = self.max_rate, float("-inf")
+
     def slow_down(self, started_at: float, pause_seconds: float | None = None) -> None:
         """Halve the rate after a throttling answer; hold every start for `pause_seconds`.
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -41,7 +42,7 @@ from target_jing.send import (
     send_all,
 )
 from target_jing.settings import KEY_FIELDS, TargetSettings
-from target_jing.shards import Shard
+from target_jing.shards import LiveShare, Shard
 from target_jing.sources import quote_identifier
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -174,6 +175,8 @@ class SyncRun:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         register_secret(settings.client.app_secret)
+        #: The app's whole budget, before a shard takes its share of it.
+        self._budget = settings.client
         if shard is not None and settings.shards_share_budget:
             settings = replace(settings, client=shard.share(settings.client))
         self.settings = settings
@@ -417,17 +420,25 @@ class SyncRun:
         zone = ZoneInfo(self.settings.api_timezone)
         reader = ledger.cursor()
         try:
-            fatal = send_all(
-                Sending(client, zone),
-                plan.iter_chunks(reader, self.run_id),
-                self.settings.max_concurrency,
-                record,
-            )
+            with self._live_share(client):
+                fatal = send_all(
+                    Sending(client, zone),
+                    plan.iter_chunks(reader, self.run_id, ledger.home),
+                    self.settings.max_concurrency,
+                    record,
+                )
         finally:
             reader.close()
         if self.settings.read_back and not isinstance(fatal, FATAL_ERRORS):
             self._settle_unknown(ReadBack(client, zone))
         return fatal
+
+    def _live_share(self, client: JingClient) -> AbstractContextManager[object]:
+        """A shard on PostgreSQL shares the budget with the shards running now (`LiveShare`)."""
+        ledger = self._require_ledger()
+        if not self.settings.shards_share_budget or ledger.live_shards() is None:
+            return nullcontext()
+        return LiveShare(self._budget.requests_per_second, ledger.live_shards, client.set_pace)
 
     def _settle_unknown(self, reader: ReadBack) -> None:
         """Read back the activities of rows whose answer was lost, now that nothing is sent.

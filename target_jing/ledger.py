@@ -250,6 +250,12 @@ class Ledger:
         if self._locks is not None:
             self._locks.close()
 
+    def live_shards(self) -> int | None:
+        """On PostgreSQL, how many shards of this run's count are running now (None: unknown)."""
+        if self._locks is None or self.shard is None:
+            return None
+        return self._locks.live_shards(self.shard.count)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A second connection to the ledger, for reading while the first one writes."""
         cursor = self.con.cursor()

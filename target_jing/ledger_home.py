@@ -129,7 +129,7 @@ def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDB
     try:
         _load_extension(con)
         options = "TYPE postgres, READ_ONLY" if read_only else "TYPE postgres"
-        con.execute(f"ATTACH {_literal(url)} AS {CATALOG} ({options})")
+        con.execute(f"ATTACH {literal(url)} AS {CATALOG} ({options})")
         if not read_only:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(schema)}")
         con.execute(f"USE {CATALOG}.{quote(schema)}")
@@ -148,7 +148,7 @@ def _load_extension(con: duckdb.DuckDBPyConnection) -> None:
         folder = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}"
         packaged = folder / "postgres_scanner.duckdb_extension"
         if packaged.is_file():
-            con.execute(f"LOAD {_literal(str(packaged))}")
+            con.execute(f"LOAD {literal(str(packaged))}")
             return
     try:
         con.execute("LOAD postgres")
@@ -185,7 +185,8 @@ def _parts(url: str) -> dict[str, object]:
         ) from None
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """`text` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 

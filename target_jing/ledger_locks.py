@@ -118,6 +118,19 @@ class LedgerLocks:
             "SELECT pg_advisory_unlock(%s, %s)", [self._shard_space(shard.count), shard.index]
         )
 
+    def live_shards(self, count: int) -> int:
+        """How many shards of `count` hold their lock now (this one included)."""
+        row = self._con.execute(
+            """
+            SELECT count(*) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 2
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND classid::bigint = %s
+            """,
+            [self._shard_space(count)],
+        ).fetchone()
+        return int(row[0]) if row else 1
+
     def _shard_space(self, count: int) -> int:
         return _key(self._space, "shards of", count)
 

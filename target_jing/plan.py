@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from target_jing.ledger import PENDING_SOURCE, scalar
+from target_jing.ledger_home import CATALOG, LedgerHome, literal, quote
 from target_jing.settings import WANTED_FIELDS
 
 #: Rows fetched from DuckDB at a time while chunks are read out.
@@ -252,19 +253,28 @@ def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
 
 
-def iter_chunks(cursor: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[Chunk]:
+def iter_chunks(
+    cursor: duckdb.DuckDBPyConnection, run_id: str, home: LedgerHome
+) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan is never all in memory.
 
-    `jing_work` was written in chunk order, and DuckDB scans a table in the order
-    it was written, so no sort (and no sorted copy held in memory) is needed. Each
-    chunk carries its input rows, so its answers are logged without a join.
-    `cursor` must be a connection of its own (`Ledger.con.cursor()`), so that the
-    ledger can be written between chunks without ending this read.
+    `jing_work` was written in chunk order, and DuckDB scans a file's table in the
+    order it was written, so no sort (and no sorted copy held in memory) is needed.
+    A PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
+    sorted by chunk on its side, and streams back. Each chunk carries its input
+    rows, so its answers are logged without a join. `cursor` must be a connection
+    of its own (`Ledger.cursor()`), so that the ledger can be written between
+    chunks without ending this read.
     """
-    cursor.execute(
-        f"SELECT chunk_id, {_KEY}, {_FIELDS}, source, row_index FROM jing_work WHERE run_id = ?",
-        [run_id],
-    )
+    columns = f"chunk_id, {_KEY}, {_FIELDS}, source, row_index"
+    if home.on_postgres:
+        query = (
+            f"SELECT {columns} FROM {quote(home.schema)}.jing_work "
+            f"WHERE run_id = {literal(run_id)} ORDER BY chunk_id, omni_user_uuid"
+        )
+        cursor.execute(f"SELECT * FROM postgres_query('{CATALOG}', ?)", [query])
+    else:
+        cursor.execute(f"SELECT {columns} FROM jing_work WHERE run_id = ?", [run_id])
     current: Chunk | None = None
     while batch := cursor.fetchmany(FETCH_ROWS):
         for chunk_id, entity_uuid, user_id, *values, source, row_index in batch:

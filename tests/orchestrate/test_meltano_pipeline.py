@@ -31,7 +31,7 @@ def test_meltano_extract_decide_write_back(
     before = statuses(pipeline_sandbox.registrations())
     warehouse = project_copy / "output" / "warehouse.duckdb"
 
-    run("run", "tap-jing", "target-duckdb")
+    run("run", "tap-jing", "target-warehouse")
     assert seed_checkins(warehouse, one_in=3) > 0
     decided = last_json_line(run("invoke", "jing-decide"))
     assert decided["tables"]["decide.registrant_status"] > 0

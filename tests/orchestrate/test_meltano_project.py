@@ -46,15 +46,31 @@ def test_the_writeback_utility_mirrors_target_jing(project: dict[str, Any]) -> N
     found = plugins(project)
     assert found["target-jing-sync"]["namespace"] == found["target-jing"]["namespace"]
     assert found["target-jing-sync"]["settings"] == found["target-jing"]["settings"]
-    for env in ("dev", "prod"):
+    for env in ("dev", "prod", "pg"):
         configs = environment(project, env)
-        assert configs["target-jing-sync"] == configs["target-jing"], env
+        # The write-back of the decisions also reads what the extract saw (DuckDB only).
+        sync = {k: v for k, v in configs["target-jing-sync"].items() if k != "observed_state"}
+        assert sync == configs["target-jing"], env
+
+
+def test_the_pg_environment_keeps_nothing_that_must_last_in_the_project(
+    project: dict[str, Any],
+) -> None:
+    """Warehouse, decisions, ledger: PostgreSQL; no file path; no password in the file."""
+    pg = environment(project, "pg")
+    assert pg["target-warehouse"] == {"sqlalchemy_url": "${JING_PG_URL}"}
+    assert pg["jing-decide"]["postgres_url"] == "${JING_PG_URL}"
+    assert pg["target-jing-sync"]["ledger_url"] == "${JING_PG_URL}"
+    text = str(next(e for e in project["environments"] if e["name"] == "pg"))
+    assert "duckdb" not in text.lower() and "/output" not in text
+    for config in pg.values():
+        assert not SECRET_SETTINGS & set(config)
 
 
 def test_one_daily_schedule_per_job(project: dict[str, Any]) -> None:
     jobs = {job["name"]: job["tasks"] for job in project["jobs"]}
     assert jobs == {
-        "jing-extract": ["tap-jing target-duckdb"],
+        "jing-extract": ["tap-jing target-warehouse"],
         "jing-writeback": ["jing-decide target-jing-sync:decisions"],
     }
     scheduled = sorted(s["job"] for s in project["schedules"])

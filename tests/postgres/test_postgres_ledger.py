@@ -31,6 +31,7 @@ from writeback import (
 from jing_sandbox.process import SandboxProcess
 from target_jing.ledger import Ledger, destination_of, now
 from target_jing.ledger_home import LedgerHome
+from target_jing.plan import iter_chunks
 from target_jing.shards import Shard
 
 
@@ -281,3 +282,27 @@ def test_runs_and_pending_commands_read_the_postgres_ledger(
     )
     for output in (listed.stdout, listed.stderr, pending.stdout, pending.stderr):
         assert PASSWORD not in output
+
+
+def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_rows(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str
+) -> None:
+    """A PostgreSQL table has no order: rows written out of chunk order still make whole chunks."""
+    home = LedgerHome(url=postgres.url, schema=schema)
+    ledger = Ledger(home, destination_of(sandbox.url, sandbox.app_id))
+    try:
+        shuffled = [(chunk, f"u{chunk}-{user}") for user in range(3) for chunk in (2, 0, 1)]
+        with ledger.transaction() as con:
+            for index, (chunk, user) in enumerate(shuffled):
+                con.execute(
+                    "INSERT INTO jing_work VALUES "
+                    "('r1', ?, ?, 'input', ?, ?, '1', '1', NULL, NULL)",
+                    [chunk, index, f"a{chunk}", user],
+                )
+        reader = ledger.cursor()
+        chunks = list(iter_chunks(reader, "r1", home))
+        reader.close()
+    finally:
+        ledger.close()
+    assert [c.chunk_id for c in chunks] == [0, 1, 2]
+    assert [c.user_ids for c in chunks] == [[f"u{k}-{u}" for u in range(3)] for k in range(3)]

@@ -1,4 +1,4 @@
-"""`meltano run tap-jing target-duckdb` from the project, into a DuckDB file."""
+"""`meltano run tap-jing target-warehouse` from the project, into a DuckDB file (dev)."""
 
 from __future__ import annotations
 
@@ -60,12 +60,12 @@ def test_meltano_run_loads_every_record_the_sandbox_holds(
         "MELTANO_SYS_DIR_ROOT": str(tmp_path / ".meltano"),
         "MELTANO_ENVIRONMENT": "dev",
         "TAP_JING_BASE_URL": sandbox.url,
-        "TARGET_DUCKDB_FILEPATH": str(warehouse),
+        "TARGET_WAREHOUSE_FILEPATH": str(warehouse),
     }
-    installed = meltano(env, "install", "tap-jing", "target-duckdb")
+    installed = meltano(env, "install", "tap-jing", "target-warehouse")
     assert installed.returncode == 0, installed.stderr[-3000:]
 
-    first = meltano(env, "run", "tap-jing", "target-duckdb")
+    first = meltano(env, "run", "tap-jing", "target-warehouse")
     assert first.returncode == 0, first.stderr[-3000:]
     counts = sandbox.counts()
     expected = {
@@ -77,7 +77,7 @@ def test_meltano_run_loads_every_record_the_sandbox_holds(
 
     # Meltano keeps the state: the next run is incremental and changes nothing.
     sandbox.reset()
-    second = meltano(env, "run", "tap-jing", "target-duckdb")
+    second = meltano(env, "run", "tap-jing", "target-warehouse")
     assert second.returncode == 0, second.stderr[-3000:]
     assert table_counts(warehouse) == expected
     assert emitted(first.stderr, "activity_users") == counts["registrations"]
