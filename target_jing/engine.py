@@ -42,7 +42,7 @@ from target_jing.send import (
     send_all,
 )
 from target_jing.settings import KEY_FIELDS, TargetSettings
-from target_jing.shards import LiveShare, Shard
+from target_jing.shards import Shard, live_share
 from target_jing.sources import quote_identifier
 
 Mode = Literal["normal", "dry_run", "full"]
@@ -434,11 +434,11 @@ class SyncRun:
         return fatal
 
     def _live_share(self, client: JingClient) -> AbstractContextManager[object]:
-        """A shard on PostgreSQL shares the budget with the shards running now (`LiveShare`)."""
+        """A shard on PostgreSQL shares the budget with the shards running now (`live_share`)."""
         ledger = self._require_ledger()
         if not self.settings.shards_share_budget or ledger.live_shards() is None:
             return nullcontext()
-        return LiveShare(self._budget.requests_per_second, ledger.live_shards, client.set_pace)
+        return live_share(self._budget.requests_per_second, ledger.live_shards, client.set_pace)
 
     def _settle_unknown(self, reader: ReadBack) -> None:
         """Read back the activities of rows whose answer was lost, now that nothing is sent.

@@ -11,7 +11,7 @@ The shards of one write-back share the API's budget: with the setting
 `shards_share_budget` (on by default) each takes 1/N of `requests_per_second` and
 of `max_concurrency` (at least one call in flight), so N runs at once stay within
 the app's limits. On a PostgreSQL ledger the shards that are running are known
-(each holds its lock), and `LiveShare` lets those still sending take the pace of
+(each holds its lock), and `live_share` lets those still sending take the pace of
 those that ended.
 """
 
@@ -21,10 +21,10 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from types import TracebackType
 
 from jing_client import ClientSettings, JingConfigError
 
@@ -64,13 +64,18 @@ class Shard:
         )
 
 
-#: Seconds between two looks at how many shards are running (`LiveShare`).
+#: Seconds between two looks at how many shards are running (`live_share`).
 LOOK_SECONDS = 1.0
 
 logger = logging.getLogger("target-jing")
 
 
-class LiveShare:
+@contextmanager
+def live_share(
+    requests_per_second: float,
+    running: Callable[[], int | None],
+    set_pace: Callable[[float], None],
+) -> Iterator[None]:
     """While a shard sends, its pace is the app's rate over the number of shards running now.
 
     Static shares leave budget unused once a smaller shard has ended. A thread
@@ -78,47 +83,30 @@ class LiveShare:
     overrun for that long, and the throttle's halving answers any throttling.
     A look that fails (the database went away) leaves the last pace in place.
     """
+    stop = threading.Event()
 
-    def __init__(
-        self,
-        requests_per_second: float,
-        running: Callable[[], int | None],
-        set_pace: Callable[[float], None],
-    ) -> None:
-        self._rate = requests_per_second
-        self._running = running
-        self._set_pace = set_pace
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="jing-live-share", daemon=True)
-
-    def __enter__(self) -> LiveShare:
-        self._look()
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(LOOK_SECONDS):
-            if not self._look():
-                return
-
-    def _look(self) -> bool:
+    def look() -> bool:
         try:
-            running = self._running()
+            now_running = running()
         except Exception as error:  # a lost connection: keep the pace it has
             logger.warning("cannot count the running shards any more (%s); pace kept", error)
             return False
-        if running:
-            self._set_pace(self._rate / running)
+        if now_running:
+            set_pace(requests_per_second / now_running)
         return True
+
+    def watch() -> None:
+        while not stop.wait(LOOK_SECONDS) and look():
+            pass
+
+    look()
+    thread = threading.Thread(target=watch, name="jing-live-share", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @lru_cache(maxsize=1 << 16)

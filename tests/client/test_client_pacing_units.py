@@ -54,6 +54,24 @@ def test_throttling_halves_the_rate_down_to_a_floor_then_it_recovers() -> None:
     assert throttle.rate() == pytest.approx(16)
 
 
+def test_a_new_rate_paces_the_starts_after_it_and_a_cut_pace_stays_cut() -> None:
+    clock = FakeClock()
+    throttle = Throttle(5, 1, clock=clock, sleep=clock.sleep)
+    throttle.set_max_rate(20)  # the other shards ended: this one takes the whole budget
+    for _ in range(5):
+        with throttle.slot():
+            pass
+    assert clock.now == pytest.approx(100.0 + 4 / 20)  # 1/20 s apart, not 1/5
+    throttle.slow_down(clock.now)
+    assert throttle.rate() == pytest.approx(10)
+    throttle.set_max_rate(40)
+    assert throttle.rate() == pytest.approx(10)  # throttled: it climbs back, not jumps
+    clock.now += RECOVERY_SECONDS
+    assert throttle.rate() == pytest.approx(40)
+    throttle.set_max_rate(8)
+    assert throttle.rate() == pytest.approx(8)
+
+
 def test_retry_after_holds_every_start() -> None:
     clock = FakeClock()
     throttle = Throttle(1000, 2, clock=clock, sleep=clock.sleep)
