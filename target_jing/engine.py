@@ -420,7 +420,7 @@ class SyncRun:
         zone = ZoneInfo(self.settings.api_timezone)
         reader = ledger.cursor()
         try:
-            with self._live_share(client):
+            with ledger.sending(), self._live_share(client):
                 fatal = send_all(
                     Sending(client, zone),
                     plan.iter_chunks(reader, self.run_id, ledger.home),
@@ -436,9 +436,9 @@ class SyncRun:
     def _live_share(self, client: JingClient) -> AbstractContextManager[object]:
         """A shard on PostgreSQL shares the budget with the shards running now (`live_share`)."""
         ledger = self._require_ledger()
-        if not self.settings.shards_share_budget or ledger.live_shards() is None:
+        if not self.settings.shards_share_budget or not ledger.shares_budget_live:
             return nullcontext()
-        return live_share(self._budget.requests_per_second, ledger.live_shards, client.set_pace)
+        return live_share(self._budget.requests_per_second, ledger.sending_shards, client.set_pace)
 
     def _settle_unknown(self, reader: ReadBack) -> None:
         """Read back the activities of rows whose answer was lost, now that nothing is sent.

@@ -250,11 +250,25 @@ class Ledger:
         if self._locks is not None:
             self._locks.close()
 
-    def live_shards(self) -> int | None:
-        """On PostgreSQL, how many shards of this run's count are running now (None: unknown)."""
+    @property
+    def shares_budget_live(self) -> bool:
+        """Whether the shards of this run's count can tell which of them are sending."""
+        return self._locks is not None and self.shard is not None
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """This run sends in the block: the other shards see it (`sending_shards`)."""
+        if self._locks is None or self.shard is None:
+            yield
+            return
+        with self._locks.sending(self.shard):
+            yield
+
+    def sending_shards(self) -> int | None:
+        """On PostgreSQL, how many shards of this run's count are sending now (None: unknown)."""
         if self._locks is None or self.shard is None:
             return None
-        return self._locks.live_shards(self.shard.count)
+        return self._locks.sending_shards(self.shard.count)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A second connection to the ledger, for reading while the first one writes."""
@@ -277,16 +291,17 @@ class Ledger:
                     f"setting '{self.home.setting}': {self.home} has ledger schema version "
                     f"{version}; this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
                 )
+            if version == SCHEMA_VERSION:
+                return  # nothing to create: each statement is a round trip on PostgreSQL
             for statement in SCHEMA:
                 self.con.execute(statement)
             # Each step only adds what is missing, so it is safe on any ledger of its version.
             for step in range(2, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
                     self.con.execute(statement)
-            if version != SCHEMA_VERSION:
-                self.con.execute(
-                    "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
-                )
+            self.con.execute(
+                "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

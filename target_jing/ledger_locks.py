@@ -118,8 +118,18 @@ class LedgerLocks:
             "SELECT pg_advisory_unlock(%s, %s)", [self._shard_space(shard.count), shard.index]
         )
 
-    def live_shards(self, count: int) -> int:
-        """How many shards of `count` hold their lock now (this one included)."""
+    @contextmanager
+    def sending(self, shard: Shard) -> Iterator[None]:
+        """Mark shard `shard` as sending (a lock of its own) for the block."""
+        key = [self._sending_space(shard.count), shard.index]
+        self._con.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        try:
+            yield
+        finally:
+            self._con.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+    def sending_shards(self, count: int) -> int:
+        """How many shards of `count` are sending now (this one included)."""
         row = self._con.execute(
             """
             SELECT count(*) FROM pg_locks
@@ -127,12 +137,15 @@ class LedgerLocks:
               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND classid::bigint = %s
             """,
-            [self._shard_space(count)],
+            [self._sending_space(count)],
         ).fetchone()
         return int(row[0]) if row else 1
 
     def _shard_space(self, count: int) -> int:
         return _key(self._space, "shards of", count)
+
+    def _sending_space(self, count: int) -> int:
+        return _key(self._space, "sending shards of", count)
 
     def _wait(self, function: str, space: int, key: int, holder: str) -> None:
         """Call the locking `function`, waiting at most `LOCK_WAIT_SECONDS`."""

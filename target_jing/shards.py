@@ -11,8 +11,9 @@ The shards of one write-back share the API's budget: with the setting
 `shards_share_budget` (on by default) each takes 1/N of `requests_per_second` and
 of `max_concurrency` (at least one call in flight), so N runs at once stay within
 the app's limits. On a PostgreSQL ledger the shards that are running are known
-(each holds its lock), and `live_share` lets those still sending take the pace of
-those that ended.
+(each holds a lock while it sends), and `live_share` gives each the rate over the
+number sending now: a shard still planning, or one that has ended, leaves its part
+to the others.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Shard:
 
 
 #: Seconds between two looks at how many shards are running (`live_share`).
-LOOK_SECONDS = 1.0
+LOOK_SECONDS = 0.25
 
 logger = logging.getLogger("target-jing")
 
@@ -76,11 +77,12 @@ def live_share(
     running: Callable[[], int | None],
     set_pace: Callable[[float], None],
 ) -> Iterator[None]:
-    """While a shard sends, its pace is the app's rate over the number of shards running now.
+    """While a shard sends, its pace is the app's rate over the number of shards sending now.
 
-    Static shares leave budget unused once a smaller shard has ended. A thread
-    looks every `LOOK_SECONDS`: a shard that starts in between can make the sum
-    overrun for that long, and the throttle's halving answers any throttling.
+    Static shares leave budget unused while a shard still plans and once a smaller
+    one has ended. A thread looks every `LOOK_SECONDS`: a shard that starts sending
+    in between can make the sum overrun for that long, which the server's window
+    mostly absorbs, and the throttle's halving answers any throttling.
     A look that fails (the database went away) leaves the last pace in place.
     """
     stop = threading.Event()

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 import yaml
-from pipeline_checks import expected_statuses, statuses
+from pg_server import PostgresServer
+from pipeline_checks import (
+    database_url,
+    expected_statuses,
+    fresh_database,
+    pg_environment,
+    statuses,
+)
 
 from jing_sandbox.process import SandboxProcess
 from orchestrate.meltano_commands import PROJECT_DIR
@@ -189,29 +197,61 @@ def seed_checkins_before_extract(warehouse: Path, sandbox: SandboxProcess) -> No
         )
 
 
+def seed_checkins_in_postgres(url: str, sandbox: SandboxProcess) -> None:
+    """The same check-ins, in the pg environment's warehouse."""
+    pairs = [(r["target_entity_uuid"], r["omni_user_uuid"]) for r in sandbox.registrations()]
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute((PROJECT_DIR / "transform" / "postgres" / "00_checkins.sql").read_text())
+        for pair in pairs[:: max(1, len(pairs) // 2)][:2]:
+            con.execute(
+                "INSERT INTO raw.checkins VALUES (%s, %s, TIMESTAMPTZ '2026-03-01 09:30:00+00')",
+                list(pair),
+            )
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("environment", ["dev", "pg"])
 def test_airflow_dags_test_runs_the_pipeline(
-    airflow_bin: Path, project_copy: Path, pipeline_sandbox: SandboxProcess, tmp_path: Path
+    airflow_bin: Path,
+    project_copy: Path,
+    pipeline_sandbox: SandboxProcess,
+    tmp_path: Path,
+    environment: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     home = tmp_path / "airflow"
+    meltano_env: dict[str, str] = {
+        "TAP_JING_BASE_URL": pipeline_sandbox.url,
+        "TARGET_JING_BASE_URL": pipeline_sandbox.url,
+    }
+    # With the pg environment the shards share one ledger in PostgreSQL and run at once:
+    # the pool has a slot for each, and one for the extract.
+    pool_slots = "1"
+    if environment == "pg":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        database = fresh_database(postgres, "airflow_pg")
+        meltano_env = pg_environment(postgres, database, pipeline_sandbox)
+        warehouse: Path | str = database_url(postgres, database)
+        seed_checkins_in_postgres(str(warehouse), pipeline_sandbox)
+        pool_slots = "3"
+    else:
+        warehouse = project_copy / "output" / "warehouse.duckdb"
+        seed_checkins_before_extract(warehouse, pipeline_sandbox)
     env = airflow_env(
         home,
         JING_PROJECT_DIR=str(project_copy),
-        JING_MELTANO_ENV="dev",
-        TAP_JING_BASE_URL=pipeline_sandbox.url,
-        TARGET_JING_BASE_URL=pipeline_sandbox.url,
+        JING_MELTANO_ENV=environment,
         JING_WRITEBACK_SHARDS="2",
+        **meltano_env,
     )
     before = statuses(pipeline_sandbox.registrations())
-    warehouse = project_copy / "output" / "warehouse.duckdb"
-    seed_checkins_before_extract(warehouse, pipeline_sandbox)
 
     migrate = subprocess.run(
         [str(airflow_bin / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     pool = subprocess.run(
-        [str(airflow_bin / "airflow"), "pools", "set", "jing_api", "1", "JING Open API"],
+        [str(airflow_bin / "airflow"), "pools", "set", "jing_api", pool_slots, "JING Open API"],
         env=env,
         capture_output=True,
         text=True,
@@ -236,3 +276,7 @@ def test_airflow_dags_test_runs_the_pipeline(
     after = statuses(pipeline_sandbox.registrations())
     assert after == expected_statuses(before, warehouse)
     assert after != before
+    if environment == "pg":
+        # Nothing a later task needs was left on the worker's disk.
+        assert not (project_copy / "output").exists()
+        assert not list((project_copy / ".meltano").glob("*.db"))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pytest
 from pg_server import PASSWORD, PostgresServer
@@ -306,3 +307,34 @@ def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_ro
         ledger.close()
     assert [c.chunk_id for c in chunks] == [0, 1, 2]
     assert [c.user_ids for c in chunks] == [[f"u{k}-{u}" for u in range(3)] for k in range(3)]
+
+
+def _readme_queries() -> list[str]:
+    """The SQL block of the README's "Querying the ledger", one statement each."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("### Querying the ledger") :]
+    start = section.index("```sql") + len("```sql")
+    block = section[start : section.index("```", start)]
+    return [part.strip() for part in block.split(";") if part.strip()]
+
+
+def test_the_readme_ledger_queries_run_on_both_engines(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    _, config, source = _prepared(postgres, sandbox, schema)
+    sandbox.faults(path="/v1/activity/update/userStatus/batch", code_50000=0.3)
+    on_postgres = sync(tmp_path, {**config, "max_failed_ratio": 1}, *source)
+    file_config = sandbox.config(ledger_path=str(tmp_path / "l.duckdb"), max_failed_ratio=1)
+    on_file = sync(tmp_path, file_config, *source)
+    assert on_postgres.returncode == on_file.returncode == 0, on_file.stderr[-2000:]
+    queries = _readme_queries()
+    assert len(queries) == 3
+    with psycopg.connect(postgres.url) as con:
+        con.execute(f'SET search_path TO "{schema}"')
+        from_postgres = [con.execute(q).fetchall() for q in queries]
+    with duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True) as con:
+        from_file = [con.execute(q).fetchall() for q in queries]
+    assert from_postgres[0] and from_file[0]
+    assert (
+        from_postgres[0][0][1] == from_file[0][0][1] == destination_of(sandbox.url, sandbox.app_id)
+    )
