@@ -67,7 +67,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             "description": "Reverse ETL: write registrants' sign-in and approval statuses back "
             "to the JING marketing cloud, sending only what changed, with a per-row ledger",
             "logo_url": None,
-            "pip_url": "jing-connectors[target]",
+            # The postgres extra too: the ledger on PostgreSQL (`ledger_url`) and `sync --postgres`.
+            "pip_url": "jing-connectors[target,postgres]",
             "executable": "target-jing",
             "capabilities": ["about", "stream-maps", "schema-flattening", "structured-logging"],
             "keywords": ["meltano_sdk", "jing", "reverse-etl", "marketing", "events"],
