@@ -300,19 +300,19 @@ class SyncRun:
             raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
         ledger = self._require_open()
         first = self._next_index[source]
+        holds = None if self.shard is None else self.shard.holds
+        staged = 0
         try:
             for frame in frames:
-                checked = check_batch(frame, self.settings, source, self._next_index[source])
-                self._next_index[source] += len(checked)  # row i of the source stays row i
-                if self.shard is not None:
-                    holds = [self.shard.holds(a) for a in checked["entity_uuid"].tolist()]
-                    checked = checked[holds]
+                checked = check_batch(frame, self.settings, source, self._next_index[source], holds)
+                self._next_index[source] += len(frame)  # row i of the source stays row i
                 ledger.stage(self.run_id, checked)
+                staged += len(checked)
                 self._rows_read += len(checked)
                 self._progress("read", self._rows_read, None, 0)
         except BaseException:
             ledger.unstage(self.run_id, source, first)
-            self._rows_read -= self._next_index[source] - first
+            self._rows_read -= staged
             self._next_index[source] = first
             raise
         return self._next_index[source] - first

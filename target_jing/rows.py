@@ -11,7 +11,7 @@ do not map to an API field are dropped here and so can never be sent.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -75,15 +75,27 @@ def check_columns(columns: Sequence[str], settings: TargetSettings, source: str)
 
 
 def check_batch(
-    frame: pd.DataFrame, settings: TargetSettings, source: str, first_index: int
+    frame: pd.DataFrame,
+    settings: TargetSettings,
+    source: str,
+    first_index: int,
+    holds: Callable[[str | None], bool] | None = None,
 ) -> pd.DataFrame:
-    """Check one batch; row i of `frame` is row `first_index + i` of `source`."""
+    """Check one batch; row i of `frame` is row `first_index + i` of `source`.
+
+    With `holds` (a shard's), only the rows of the activities it holds are checked and
+    returned: a shard of N does 1/N of the work. Their activity ids are read as the
+    checks read them, so a row goes to the same shard as its pending rows.
+    """
+    row_index = np.arange(first_index, first_index + len(frame), dtype="int64")
+    if holds is not None:
+        column = _column_for(frame, settings.columns["entity_uuid"])
+        activities = [None] * len(frame) if column is None else _ids(frame[column], "")[0]
+        kept = np.fromiter((holds(a) for a in list(activities)), dtype=bool, count=len(frame))
+        frame, row_index = frame[kept], row_index[kept]
     index = pd.RangeIndex(len(frame))
     frame = frame.set_axis(index, axis=0)
-    staged = pd.DataFrame(
-        {"row_index": np.arange(first_index, first_index + len(frame), dtype="int64")},
-        index=index,
-    )
+    staged = pd.DataFrame({"row_index": row_index}, index=index)
     staged["source"] = source
     problems: list[pd.Series] = []
     for api_field in KEY_FIELDS:
