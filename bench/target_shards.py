@@ -102,7 +102,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="jing-pg-") as pg_folder,
     ):
         workdir = Path(tmp)
-        postgres = PostgresServer.start(Path(pg_folder))
+        postgres = PostgresServer.start(Path(pg_folder), durable=True)
         frame = full_chunks_frame(sandbox.registrations())
         write_warehouse(workdir / "warehouse.duckdb", frame)
         sandbox.configure(rate_limit=CEILING_CALLS_PER_SECOND)

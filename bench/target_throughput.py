@@ -181,7 +181,7 @@ def postgres_ledger(
 ) -> None:
     """Part 1 again with the ledger in PostgreSQL: a fresh ledger, so the same calls."""
     with tempfile.TemporaryDirectory(prefix="jing-pg-") as folder:
-        postgres = PostgresServer.start(Path(folder))
+        postgres = PostgresServer.start(Path(folder), durable=True)
         try:
             ledger = {"ledger_url": postgres.url, **fast}
             run = run_sync(sandbox, workdir, "postgres", **ledger)

@@ -51,7 +51,9 @@ class PostgresServer:
         return f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
 
     @classmethod
-    def start(cls, folder: Path) -> PostgresServer:
+    def start(cls, folder: Path, *, durable: bool = False) -> PostgresServer:
+        """Start a server in `folder`; `durable` keeps fsync on, as a production server has it
+        (the benchmarks), where the tests skip it to go faster."""
         folder.mkdir(parents=True, exist_ok=True)
         data = folder / "data"
         password_file = folder / "password"
@@ -64,7 +66,9 @@ class PostgresServer:
             _binary("initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256",
             f"--pwfile={password_file}", "-E", "UTF8", "--no-sync",
         )  # fmt: skip
-        options = f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off"
         server._run(
             _binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
             "-w", "start",

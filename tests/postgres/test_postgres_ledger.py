@@ -6,6 +6,7 @@ same real server, so nothing of a run is written to the local disk.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -338,3 +339,35 @@ def test_the_readme_ledger_queries_run_on_both_engines(
     assert (
         from_postgres[0][0][1] == from_file[0][0][1] == destination_of(sandbox.url, sandbox.app_id)
     )
+
+
+def test_the_singer_target_keeps_its_ledger_in_postgres_too(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    rows = wanted(sandbox)[:150]
+    schema_message = {
+        "type": "SCHEMA",
+        "stream": "status_rows",
+        "schema": {"type": "object", "properties": {k: {"type": "string"} for k in rows[0]}},
+        "key_properties": [],
+    }
+    lines = [schema_message] + [
+        {"type": "RECORD", "stream": "status_rows", "record": row} for row in rows
+    ]
+    lines.append({"type": "STATE", "value": {"done": len(rows)}})
+    command = sync_command(tmp_path, _config(sandbox, postgres, schema))
+    done = subprocess.run(
+        [command[0], *command[2:4]],  # target-jing --config FILE: the Singer target
+        input="".join(json.dumps(line) + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"done": len(rows)}
+    assert_held(sandbox, rows)
+    logged = _ledger_rows(postgres, schema, "SELECT DISTINCT source FROM {s}.jing_sync_log")
+    assert logged == [("singer:status_rows",)]
+    assert calls(sandbox) == minimum(rows)
+    _no_local_ledger(tmp_path)
