@@ -40,12 +40,13 @@ chaos: install
 	$(BIN)/python -m bench.chaos
 
 # Figures only, never pass/fail; docs/BENCHMARKS.md records a run of each.
-bench: install
+bench: install postgres-tools
 	$(BIN)/python bench/sandbox_throughput.py
 	$(BIN)/python bench/tap_throughput.py
 	$(BIN)/python bench/tap_throughput.py --latency-ms 100 --registrations 10000 --users 3000
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/target_vs_plain.py
+	$(BIN)/python bench/target_shards.py
 
 # The sdist and the wheel, into dist/.
 dist: install

@@ -17,10 +17,12 @@ The write-back is one mapped task per shard (`target-jing sync --shard K/N`), ea
 with 1/N of the API's budget. Every task that calls the API runs in the Airflow pool
 `jing_api` (create it: `airflow pools set jing_api 2 "JING Open API"`): its slots cap
 how many of them run at once. A DuckDB ledger takes one run at a time, so with it the
-pool has 1 slot (the shards run one after another); size it to the shards (plus one
-for the extract) only when the shards have ledgers of their own. Exit code 2 (bad
-config or input) and 3 (refused credentials or permission) fail a task without
-retries: a retry cannot help.
+pool has 1 slot (the shards run one after another). With the `pg` environment
+(`jing_meltano_env` = `pg`) the warehouse, the ledger and Meltano's state are in
+PostgreSQL, no task leaves on its worker's disk anything a later task needs, and the
+shards share one ledger and run at once: give the pool the shards plus one (for the
+extract). Exit code 2 (bad config or input) and 3 (refused credentials or permission)
+fail a task without retries: a retry cannot help.
 
 Secrets (`TAP_JING_APP_SECRET`, `TARGET_JING_APP_SECRET`, ...) reach Meltano through
 the worker's environment or a secrets backend, never through this file.
