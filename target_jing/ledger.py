@@ -36,10 +36,10 @@ change the same row.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -47,9 +47,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jing_client import JingConfigError
-from target_jing.ledger_home import LedgerHome, open_database, release, use_ledger_schema
+from target_jing.ledger_home import (
+    NEEDS_POSTGRES_EXTRA,
+    LedgerHome,
+    open_database,
+    release,
+    use_ledger_schema,
+)
 from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
+
+if TYPE_CHECKING:
+    from target_jing.ledger_locks import LedgerLocks
 
 SCHEMA_VERSION = 3
 
@@ -223,32 +232,28 @@ class Ledger:
         self.home = home
         self.destination = destination
         self.shard = shard
-        self._locks = None
-        self.con: duckdb.DuckDBPyConnection | None = None  # type: ignore[assignment]
-        try:
-            if home.url is not None:
-                from target_jing.ledger_locks import LedgerLocks  # the postgres extra
-
-                self._locks = LedgerLocks(
-                    home.url, home.schema, destination, home.lock_wait_seconds
-                )
+        with ExitStack() as undo:  # a failed open leaves nothing open
+            self._locks = _locks_for(home, destination)
+            if self._locks is not None:
+                undo.callback(self._locks.close)
             with self._locks.entering(shard) if self._locks else nullcontext():
                 self.con = open_database(home)
+                undo.callback(self._close_database)
                 # The engine streams; DuckDB's own buffers are what grows with the data.
                 self.con.execute("SET memory_limit = '128MB'")
                 self.con.execute("SET preserve_insertion_order = true")
                 self.con.execute("SET TimeZone = 'UTC'")
                 self._create_schema()
-        except BaseException:
-            self.close()
-            raise
+            undo.pop_all()
 
     def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            release(self.home)
+        self._close_database()
         if self._locks is not None:
             self._locks.close()
+
+    def _close_database(self) -> None:
+        self.con.close()
+        release(self.home)
 
     @property
     def shares_budget_live(self) -> bool:
@@ -966,6 +971,17 @@ class Ledger:
             else:
                 raise ValueError(f"unknown pending action {action!r}")
         return int(count or 0)
+
+
+def _locks_for(home: LedgerHome, destination: str) -> LedgerLocks | None:
+    """The advisory locks of a run on a PostgreSQL ledger (None for a DuckDB file)."""
+    if home.url is None:
+        return None
+    try:
+        from target_jing.ledger_locks import LedgerLocks  # psycopg: the postgres extra
+    except ImportError:
+        raise JingConfigError(NEEDS_POSTGRES_EXTRA) from None
+    return LedgerLocks(home.url, home.schema, destination, home.lock_wait_seconds)
 
 
 def destination_of(base_url: str, app_id: str) -> str:

@@ -30,7 +30,7 @@ from jing_client.redact import redact, register_secret
 #: The catalog name the PostgreSQL database is attached under.
 CATALOG = "jing_ledger"
 _EXTENSION_PACKAGE = "duckdb_extension_postgres_scanner"
-_NEEDS_EXTRA = (
+NEEDS_POSTGRES_EXTRA = (
     "setting 'ledger_url' needs the postgres extra: pip install 'jing-connectors[target,postgres]' "
     "(it pins the DuckDB release that its packaged postgres extension is built for)"
 )
@@ -154,7 +154,7 @@ def _load_extension(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("LOAD postgres")
     except duckdb.Error:
         raise JingConfigError(
-            f"{_NEEDS_EXTRA} (no postgres extension for DuckDB {duckdb.__version__} is installed)"
+            f"{NEEDS_POSTGRES_EXTRA} (none is installed for DuckDB {duckdb.__version__})"
         ) from None
 
 
@@ -176,7 +176,7 @@ def _parts(url: str) -> dict[str, object]:
     try:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
-        raise JingConfigError(_NEEDS_EXTRA) from None
+        raise JingConfigError(NEEDS_POSTGRES_EXTRA) from None
     try:
         return conninfo_to_dict(url)
     except Exception:  # psycopg.ProgrammingError: it does not parse
