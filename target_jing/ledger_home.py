@@ -26,6 +26,7 @@ import duckdb
 
 from jing_client import JingConfigError
 from jing_client.redact import redact, register_secret
+from target_jing.postgres_url import BadPostgresUrl, libpq_url, password_of, shown
 
 #: The catalog name the PostgreSQL database is attached under.
 CATALOG = "jing_ledger"
@@ -63,7 +64,7 @@ class LedgerHome:
         """The place as a summary shows it: a URL without its password, and the schema."""
         if self.url is None:
             return str(self.path)
-        return f"{_without_password(self.url)} (schema {self.schema})"
+        return f"{shown(self.url)} (schema {self.schema})"
 
 
 def open_database(home: LedgerHome, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -124,7 +125,7 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    register_secret(password_of(url))
+    url = _secret_url(url)
     con = duckdb.connect()
     try:
         _load_extension(con)
@@ -158,31 +159,15 @@ def _load_extension(con: duckdb.DuckDBPyConnection) -> None:
         ) from None
 
 
-def password_of(url: str) -> str | None:
-    """The password in a PostgreSQL URL or connection string, if it has one."""
-    password = _parts(url).get("password")
-    return None if password is None else str(password)
-
-
-def _without_password(url: str) -> str:
-    """`postgresql://user@host:port/database`: what a summary or a log may show."""
-    parts = _parts(url)
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
-
-
-def _parts(url: str) -> dict[str, object]:
+def _secret_url(url: str) -> str:
+    """The URL for libpq, its password registered as a secret first."""
     try:
-        from psycopg.conninfo import conninfo_to_dict
+        register_secret(password_of(url))
     except ImportError:
         raise JingConfigError(NEEDS_POSTGRES_EXTRA) from None
-    try:
-        return conninfo_to_dict(url)
-    except Exception:  # psycopg.ProgrammingError: it does not parse
-        raise JingConfigError(
-            "setting 'ledger_url': not a PostgreSQL URL or connection string"
-        ) from None
+    except BadPostgresUrl as exc:
+        raise JingConfigError(f"setting 'ledger_url': {exc}") from None
+    return libpq_url(url)
 
 
 def literal(text: str) -> str:

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import pandas as pd
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from jing_client.redact import redact, register_secret
+from target_jing.postgres_url import BadPostgresUrl, libpq_url, password_of
 from target_jing.rows import BATCH_ROWS
 from target_jing.sources import SourceError, the_one_table
 
@@ -69,13 +69,11 @@ def connect(url: str, option: str) -> psycopg.Connection:
     `option` (the flag or setting that gave the URL), with the server's message.
     """
     try:
-        password = conninfo_to_dict(url).get("password")
-    except psycopg.ProgrammingError:
-        raise SourceError(f"{option}: not a PostgreSQL URL or connection string") from None
-    if password:
-        register_secret(str(password))
+        register_secret(password_of(url))
+    except BadPostgresUrl as exc:
+        raise SourceError(f"{option}: {exc}") from None
     try:
-        return psycopg.connect(url, connect_timeout=30)
+        return psycopg.connect(libpq_url(url), connect_timeout=30)
     except psycopg.Error as exc:
         raise SourceError(f"{option}: cannot connect: {message(exc)}") from None
 

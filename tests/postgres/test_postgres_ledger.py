@@ -371,3 +371,18 @@ def test_the_singer_target_keeps_its_ledger_in_postgres_too(
     assert logged == [("singer:status_rows",)]
     assert calls(sandbox) == minimum(rows)
     _no_local_ledger(tmp_path)
+
+
+def test_sqlalchemy_style_urls_serve_the_source_and_the_ledger(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    """One URL for every step: Meltano and target-postgres take `postgresql+psycopg://`."""
+    url = postgres.url.replace("postgresql://", "postgresql+psycopg://")
+    rows = wanted(sandbox)[:40]
+    load(postgres, f"wanted_{schema}", rows)
+    config = {**_config(sandbox, postgres, schema), "ledger_url": url}
+    done = sync(tmp_path, config, "--postgres", url, "--table", f"wanted_{schema}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert summary(done)["counts"]["applied"] == len(rows)
+    assert summary(done)["ledger_path"].startswith("postgresql://jing@127.0.0.1:")
+    assert PASSWORD not in done.stdout + done.stderr
