@@ -261,29 +261,27 @@ def test_runs_and_pending_commands_read_the_postgres_ledger(
     done = sync(tmp_path, config, "--postgres", postgres.url, "--table", f"wanted_{schema}")
     assert done.returncode == 0, done.stderr[-2000:]
     config_file = tmp_path / "config.json"
-    listed = subprocess.run(
-        [*sync_command(tmp_path, config)[:1], "runs", "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert summary(done)["run_id"] in listed.stdout
-    pending = subprocess.run(
-        [*sync_command(tmp_path, config)[:1], "pending", "list", "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert pending.returncode == 0, pending.stderr
-    assert (
-        sum(
-            1 for line in pending.stdout.splitlines() if line.startswith(rows[0]["activity_id"][:8])
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sync_command(tmp_path, config)[0], *args, "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        >= 1
+        assert done.returncode == 0, done.stderr
+        assert PASSWORD not in done.stdout + done.stderr
+        return done
+
+    assert summary(done)["run_id"] in command("runs").stdout
+    listed = command("pending", "list", "--format", "json").stdout.splitlines()
+    assert {json.loads(line)["omni_user_uuid"] for line in listed} == {r["user_id"] for r in rows}
+    retried = command("pending", "retry", "--user", rows[0]["user_id"])
+    assert retried.stdout.startswith("1 pending rows back to pending")
+    actions = _ledger_rows(
+        postgres, schema, "SELECT action, omni_user_uuid FROM {s}.jing_pending_actions"
     )
-    for output in (listed.stdout, listed.stderr, pending.stdout, pending.stderr):
-        assert PASSWORD not in output
+    assert actions == [("retry", rows[0]["user_id"])]
 
 
 def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_rows(
