@@ -47,13 +47,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jing_client import JingConfigError
-from target_jing.ledger_home import (
-    NEEDS_POSTGRES_EXTRA,
-    LedgerHome,
-    open_database,
-    release,
-    use_ledger_schema,
-)
+from target_jing.duckdb_postgres import needs_postgres_extra
+from target_jing.ledger_home import LedgerHome, open_database, release, use_ledger_schema
 from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
 
@@ -980,7 +975,7 @@ def _locks_for(home: LedgerHome, destination: str) -> LedgerLocks | None:
     try:
         from target_jing.ledger_locks import LedgerLocks  # psycopg: the postgres extra
     except ImportError:
-        raise JingConfigError(NEEDS_POSTGRES_EXTRA) from None
+        raise JingConfigError(needs_postgres_extra("ledger_url")) from None
     return LedgerLocks(home.url, home.schema, destination, home.lock_wait_seconds)
 
 

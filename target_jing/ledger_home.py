@@ -6,18 +6,12 @@ whose disk goes when its task ends. Either way the ledger's SQL runs in DuckDB:
 for PostgreSQL, an in-memory DuckDB attaches the database with DuckDB's postgres
 extension and makes the ledger's schema the default one, so every statement of
 `ledger.py` and `plan.py` runs unchanged on both engines, and its tables are
-ordinary PostgreSQL tables that the warehouse's users query.
-
-The extension comes from PyPI (`duckdb-extension-postgres-scanner`, in the
-`postgres` extra), so nothing is downloaded at run time; where it is not
-installed, an extension installed with DuckDB's own `INSTALL postgres` serves.
-The URL's password is registered as a secret before anything can print it
-(DuckDB's own connection error quotes the whole URL).
+ordinary PostgreSQL tables that the warehouse's users query (the attach itself:
+`duckdb_postgres`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +19,11 @@ from pathlib import Path
 import duckdb
 
 from jing_client import JingConfigError
-from jing_client.redact import redact, register_secret
-from target_jing.postgres_url import BadPostgresUrl, libpq_url, password_of, shown
+from target_jing.duckdb_postgres import attach, first_line
+from target_jing.postgres_url import shown
 
 #: The catalog name the PostgreSQL database is attached under.
 CATALOG = "jing_ledger"
-_EXTENSION_PACKAGE = "duckdb_extension_postgres_scanner"
-NEEDS_POSTGRES_EXTRA = (
-    "setting 'ledger_url' needs the postgres extra: pip install 'jing-connectors[target,postgres]' "
-    "(it pins the DuckDB release that its packaged postgres extension is built for)"
-)
 
 #: Ledger files open in this process: a second run on one would take the first for a dead one.
 _OPEN: set[Path] = set()
@@ -125,12 +114,9 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    url = _secret_url(url)
     con = duckdb.connect()
     try:
-        _load_extension(con)
-        options = "TYPE postgres, READ_ONLY" if read_only else "TYPE postgres"
-        con.execute(f"ATTACH {literal(url)} AS {CATALOG} ({options})")
+        attach(con, url, CATALOG, read_only=read_only, setting="ledger_url")
         if not read_only:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(schema)}")
         con.execute(f"USE {CATALOG}.{quote(schema)}")
@@ -138,43 +124,9 @@ def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDB
         con.close()
         raise JingConfigError(
             f"setting 'ledger_url': cannot open the ledger in PostgreSQL (schema {schema}): "
-            f"{_first_line(exc)}"
+            f"{first_line(exc)}"
         ) from None
+    except BaseException:
+        con.close()
+        raise
     return con
-
-
-def _load_extension(con: duckdb.DuckDBPyConnection) -> None:
-    spec = importlib.util.find_spec(_EXTENSION_PACKAGE)
-    if spec is not None and spec.origin is not None:
-        folder = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}"
-        packaged = folder / "postgres_scanner.duckdb_extension"
-        if packaged.is_file():
-            con.execute(f"LOAD {literal(str(packaged))}")
-            return
-    try:
-        con.execute("LOAD postgres")
-    except duckdb.Error:
-        raise JingConfigError(
-            f"{NEEDS_POSTGRES_EXTRA} (none is installed for DuckDB {duckdb.__version__})"
-        ) from None
-
-
-def _secret_url(url: str) -> str:
-    """The URL for libpq, its password registered as a secret first."""
-    try:
-        register_secret(password_of(url))
-    except ImportError:
-        raise JingConfigError(NEEDS_POSTGRES_EXTRA) from None
-    except BadPostgresUrl as exc:
-        raise JingConfigError(f"setting 'ledger_url': {exc}") from None
-    return libpq_url(url)
-
-
-def literal(text: str) -> str:
-    """`text` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return redact(text.splitlines()[0] if text else type(error).__name__)

@@ -4,7 +4,9 @@ The shape is what tap-jing's `activity_users` stream loads (`raw.activity_users`
 in the Meltano project): `target_entity_uuid`, `omni_user_uuid`, the two statuses,
 the two times (UTC instants) and `updated_time`, JING's own time of the
 registration's last change. That time is the observation's: newer than a
-ledger confirmation, it means someone changed the registration since.
+ledger confirmation, it means someone changed the registration since. The
+warehouse is a DuckDB file, or a PostgreSQL database (attached to DuckDB, so the
+query is the same).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import duckdb
 import pyarrow as pa
 
 from jing_client import JingConfigError
+from target_jing.duckdb_postgres import attach, first_line, is_postgres_url
+from target_jing.postgres_url import shown
 from target_jing.read_back import OBSERVED_SCHEMA
 from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
 from target_jing.sources import quote_identifier
@@ -49,17 +53,32 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
         WHERE CAST(target_entity_uuid AS VARCHAR) IN (SELECT unnest($activities))
     """
     try:
-        with duckdb.connect(str(Path(path)), read_only=True) as con:
+        with _open(path) as con:
             con.execute("SET TimeZone = 'UTC'")
             _check_columns(con, relation, source)
             table = con.sql(
                 sql, params={"zone": settings.api_timezone, "activities": activities}
             ).to_arrow_table()
     except duckdb.Error as exc:
+        where = shown(path) if is_postgres_url(path) else path
         raise JingConfigError(
-            f"setting 'observed_state': cannot read {source} in {path}: {exc}"
+            f"setting 'observed_state': cannot read {source} in {where}: {first_line(exc)}"
         ) from None
     return table.select(OBSERVED_SCHEMA.names).cast(OBSERVED_SCHEMA)
+
+
+def _open(path: str) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only: a DuckDB file, or a PostgreSQL database attached."""
+    if not is_postgres_url(path):
+        return duckdb.connect(str(Path(path)), read_only=True)
+    con = duckdb.connect()
+    try:
+        attach(con, path, "warehouse", read_only=True, setting="observed_state_path")
+        con.execute("USE warehouse")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> None:

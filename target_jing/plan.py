@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from target_jing.duckdb_postgres import literal
 from target_jing.ledger import PENDING_SOURCE, scalar
-from target_jing.ledger_home import CATALOG, LedgerHome, literal, quote
+from target_jing.ledger_home import CATALOG, LedgerHome, quote
 from target_jing.settings import WANTED_FIELDS
 
 #: Rows fetched from DuckDB at a time while chunks are read out.

@@ -147,7 +147,7 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         "observed_state",
         "string",
         "What JING holds, as tap-jing's activity_users stream loads it: a table or view "
-        "(raw.activity_users) or a SELECT of the same columns, in the DuckDB file of "
+        "(raw.activity_users) or a SELECT of the same columns, in the warehouse of "
         "observed_state_path. Newer than a ledger confirmation, it wins: a row JING holds is "
         "unchanged, one changed in JING since is sent again. No extra calls.",
         extra_schema={"minLength": 1},
@@ -156,8 +156,8 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "observed_state_path",
         "string",
-        "The DuckDB file that observed_state is read from (default: the `sync --duckdb` "
-        "warehouse).",
+        "The DuckDB file, or the PostgreSQL database (postgresql://...), that observed_state "
+        "is read from (default: the `sync --duckdb` warehouse, or the `sync --postgres` one).",
         extra_schema={"minLength": 1},
         rule="a file path",
     ),
@@ -234,7 +234,8 @@ class TargetSettings:
     progress_interval_seconds: float = _DEFAULTS["progress_interval_seconds"]
     #: What JING holds, from the warehouse (tap-jing's activity_users shape), and where.
     observed_state: str | None = None
-    observed_state_path: Path | None = None
+    #: A DuckDB file's path, or a PostgreSQL URL (not a `Path`: that would fold its `//`).
+    observed_state_path: str | None = None
     read_back: bool = _DEFAULTS["read_back"]
     shards_share_budget: bool = _DEFAULTS["shards_share_budget"]
     pending_limits: PendingLimits = PendingLimits(
@@ -267,14 +268,17 @@ class TargetSettings:
         config: Mapping[str, Any],
         *,
         warehouse_path: str | Path | None = None,
+        warehouse_url: str | None = None,
         known: tuple[str, ...] = (),
     ) -> TargetSettings:
         """Validate a flat config; raise `JingConfigError` naming the bad setting.
 
         `warehouse_path` is the DuckDB file rows are read from (`sync --duckdb W`):
         without a `ledger_path` setting the ledger sits beside it, where users query
-        it. `known` names settings that are not declared here but are not mistakes
-        either (the Singer SDK's built-in ones).
+        it. `warehouse_url` is the PostgreSQL database of `sync --postgres URL`. Either
+        is where `observed_state` is read without `observed_state_path`. `known` names
+        settings that are not declared here but are not mistakes either (the Singer
+        SDK's built-in ones).
         """
         problems = TARGET_DECLARATIONS.problems(config, known=known)
         if problems:
@@ -292,11 +296,12 @@ class TargetSettings:
                 "either a DuckDB file or a PostgreSQL schema; unset one of them"
             )
         streams = values.get("streams")
-        observed_path = values.get("observed_state_path") or warehouse_path
+        observed_path = values.get("observed_state_path") or warehouse_path or warehouse_url
         if values.get("observed_state") and observed_path is None:
             raise JingConfigError(
-                "setting 'observed_state' needs 'observed_state_path' (the DuckDB file it is "
-                "in), unless rows come from `sync --duckdb`"
+                "setting 'observed_state' needs 'observed_state_path' (the DuckDB file or "
+                "PostgreSQL database it is in), unless rows come from `sync --duckdb` or "
+                "`sync --postgres`"
             )
         return cls(
             client=client,
@@ -314,7 +319,7 @@ class TargetSettings:
             streams=None if streams is None else tuple(streams),
             progress_interval_seconds=float(values["progress_interval_seconds"]),
             observed_state=values.get("observed_state"),
-            observed_state_path=None if observed_path is None else Path(observed_path),
+            observed_state_path=None if observed_path is None else str(observed_path),
             read_back=values["read_back"],
             shards_share_budget=values["shards_share_budget"],
             pending_limits=PendingLimits(

@@ -40,11 +40,16 @@ def read_config(values: Sequence[str]) -> dict[str, Any]:
 
 
 def settings_from(
-    config: dict[str, Any], warehouse_path: str | Path | None = None
+    config: dict[str, Any],
+    warehouse_path: str | Path | None = None,
+    warehouse_url: str | None = None,
 ) -> TargetSettings:
     """The run's settings, without building a Singer target; `JingConfigError` names a bad one."""
     return TargetSettings.from_config(
-        config, warehouse_path=warehouse_path, known=SDK_BUILTIN_SETTINGS
+        config,
+        warehouse_path=warehouse_path,
+        warehouse_url=warehouse_url,
+        known=SDK_BUILTIN_SETTINGS,
     )
 
 

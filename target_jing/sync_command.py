@@ -41,7 +41,9 @@ def sync(args: argparse.Namespace) -> int:
     install_filter()
     shell.stop_on_signals()
     try:
-        settings = shell.settings_from(shell.read_config(args.config), warehouse_path=args.duckdb)
+        settings = shell.settings_from(
+            shell.read_config(args.config), warehouse_path=args.duckdb, warehouse_url=args.postgres
+        )
         shard = None if args.shard is None else Shard.parse(args.shard)
         with _opened(args) as stage:
             mode = run_mode(dry_run=args.dry_run, full=args.full)

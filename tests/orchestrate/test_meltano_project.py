@@ -63,6 +63,7 @@ def test_the_pg_environment_keeps_nothing_that_must_last_in_the_project(
     assert pg["target-jing-sync"]["ledger_url"] == "${JING_PG_URL}"
     text = str(next(e for e in project["environments"] if e["name"] == "pg"))
     assert "duckdb" not in text.lower() and "/output" not in text
+    assert pg["target-jing-sync"]["observed_state"] == "raw.activity_users"
     for config in pg.values():
         assert not SECRET_SETTINGS & set(config)
 

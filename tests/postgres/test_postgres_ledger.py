@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from writeback import (
     wanted,
 )
 
+from bench.chaos_sequences import change_in_jing, extract
 from jing_sandbox.process import SandboxProcess
 from target_jing.ledger import Ledger, destination_of, now
 from target_jing.ledger_home import LedgerHome
@@ -384,3 +387,62 @@ def test_sqlalchemy_style_urls_serve_the_source_and_the_ledger(
     assert summary(done)["counts"]["applied"] == len(rows)
     assert summary(done)["ledger_path"].startswith("postgresql://jing@127.0.0.1:")
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def _extract_into_postgres(sandbox: SandboxProcess, postgres: PostgresServer, schema: str) -> None:
+    """raw.activity_users as tap-jing loads it (bench.chaos_sequences.extract), in PostgreSQL."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        extract(sandbox, folder / "w.duckdb")
+        with duckdb.connect(str(folder / "w.duckdb"), read_only=True) as con:
+            cursor = con.execute("SELECT * FROM raw.activity_users")
+            names = [column[0] for column in cursor.description]
+            extracted = cursor.fetchall()
+    finally:
+        shutil.rmtree(folder)
+    with psycopg.connect(postgres.url, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        con.execute(f'CREATE SCHEMA "{schema}"')
+        con.execute(
+            f'CREATE TABLE "{schema}".activity_users (target_entity_uuid text, omni_user_uuid '
+            "text, ems_approvestatus text, ems_signinstatus text, ems_approvetimestamp "
+            "timestamptz, ems_signintimestamp timestamptz, updated_time timestamptz)"
+        )
+        columns = ", ".join(names)
+        with con.cursor().copy(f'COPY "{schema}".activity_users ({columns}) FROM STDIN') as copy:
+            for row in extracted:
+                copy.write_row(row)
+
+
+def test_drift_seen_in_a_postgres_warehouse_is_sent_again(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    """observed_state read from the `sync --postgres` database: JING ends holding the wish."""
+    observed = f"obs_{schema}"
+    rows, config, source = _prepared(
+        postgres, sandbox, schema, observed_state=f"{observed}.activity_users"
+    )
+    try:
+        _extract_into_postgres(sandbox, postgres, observed)
+        first = sync(tmp_path, config, *source)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert_held(sandbox, rows)
+        keys = [(r["activity_id"], r["user_id"]) for r in rows]
+        drifted = keys[::10]
+        wished = {(r["activity_id"], r["user_id"]): r["approve_status"] for r in rows}
+        change_in_jing(sandbox, drifted, wished)
+        _extract_into_postgres(sandbox, postgres, observed)  # the pipeline's fresh extract
+        second = sync(tmp_path, config, *source)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert summary(second)["counts"]["applied"] == len(drifted)
+        assert summary(second)["counts"]["unchanged"] == len(rows) - len(drifted)
+        assert_held(sandbox, rows)
+        reasons = _ledger_rows(
+            postgres,
+            schema,
+            "SELECT DISTINCT reason FROM {s}.jing_sync_log WHERE outcome = 'unchanged'",
+        )
+        assert any(f"observed in {observed}.activity_users" in r for (r,) in reasons), reasons
+    finally:
+        with psycopg.connect(postgres.url, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{observed}" CASCADE')
