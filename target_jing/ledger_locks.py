@@ -32,6 +32,8 @@ from target_jing.shards import Shard
 from target_jing.sources import SourceError
 
 _DESTINATION, _GATE = 0, 1
+#: The server's TCP keepalive for the lock session: idle seconds, then probes and their gap.
+KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
 
 def _key(*parts: object) -> int:
@@ -50,6 +52,11 @@ class LedgerLocks:
         self._con.autocommit = True
         # 0 would mean "wait for ever" to PostgreSQL; a millisecond is "do not wait".
         self._con.execute(f"SET lock_timeout = {max(1, round(wait_seconds * 1000))}")
+        # A worker that vanishes without closing its connection (a pod lost with its
+        # node) would keep its locks until the server's keepalive notices: about a
+        # minute here, not the system's default of hours.
+        for name, value in KEEPALIVE.items():
+            self._con.execute(f"SET {name} = {value}")
         self._wait_seconds = wait_seconds
         self.destination = destination
         self._space = _key(schema, destination)
