@@ -9,8 +9,8 @@ is gone, on any machine (a file lock could only tell that on one).
 
 Shards of different counts (2 and 4) would overlap on the same activities, so a
 shard also holds its count, shared, and refuses to start while shards of another
-count hold theirs. The locks are taken one run at a time under a short "gate"
-lock, which also makes the first creation of the schema a single run's work.
+count hold theirs. A short "gate" lock makes that check, and the first creation
+of the schema, one run's work at a time; no run waits for another while it holds it.
 
 The locks live on a psycopg connection of their own, in autocommit: DuckDB's
 postgres extension opens and closes sessions as it likes, and a session lock
@@ -68,15 +68,20 @@ class LedgerLocks:
 
     @contextmanager
     def entering(self, shard: Shard | None) -> Iterator[None]:
-        """Take this run's locks; the block runs while no other run can take its own."""
+        """Take this run's locks, waiting for runs that hold them; then hold the gate for the
+        block (the schema's first creation), which no other run is inside of."""
+        if shard is None:
+            self._wait("pg_advisory_lock", self._space, _DESTINATION, "another run is writing back")
+        else:
+            self._enter_shard(shard)
+        with self._gate():
+            yield
+
+    @contextmanager
+    def _gate(self) -> Iterator[None]:
+        """A moment that one run at a time is in: held only for short work, never for a wait."""
         self._wait("pg_advisory_lock", self._space, _GATE, "another run is starting")
         try:
-            if shard is None:
-                self._wait(
-                    "pg_advisory_lock", self._space, _DESTINATION, "another run is writing back"
-                )
-            else:
-                self._enter_shard(shard)
             yield
         finally:
             self._con.execute("SELECT pg_advisory_unlock(%s, %s)", [self._space, _GATE])
@@ -88,16 +93,17 @@ class LedgerLocks:
             _DESTINATION,
             "a run that is not sharded is writing back",
         )
-        self._wait("pg_advisory_lock_shared", self._counts, shard.count, "")
-        others = self._con.execute(
-            """
-            SELECT DISTINCT objid::bigint FROM pg_locks
-            WHERE locktype = 'advisory' AND granted AND objsubid = 2
-              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND classid::bigint = %s AND objid::bigint <> %s
-            """,
-            [self._counts, shard.count],
-        ).fetchall()
+        with self._gate():  # two counts checked at once would each see no other
+            self._wait("pg_advisory_lock_shared", self._counts, shard.count, "")
+            others = self._con.execute(
+                """
+                SELECT DISTINCT objid::bigint FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND classid::bigint = %s AND objid::bigint <> %s
+                """,
+                [self._counts, shard.count],
+            ).fetchall()
         if others:
             counts = ", ".join(str(row[0]) for row in others)
             raise JingConfigError(
