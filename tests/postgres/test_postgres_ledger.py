@@ -446,3 +446,28 @@ def test_drift_seen_in_a_postgres_warehouse_is_sent_again(
     finally:
         with psycopg.connect(postgres.url, autocommit=True) as con:
             con.execute(f'DROP SCHEMA IF EXISTS "{observed}" CASCADE')
+
+
+def test_a_run_waiting_for_its_busy_shard_does_not_hold_up_the_other_shards(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
+) -> None:
+    rows, config, source = _prepared(postgres, sandbox, schema, ledger_lock_wait_seconds=30)
+    holder = _hold(postgres, schema, sandbox, Shard(1, 2))  # shard 1/2 is busy
+    try:
+        waiting = subprocess.Popen(
+            sync_command(tmp_path, config, *source, "--shard", "1/2", name="-waiting"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)  # started, and waiting for shard 1/2
+        started = time.monotonic()
+        other = sync(tmp_path, config, *source, "--shard", "2/2")
+        assert other.returncode == 0, other.stderr[-2000:]
+        assert time.monotonic() - started < 15, "shard 2/2 waited for shard 1/2's twin"
+        assert waiting.poll() is None, "the twin of a busy shard went ahead"
+    finally:
+        holder.close()
+    _, stderr = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, stderr[-2000:]  # it went ahead once the holder left
+    assert_held(sandbox, rows)
