@@ -126,6 +126,26 @@ SCHEMA: tuple[str, ...] = (
         {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
 
+#: On PostgreSQL, indexes for what each run looks up by key (a DuckDB file needs none: its
+#: zone maps serve, and an index there would slow every append). The log grows with every
+#: run, and a run's own rows are found in it by run_id.
+POSTGRES_INDEXES: tuple[str, ...] = tuple(
+    f"CREATE INDEX IF NOT EXISTS {table}_{name} ON {table} ({columns})"
+    for table, name, columns in (
+        ("jing_sync_runs", "run", "run_id"),
+        ("jing_sync_log", "run", "run_id"),
+        ("jing_applied_status", "key", f"destination, {_KEY}"),
+        ("jing_applied_status", "run", "run_id"),
+        ("jing_pending", "key", f"destination, {_KEY}"),
+        ("jing_pending", "run", "last_run_id"),
+        ("jing_staged", "run", "run_id"),
+        ("jing_plan", "run", "run_id"),
+        ("jing_work", "run", "run_id, chunk_id"),
+        ("jing_calls", "run", "run_id"),
+        ("jing_observed", "run", "run_id"),
+    )
+)
+
 #: Each version's upgrade of the one before. 1 -> 2: destinations, the basis of what is
 #: known, pending states and limits.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -299,6 +319,8 @@ class Ledger:
             for step in range(2, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
                     self.con.execute(statement)
+            for statement in POSTGRES_INDEXES if self.home.on_postgres else ():
+                self.con.execute(statement)
             self.con.execute(
                 "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
             )

@@ -108,6 +108,11 @@ def test_a_postgres_ledger_reaches_the_wanted_state_with_the_fewest_calls_then_m
     for output in (first.stdout, first.stderr, again.stdout, again.stderr, ledger_text):
         assert PASSWORD not in output
     assert "schema " + schema in told["ledger_path"]
+    # The log grows with every run: a run's rows are found in it by an index.
+    indexes = _ledger_rows(
+        postgres, schema, f"SELECT indexname FROM pg_indexes WHERE schemaname = '{schema}'"
+    )
+    assert {"jing_sync_log_run", "jing_work_run", "jing_pending_key"} <= {i for (i,) in indexes}
     _no_local_ledger(tmp_path)
 
 
