@@ -112,7 +112,7 @@ def test_a_postgres_ledger_reaches_the_wanted_state_with_the_fewest_calls_then_m
     indexes = _ledger_rows(
         postgres, schema, f"SELECT indexname FROM pg_indexes WHERE schemaname = '{schema}'"
     )
-    assert {"jing_sync_log_run", "jing_work_run", "jing_pending_key"} <= {i for (i,) in indexes}
+    assert {"jing_sync_log_run", "jing_sync_runs_run"} <= {i for (i,) in indexes}
     _no_local_ledger(tmp_path)
 
 
