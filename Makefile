@@ -46,7 +46,6 @@ bench: install postgres-tools
 	$(BIN)/python bench/tap_throughput.py --latency-ms 100 --registrations 10000 --users 3000
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/target_vs_plain.py
-	$(BIN)/python bench/target_shards.py
 
 # The sdist and the wheel, into dist/.
 dist: install

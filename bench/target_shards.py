@@ -91,13 +91,10 @@ def run_shards(
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--shards", type=int, default=4)
-    args = parser.parse_args()
+def compare(rows: int, shards: int) -> None:
+    """One run, then `shards` at once in each of the three ways; a table row each."""
     with (
-        sandbox_for(args.rows, per_activity=1_000) as sandbox,
+        sandbox_for(rows, per_activity=1_000) as sandbox,
         tempfile.TemporaryDirectory() as tmp,
         tempfile.TemporaryDirectory(prefix="jing-pg-") as pg_folder,
     ):
@@ -117,11 +114,19 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         try:
             run_shards(sandbox, workdir, 1, share=True)
-            run_shards(sandbox, workdir, args.shards, share=True)
-            run_shards(sandbox, workdir, args.shards, share=False)
-            run_shards(sandbox, workdir, args.shards, share=True, ledger_url=postgres.url)
+            run_shards(sandbox, workdir, shards, share=True)
+            run_shards(sandbox, workdir, shards, share=False)
+            run_shards(sandbox, workdir, shards, share=True, ledger_url=postgres.url)
         finally:
             postgres.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--shards", type=int, default=4)
+    args = parser.parse_args()
+    compare(args.rows, args.shards)
 
 
 if __name__ == "__main__":

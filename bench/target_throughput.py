@@ -19,7 +19,9 @@ runs it; its peak RSS is the child's VmHWM. Printed:
    has its own sandbox of 100 activities and data that fills every chunk: per
    activity one set of values for a multiple of 100 registrants;
 4. a second run of 3: seconds and update calls (must be 0);
-5. peak RSS at `--big-rows` rows (a sandbox of that many registrations).
+5. peak RSS at `--big-rows` rows (a sandbox of that many registrations);
+6. four shards at once against the sandbox at 20 requests/s, on DuckDB ledgers and on
+   one PostgreSQL ledger (`target_shards.py`, which also runs alone).
 
 Figures only; nothing passes or fails.
 """
@@ -240,6 +242,7 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="0 skips this part")
     parser.add_argument("--plain-sample", type=int, default=2_000)
     parser.add_argument("--skip-throttled", action="store_true", help="skip parts 3 and 4")
+    parser.add_argument("--skip-shards", action="store_true", help="skip part 6")
     args = parser.parse_args()
     fast = {"requests_per_second": 1000, "max_concurrency": 5}
 
@@ -276,6 +279,12 @@ def main() -> None:
             big = run_sync(sandbox, workdir, "big.duckdb", **fast)
             describe(f"5. {args.big_rows:,} rows", big, minimum)
             print(f"   peak RSS at {args.big_rows:,} rows: {big.peak_rss_mb:,.0f} MB")
+
+    if not args.skip_shards:
+        from target_shards import compare  # it imports this module's helpers
+
+        print("6. four shards at once, one budget:")
+        compare(args.rows, shards=4)
 
 
 if __name__ == "__main__":
