@@ -46,6 +46,12 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text)
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first line (a driver's message runs on with hints and context), redacted."""
+    text = str(error).strip()
+    return redact(text.splitlines()[0] if text else type(error).__name__)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in the final message and traceback of a record."""
 

@@ -99,7 +99,8 @@ def run_postgres_transform(url: str, sql_dir: Path) -> dict[str, object]:
     files = sql_files(sql_dir)
     import psycopg
 
-    from target_jing.postgres_source import connect, message
+    from jing_client.redact import first_line
+    from target_jing.postgres_source import connect
     from target_jing.sources import SourceError
 
     try:
@@ -112,7 +113,7 @@ def run_postgres_transform(url: str, sql_dir: Path) -> dict[str, object]:
                 con.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
             except psycopg.Error as err:
                 con.rollback()
-                raise DecideError(f"{path.name}: {message(err)}") from None
+                raise DecideError(f"{path.name}: {first_line(err)}") from None
         con.commit()
         tables = decision_counts(con, placeholder="%s")
         return {"sql_files": [path.name for path in files], "tables": tables}

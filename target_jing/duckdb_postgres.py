@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 
 from jing_client import JingConfigError
-from jing_client.redact import redact, register_secret
-from target_jing.postgres_url import BadPostgresUrl, libpq_url, password_of
+from jing_client.redact import first_line
+from target_jing.postgres_url import BadPostgresUrl, secret_libpq_url
 
 _EXTENSION_PACKAGE = "duckdb_extension_postgres_scanner"
 
@@ -30,12 +30,24 @@ def needs_postgres_extra(setting: str) -> str:
     )
 
 
-def attach(
+def attached(url: str, catalog: str, *, read_only: bool, setting: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the database at `url` attached as `catalog` and made the
+    default; `JingConfigError` names `setting`, and a failed attach leaves nothing open."""
+    con = duckdb.connect()
+    try:
+        _attach(con, url, catalog, read_only=read_only, setting=setting)
+        con.execute(f"USE {catalog}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(
     con: duckdb.DuckDBPyConnection, url: str, catalog: str, *, read_only: bool, setting: str
 ) -> None:
-    """Attach the database at `url` to `con` as `catalog`; `JingConfigError` names `setting`."""
     try:
-        register_secret(password_of(url))
+        libpq = secret_libpq_url(url)
     except ImportError:
         raise JingConfigError(needs_postgres_extra(setting)) from None
     except BadPostgresUrl as exc:
@@ -43,7 +55,7 @@ def attach(
     _load_extension(con, setting)
     options = "TYPE postgres, READ_ONLY" if read_only else "TYPE postgres"
     try:
-        con.execute(f"ATTACH {literal(libpq_url(url))} AS {catalog} ({options})")
+        con.execute(f"ATTACH {literal(libpq)} AS {catalog} ({options})")
     except duckdb.Error as exc:
         raise JingConfigError(f"setting '{setting}': cannot connect: {first_line(exc)}") from None
 
@@ -72,9 +84,3 @@ def is_postgres_url(text: str) -> bool:
 def literal(text: str) -> str:
     """`text` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def first_line(error: Exception) -> str:
-    """An error's first line, secrets removed."""
-    text = str(error).strip()
-    return redact(text.splitlines()[0] if text else type(error).__name__)

@@ -19,8 +19,10 @@ from pathlib import Path
 import duckdb
 
 from jing_client import JingConfigError
-from target_jing.duckdb_postgres import attach, first_line
+from jing_client.redact import first_line
+from target_jing.duckdb_postgres import attached
 from target_jing.postgres_url import shown
+from target_jing.sources import quote_identifier
 
 #: The catalog name the PostgreSQL database is attached under.
 CATALOG = "jing_ledger"
@@ -63,14 +65,14 @@ def open_database(home: LedgerHome, *, read_only: bool = False) -> duckdb.DuckDB
     holds it); PostgreSQL leaves who may run at once to `ledger_locks`.
     """
     if home.url is not None:
-        return _attach_postgres(home.url, home.schema, read_only=read_only)
+        return _attach_postgres(home, read_only=read_only)
     assert home.path is not None
     return _open_file(home.path, read_only=read_only)
 
 
 def release(home: LedgerHome) -> None:
     """The run that opened `home` is done with it."""
-    if home.path is not None and home.url is None:
+    if home.path is not None and not home.on_postgres:
         with _OPEN_LOCK:
             _OPEN.discard(home.path.resolve())
 
@@ -78,11 +80,7 @@ def release(home: LedgerHome) -> None:
 def use_ledger_schema(con: duckdb.DuckDBPyConnection, home: LedgerHome) -> None:
     """Make the ledger's schema the default of `con` (a cursor starts in DuckDB's own)."""
     if home.on_postgres:
-        con.execute(f"USE {CATALOG}.{quote(home.schema)}")
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        con.execute(f"USE {CATALOG}.{quote_identifier(home.schema)}")
 
 
 def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -113,20 +111,17 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _attach_postgres(url: str, schema: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def _attach_postgres(home: LedgerHome, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    assert home.url is not None
+    con = attached(home.url, CATALOG, read_only=read_only, setting="ledger_url")
     try:
-        attach(con, url, CATALOG, read_only=read_only, setting="ledger_url")
         if not read_only:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(schema)}")
-        con.execute(f"USE {CATALOG}.{quote(schema)}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote_identifier(home.schema)}")
+        use_ledger_schema(con, home)
     except duckdb.Error as exc:
         con.close()
         raise JingConfigError(
-            f"setting 'ledger_url': cannot open the ledger in PostgreSQL (schema {schema}): "
-            f"{first_line(exc)}"
+            f"setting 'ledger_url': cannot open the ledger in PostgreSQL (schema "
+            f"{home.schema}): {first_line(exc)}"
         ) from None
-    except BaseException:
-        con.close()
-        raise
     return con

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 import psycopg
 
 from jing_client import JingConfigError
-from target_jing.postgres_source import connect, message
+from jing_client.redact import first_line
+from target_jing.postgres_source import connect
 from target_jing.shards import Shard
 from target_jing.sources import SourceError
 
@@ -172,4 +173,4 @@ class LedgerLocks:
                 "one destination and shard never overlap"
             ) from None
         except psycopg.Error as exc:
-            raise JingConfigError(f"setting 'ledger_url': cannot lock: {message(exc)}") from None
+            raise JingConfigError(f"setting 'ledger_url': cannot lock: {first_line(exc)}") from None

@@ -18,7 +18,8 @@ import duckdb
 import pyarrow as pa
 
 from jing_client import JingConfigError
-from target_jing.duckdb_postgres import attach, first_line, is_postgres_url
+from jing_client.redact import first_line
+from target_jing.duckdb_postgres import attached, is_postgres_url
 from target_jing.postgres_url import shown
 from target_jing.read_back import OBSERVED_SCHEMA
 from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
@@ -71,14 +72,7 @@ def _open(path: str) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only: a DuckDB file, or a PostgreSQL database attached."""
     if not is_postgres_url(path):
         return duckdb.connect(str(Path(path)), read_only=True)
-    con = duckdb.connect()
-    try:
-        attach(con, path, "warehouse", read_only=True, setting="observed_state_path")
-        con.execute("USE warehouse")
-    except BaseException:
-        con.close()
-        raise
-    return con
+    return attached(path, "warehouse", read_only=True, setting="observed_state_path")
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> None:

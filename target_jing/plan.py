@@ -19,8 +19,9 @@ import duckdb
 
 from target_jing.duckdb_postgres import literal
 from target_jing.ledger import PENDING_SOURCE, scalar
-from target_jing.ledger_home import CATALOG, LedgerHome, quote
+from target_jing.ledger_home import CATALOG, LedgerHome
 from target_jing.settings import WANTED_FIELDS
+from target_jing.sources import quote_identifier
 
 #: Rows fetched from DuckDB at a time while chunks are read out.
 FETCH_ROWS = 10_000
@@ -270,7 +271,7 @@ def iter_chunks(
     columns = f"chunk_id, {_KEY}, {_FIELDS}, source, row_index"
     if home.on_postgres:
         query = (
-            f"SELECT {columns} FROM {quote(home.schema)}.jing_work "
+            f"SELECT {columns} FROM {quote_identifier(home.schema)}.jing_work "
             f"WHERE run_id = {literal(run_id)} ORDER BY chunk_id, omni_user_uuid"
         )
         cursor.execute(f"SELECT * FROM postgres_query('{CATALOG}', ?)", [query])

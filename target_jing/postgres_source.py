@@ -25,8 +25,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from jing_client.redact import redact, register_secret
-from target_jing.postgres_url import BadPostgresUrl, libpq_url, password_of
+from jing_client.redact import first_line
+from target_jing.postgres_url import BadPostgresUrl, secret_libpq_url
 from target_jing.rows import BATCH_ROWS
 from target_jing.sources import SourceError, the_one_table
 
@@ -54,7 +54,7 @@ def open_postgres(
                 try:
                     cursor.execute(statement)
                 except psycopg.Error as exc:
-                    raise SourceError(f"--query does not run: {message(exc)}") from None
+                    raise SourceError(f"--query does not run: {first_line(exc)}") from None
                 columns = [column.name for column in cursor.description or ()]
                 label = f"postgres:{table}" if table else f"postgres:{query}"
                 yield RowBatches(columns, _batches(cursor, columns), label)
@@ -69,13 +69,13 @@ def connect(url: str, option: str) -> psycopg.Connection:
     `option` (the flag or setting that gave the URL), with the server's message.
     """
     try:
-        register_secret(password_of(url))
+        libpq = secret_libpq_url(url)
     except BadPostgresUrl as exc:
         raise SourceError(f"{option}: {exc}") from None
     try:
-        return psycopg.connect(libpq_url(url), connect_timeout=30)
+        return psycopg.connect(libpq, connect_timeout=30)
     except psycopg.Error as exc:
-        raise SourceError(f"{option}: cannot connect: {message(exc)}") from None
+        raise SourceError(f"{option}: cannot connect: {first_line(exc)}") from None
 
 
 def _table_query(connection: psycopg.Connection, table: str) -> sql.Composed:
@@ -90,7 +90,7 @@ def _table_query(connection: psycopg.Connection, table: str) -> sql.Composed:
             [table],
         ).fetchall()
     except psycopg.Error as exc:
-        raise SourceError(f"--table: cannot look {table!r} up: {message(exc)}") from None
+        raise SourceError(f"--table: cannot look {table!r} up: {first_line(exc)}") from None
     schema, name = the_one_table(table, matches, "database")
     return sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, name))
 
@@ -107,13 +107,7 @@ def _batches(cursor: psycopg.Cursor, columns: list[str]) -> Iterator[pd.DataFram
         try:
             rows = cursor.fetchmany(BATCH_ROWS)
         except psycopg.Error as exc:
-            raise SourceError(f"reading the rows: {message(exc)}") from None
+            raise SourceError(f"reading the rows: {first_line(exc)}") from None
         if not rows:
             return
         yield pd.DataFrame.from_records(rows, columns=columns).astype(object)
-
-
-def message(error: psycopg.Error) -> str:
-    """The server's or libpq's message, first line, secrets removed."""
-    text = str(error).strip()
-    return redact(text.splitlines()[0] if text else type(error).__name__)

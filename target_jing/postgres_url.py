@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from jing_client.redact import register_secret
+
 _DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
 
 
@@ -35,6 +37,13 @@ def url_parts(url: str) -> dict[str, str]:
 
 def password_of(url: str) -> str | None:
     return url_parts(url).get("password")
+
+
+def secret_libpq_url(url: str) -> str:
+    """`url` for libpq, its password registered as a secret first (before anything can
+    print it: a driver's connection error may quote the whole URL)."""
+    register_secret(password_of(url))
+    return libpq_url(url)
 
 
 def shown(url: str) -> str:
