@@ -6,6 +6,12 @@ A listing is read page after page until a short (or empty) page, never past
 yields them strictly in page order: at 100 ms from the API one page at a time
 uses half of a 20 calls/s budget. A server that answers another page than the
 one asked for ends the fetching ahead; the rest is read one page at a time.
+
+A page fetched ahead may begin with the item that began an earlier page when the
+listing moved between their answers (`tap_jing.bookmarks.ShiftWatch` says what
+that means for the bookmark). That page is yielded and the rest is read one page
+at a time: in turn, only a server that ignores `page` repeats a page, and that
+stops the read.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from jing_client.errors import EXCERPT_CHARS, JingMalformedResponse
@@ -56,7 +63,7 @@ def read_pages(
 
     `call(path, body)` makes one call (with retries). A server that answers the
     same page again, or goes backwards, would loop forever: that raises
-    `JingMalformedResponse` instead.
+    `JingMalformedResponse` instead (for a page fetched ahead, at the next page).
     """
     seen_first_items: set[str] = set()
     last_page = 0
@@ -69,13 +76,15 @@ def read_pages(
 
     try:
         while True:
+            ahead_of_time = bool(window)
             if window:
                 asked, future = window.popleft()
                 envelope = future.result()
             else:
                 asked, envelope = page, ask(page)
             answer = read_page(envelope, path, asked, size)
-            if repeats_itself(answer.page, last_page, answer.items, seen_first_items):
+            repeat = repeats_itself(answer.page, last_page, answer.items, seen_first_items)
+            if repeat is not None and not (repeat is Repeat.FIRST_ITEM and ahead_of_time):
                 raise JingMalformedResponse(
                     f"the listing repeats itself: asked for page {asked}, got page "
                     f"{answer.page} after page {last_page}, or an item already seen first",
@@ -88,14 +97,21 @@ def read_pages(
             if answer.is_last():
                 return
             page = answer.page + 1
-            if answer.page != asked:
+            if repeat is not None:
+                # Fetched ahead, it was answered before an earlier page saw the listing
+                # move; or the server ignores `page`. Asked in turn from here on, a
+                # moving listing cannot repeat a page, and a server that ignores `page`
+                # is caught at its next page.
+                _cancel(window)
+                _stop(pool)
+                pool = None
+            elif answer.page != asked:
                 _cancel(window)
             elif pool is not None:
                 _fill(window, pool, ask, first=page, last=answer.last_page_number(), ahead=ahead)
     finally:
         _cancel(window)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
 
 
 def _fill(
@@ -118,6 +134,12 @@ def _fill(
     while len(window) < ahead - 1 and number <= last:
         window.append((number, pool.submit(ask, number)))
         number += 1
+
+
+def _stop(pool: ThreadPoolExecutor | None) -> None:
+    """Stop `pool` (if any) without waiting for the calls it has made."""
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _cancel(window: deque[tuple[int, Future[Envelope]]]) -> None:
@@ -154,19 +176,28 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+class Repeat(Enum):
+    """How a page repeats an earlier one."""
+
+    #: The page number did not move on.
+    PAGE_NUMBER = "page number"
+    #: The page began with an item that began an earlier page.
+    FIRST_ITEM = "first item"
+
+
 def repeats_itself(
     answered_page: int, last_page: int, items: list[Any], seen_first_items: set[str]
-) -> bool:
-    """Whether a page goes backwards or starts with an item that began an earlier page.
+) -> Repeat | None:
+    """How a page repeats an earlier one, or None.
 
     Records this page's first item in `seen_first_items` when it does not repeat.
     """
     if answered_page <= last_page:
-        return True
+        return Repeat.PAGE_NUMBER
     if not items:
-        return False
+        return None
     first = json.dumps(items[0], sort_keys=True, default=str)
     if first in seen_first_items:
-        return True
+        return Repeat.FIRST_ITEM
     seen_first_items.add(first)
-    return False
+    return None

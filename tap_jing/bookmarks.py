@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,18 +120,39 @@ class ShiftWatch:
     place moves up one, and the one that crosses into a page already read is not
     seen in this run. The moved record itself shows up a second time, at the end.
     The skipped records sit after its first (older) place, so the bookmark must not
-    pass that time: the next run then reads them. Deletions cannot be noticed this way.
+    pass that time: the next run then reads them.
+
+    Pages fetched ahead (`jing_client.pages`) add a second way to move: a later page
+    answered before the change and an earlier one after it. The later page then
+    repeats records, behind the newest one listed, and records may be skipped at
+    the start of any page that was in flight with it. Those pages lie within the
+    last `reach` records (pages in flight at once times the page size), so the
+    bookmark must not pass the oldest time among them either. A record behind the
+    newest one is not emitted: it is a repeat, or it is read again by the next run.
+    Deletions cannot be noticed this way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reach: int = 1) -> None:
         self._first_seen: dict[Any, str | None] = {}
+        self._recent: deque[str | None] = deque(maxlen=max(1, reach))
+        self._newest: str | None = None
         self.rewind_to: str | None = None
 
-    def see(self, key: Any, value: str | None) -> None:
-        """Note a listed record by primary key and replication value."""
-        if key not in self._first_seen:
-            self._first_seen[key] = value
-            return
-        first = self._first_seen[key]
-        if first is not None and (self.rewind_to is None or first < self.rewind_to):
-            self.rewind_to = first
+    def see(self, key: Any, value: str | None) -> bool:
+        """Note a listed record by primary key and replication value; False if it is behind."""
+        self._recent.append(value)
+        seen_before = key in self._first_seen
+        first = self._first_seen.setdefault(key, value)
+        behind = value is not None and self._newest is not None and value < self._newest
+        if seen_before or behind:
+            self._rewind(first, value, *self._recent)
+        if not behind and value is not None:
+            self._newest = value
+        return not behind
+
+    def _rewind(self, *values: str | None) -> None:
+        known = [value for value in values if value is not None]
+        if self.rewind_to is not None:
+            known.append(self.rewind_to)
+        if known:
+            self.rewind_to = min(known)

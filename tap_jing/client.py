@@ -231,12 +231,13 @@ class JingStream(Stream):
         state = self.get_context_state(context)
         tail = Tail.from_state(state)
         tracker = TailTracker()
-        watch = ShiftWatch()
+        watch = ShiftWatch(reach=self.client_settings.max_concurrency * self.config["page_size"])
         key_name = self.primary_keys[0]
         for item in items:
             record = self.convert(item)
             value = record.get(self.replication_key)
-            watch.see(record.get(key_name), value)
+            if not watch.see(record.get(key_name), value):
+                continue
             if (threshold is not None and value is not None and value < threshold) or tail.holds(
                 value, record
             ):

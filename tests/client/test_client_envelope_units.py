@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -15,8 +18,8 @@ from jing_client import (
     JingRateLimited,
     JingTransientError,
 )
-from jing_client.client import EXCERPT_CHARS, parse_envelope
-from jing_client.pages import read_page, repeats_itself
+from jing_client.client import EXCERPT_CHARS, Envelope, parse_envelope
+from jing_client.pages import Page, Repeat, read_page, read_pages, repeats_itself
 from jing_client.redact import register_secret
 
 PATH = "/v1/activity/list"
@@ -100,11 +103,56 @@ def test_unknown_code_is_a_plain_error() -> None:
 
 def test_repeated_or_backward_pages_are_detected() -> None:
     seen: set[str] = set()
-    assert not repeats_itself(1, 0, [{"id": "a"}, {"id": "b"}], seen)
-    assert not repeats_itself(2, 1, [{"id": "c"}], seen)
-    assert repeats_itself(3, 2, [{"id": "a"}, {"id": "b"}], seen)  # page 1 again
-    assert repeats_itself(2, 2, [{"id": "d"}], seen)  # the same page number
-    assert repeats_itself(1, 2, [{"id": "e"}], seen)  # backwards
+    assert repeats_itself(1, 0, [{"id": "a"}, {"id": "b"}], seen) is None
+    assert repeats_itself(2, 1, [{"id": "c"}], seen) is None
+    assert repeats_itself(3, 2, [{"id": "a"}, {"id": "b"}], seen) is Repeat.FIRST_ITEM
+    assert repeats_itself(2, 2, [{"id": "d"}], seen) is Repeat.PAGE_NUMBER  # the same number
+    assert repeats_itself(1, 2, [{"id": "e"}], seen) is Repeat.PAGE_NUMBER  # backwards
+
+
+def _listing_answer(items: list[int], page: int | None, total: int) -> Envelope:
+    data: dict[str, object] = {"total": total, "page_size": 10, "list": items}
+    if page is not None:
+        data["page"] = page
+    return Envelope(data, 0, "success", "a" * 32, 200, None)
+
+
+def test_a_page_fetched_ahead_that_repeats_because_the_listing_moved_is_read_on() -> None:
+    """Page 3 is answered before a move of ten records, page 2 after it: page 3 repeats.
+
+    No server here can be told to answer two concurrent pages in a chosen order, so
+    the calls are a function that keeps the listing and orders the answers itself.
+    """
+    before, after = list(range(50)), list(range(10, 50)) + list(range(100, 110))
+    page_3_answered = threading.Event()
+    threads: dict[int, str] = {}
+
+    def call(path: str, body: Mapping[str, Any]) -> Envelope:
+        number = body["page"]
+        threads[number] = threading.current_thread().name
+        version = before
+        if number == 2:
+            assert page_3_answered.wait(10)
+            version = after
+        answer = _listing_answer(version[(number - 1) * 10 : number * 10], number, 50)
+        if number == 3:
+            page_3_answered.set()
+        return answer
+
+    pages = [page.items for page in read_pages(call, PATH, {}, 10, ahead=3)]
+    assert pages[1] == pages[2] == list(range(20, 30))
+    assert len(pages) == 5
+    assert threads[4] == threads[5] == threading.main_thread().name, "read in turn after"
+
+
+def test_a_server_that_ignores_the_page_is_caught_with_pages_fetched_ahead() -> None:
+    def call(path: str, body: Mapping[str, Any]) -> Envelope:
+        return _listing_answer(list(range(10)), None, 100)
+
+    read: list[Page] = []
+    with pytest.raises(JingMalformedResponse, match="repeats itself"):
+        read.extend(read_pages(call, PATH, {}, 10, ahead=4))
+    assert len(read) <= 2
 
 
 def test_a_page_size_capped_by_the_server_is_the_one_that_counts() -> None:

@@ -1,12 +1,22 @@
-"""A listing that changes while the tap pages through it loses no record."""
+"""A listing that changes while the tap pages through it loses no record.
+
+Updated registrations move to the end of the API's list, so the pages after them
+shift. These runs move registrations while the tap reads, one page at a time and
+with pages fetched ahead and answered out of order; every registration must come
+out of one run or the next as JING holds it. The exhaustive model of the same
+is test_tap_shift_watch.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from tap_runner import TAP, TapRun, parse_messages
 
@@ -34,35 +44,15 @@ def test_records_updated_mid_listing_are_all_read_by_the_next_run(
     # of its first page change and move to the end of the list.
     sandbox.faults(path=REGISTRATIONS, slow=1.0, slow_seconds=0.05)
     moved = [r["omni_user_uuid"] for r in mine[:5]]
-    with subprocess.Popen(
-        [TAP, "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as tap:
-        deadline = time.monotonic() + 60
-        while sandbox.stats()["calls"].get(REGISTRATIONS, 0) < 4:
-            assert time.monotonic() < deadline and tap.poll() is None, "the tap did not start"
-            time.sleep(0.01)
-        with JingClient(ClientSettings.from_config(config)) as client:
-            client.update_user_status(activity, moved, {"ems_signinstatus": "1"})
-        stdout, stderr = tap.communicate(timeout=120)
-    first = parse_messages(TapRun(tap.returncode, stdout, stderr))
-    assert first.returncode == 0, stderr
-    assert "the listing changed while it was read" in stderr
+    first = run_while_moving(
+        sandbox, config_file, None, [(4, activity, moved, {"ems_signinstatus": "1"})]
+    )
+    assert first.returncode == 0, first.stderr
+    assert "the listing changed while it was read" in first.stderr
 
     sandbox.faults()
-    second_file = tmp_path / "state.json"
-    second_file.write_text(json.dumps(first.state))
-    done = subprocess.run(
-        [TAP, "--config", str(config_file), "--state", str(second_file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    second = parse_messages(TapRun(done.returncode, done.stdout, done.stderr))
-    assert second.returncode == 0, done.stderr
+    second = run_while_moving(sandbox, config_file, first.state, [])
+    assert second.returncode == 0, second.stderr
 
     latest: dict[str, dict[str, object]] = {}
     for run in (first, second):
@@ -72,3 +62,113 @@ def test_records_updated_mid_listing_are_all_read_by_the_next_run(
     assert set(latest) == set(now), "every registration was read by one run or the other"
     for jing_uuid, registration in now.items():
         assert latest[jing_uuid]["ems_signinstatus"] == registration["ems_signinstatus"]
+
+
+def run_while_moving(
+    sandbox: SandboxProcess,
+    config_file: Path,
+    state: dict[str, Any] | None,
+    moves: list[tuple[int, str, list[str], dict[str, str]]],
+) -> TapRun:
+    """One tap run; each move `(calls, activity, user_ids, fields)` is made once the run has
+    made `calls` registration calls. Moves not made before the run ends are made after it."""
+    command = [TAP, "--config", str(config_file)]
+    if state is not None:
+        state_file = config_file.with_name(f"state-{time.monotonic_ns()}.json")
+        state_file.write_text(json.dumps(state))
+        command += ["--state", str(state_file)]
+    start = sandbox.stats()["calls"].get(REGISTRATIONS, 0)
+    config = json.loads(config_file.read_text())
+    pending = sorted(moves, key=lambda move: move[0])
+    with (
+        JingClient(ClientSettings.from_config(config)) as client,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as tap,
+    ):
+        stdout_reader = _Collector(tap)
+        while pending and tap.poll() is None:
+            made = sandbox.stats()["calls"].get(REGISTRATIONS, 0) - start
+            while pending and pending[0][0] <= made:
+                _, activity, user_ids, fields = pending.pop(0)
+                client.update_user_status(activity, user_ids, fields)
+            time.sleep(0.005)
+        stdout, stderr = stdout_reader.finish(timeout=120)
+        for _, activity, user_ids, fields in pending:
+            client.update_user_status(activity, user_ids, fields)
+    return parse_messages(TapRun(tap.returncode, stdout, stderr))
+
+
+class _Collector:
+    """Reads a process's output on threads, so that a chatty run never blocks on its pipe."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._drain, args=(process.stdout, self._out), daemon=True),
+            threading.Thread(target=self._drain, args=(process.stderr, self._err), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def _drain(stream: Any, into: list[str]) -> None:
+        into.extend(stream)
+
+    def finish(self, timeout: float) -> tuple[str, str]:
+        self._process.wait(timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        return "".join(self._out), "".join(self._err)
+
+
+def test_registrations_moving_while_pages_answer_out_of_order_are_all_read(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Half the pages are slow, so pages fetched ahead are answered out of order."""
+    registrations = sandbox.registrations()
+    by_activity = Counter(r["target_entity_uuid"] for r in registrations)
+    activities = [activity for activity, _ in by_activity.most_common(2)]
+    users = {
+        activity: [
+            r["omni_user_uuid"] for r in registrations if r["target_entity_uuid"] == activity
+        ]
+        for activity in activities
+    }
+    config = sandbox.config(
+        activity_ids=activities, page_size=10, max_concurrency=5, requests_per_second=1000
+    )
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    sandbox.faults(path=REGISTRATIONS, slow=0.5, slow_seconds=0.04)
+    rng = random.Random(20261201)
+
+    latest: dict[str, dict[str, Any]] = {}
+    state = None
+    for round_ in range(4):
+        moves = [
+            (
+                rng.randrange(1, 12),
+                activity,
+                rng.sample(users[activity], rng.randrange(1, 12)),
+                {"ems_signinstatus": rng.choice("01"), "ems_approvestatus": rng.choice("012")},
+            )
+            for activity in rng.choices(activities, k=4)
+        ]
+        run = run_while_moving(sandbox, config_file, state, moves)
+        assert run.returncode == 0, f"round {round_}: {run.stderr[-3000:]}"
+        for record in run.records.get("activity_users", []):
+            latest[record["jing_uuid"]] = record
+        state = run.state
+
+    sandbox.faults()
+    last = run_while_moving(sandbox, config_file, state, [])
+    assert last.returncode == 0, last.stderr[-3000:]
+    for record in last.records.get("activity_users", []):
+        latest[record["jing_uuid"]] = record
+
+    now = {r["jing_uuid"]: r for a in activities for r in sandbox.registrations(a)}
+    assert set(latest) == set(now), "every registration was read by some run"
+    for jing_uuid, registration in now.items():
+        for name in ("ems_signinstatus", "ems_approvestatus"):
+            assert latest[jing_uuid][name] == registration[name], (jing_uuid, name)
