@@ -159,7 +159,7 @@ TARGET_SETTINGS: tuple[Setting, ...] = (
         "The DuckDB file, or the PostgreSQL database (postgresql://...), that observed_state "
         "is read from (default: the `sync --duckdb` warehouse, or the `sync --postgres` one).",
         extra_schema={"minLength": 1},
-        rule="a file path",
+        rule="a file path or a PostgreSQL URL",
     ),
     Setting(
         "read_back",
