@@ -42,8 +42,12 @@ from target_jing.shards import Shard
 
 @pytest.fixture
 def schema(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A ledger schema of this test's own in the shared server; dropped after."""
-    name = "led_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    """A ledger schema of this test's own in the shared server; dropped after.
+
+    Its name has capitals, which PostgreSQL keeps only where a name is quoted: every
+    statement of the ledger must quote it.
+    """
+    name = "Led_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:]
     yield name
     with psycopg.connect(postgres.url, autocommit=True) as con:
         con.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
