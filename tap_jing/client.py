@@ -233,35 +233,44 @@ class JingStream(Stream):
         tracker = TailTracker()
         watch = ShiftWatch(reach=self.client_settings.max_concurrency * self.config["page_size"])
         key_name = self.primary_keys[0]
-        for item in items:
-            record = self.convert(item)
-            value = record.get(self.replication_key)
-            if not watch.see(record.get(key_name), value):
-                continue
-            if (threshold is not None and value is not None and value < threshold) or tail.holds(
-                value, record
-            ):
-                self.on_unchanged(record, context)
-                continue
-            tracker.add(value, record)
-            self.run_summary.records += 1
-            yield record
-        state[STATE_KEY] = tail.after(tracker.tail()).to_state()
-        if watch.rewind_to is not None:
-            self._rewind(state, watch.rewind_to)
+        self.state_manager.hold(context)
+        try:
+            for item in items:
+                record = self.convert(item)
+                value = record.get(self.replication_key)
+                if not watch.see(record.get(key_name), value):
+                    continue
+                if (
+                    threshold is not None and value is not None and value < threshold
+                ) or tail.holds(value, record):
+                    self.on_unchanged(record, context)
+                    continue
+                tracker.add(value, record)
+                self.run_summary.records += 1
+                yield record
+        finally:
+            self.state_manager.release(context)
+        newest = tracker.tail()
+        state[STATE_KEY] = tail.after(newest).to_state()
+        if newest.value is not None:
+            self._set_bookmark(state, newest.value, watch.rewind_to)
 
-    def _rewind(self, state: dict[str, Any], rewind_to: str) -> None:
-        bookmark = state.get("replication_key_value")
-        if bookmark is None or rewind_to >= bookmark:
-            return
-        state["replication_key_value"] = rewind_to
-        self.logger.warning(
-            "%s: the listing changed while it was read (a record came twice); the bookmark "
-            "stays at %s instead of %s so that the next run reads what may have moved",
-            self.name,
-            rewind_to,
-            bookmark,
-        )
+    def _set_bookmark(self, state: dict[str, Any], newest: str, rewind_to: str | None) -> None:
+        """The bookmark once a listing is read: its newest record, or before what may have moved."""
+        old = state.get("replication_key_value")
+        bookmark = newest if old is None else max(old, newest)
+        if rewind_to is not None and rewind_to < bookmark:
+            self.logger.warning(
+                "%s: the listing changed while it was read (a record came twice or out of "
+                "order); the bookmark stays at %s instead of %s so that the next run reads "
+                "what may have moved",
+                self.name,
+                rewind_to,
+                bookmark,
+            )
+            bookmark = rewind_to
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = bookmark
 
     def on_unchanged(self, record: dict[str, Any], context: Context | None) -> None:
         """Called with each listed record that is not emitted because nothing changed."""

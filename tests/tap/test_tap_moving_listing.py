@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,68 @@ def test_registrations_moving_while_pages_answer_out_of_order_are_all_read(
     for jing_uuid, registration in now.items():
         for name in ("ems_signinstatus", "ems_approvestatus"):
             assert latest[jing_uuid][name] == registration[name], (jing_uuid, name)
+
+
+def test_a_run_killed_mid_listing_after_a_move_loses_nothing_on_resume(
+    sandbox_factory: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """The SDK writes a STATE every 10,000 records of a listing; a move is seen only at its end.
+
+    So that STATE must not carry a bookmark past the records that the move made the
+    listing skip: the run is killed right at it, and the resumed runs must still read
+    every registration.
+    """
+    sandbox = sandbox_factory(activities=1, users=10_600, registrations=10_600)
+    (activity,) = {r["target_entity_uuid"] for r in sandbox.registrations()}
+    mine = sorted(
+        sandbox.registrations(activity), key=lambda r: (r["updated_time"], r["jing_uuid"])
+    )
+    config = sandbox.config(page_size=100, requests_per_second=1000)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    sandbox.faults(path=REGISTRATIONS, slow=1.0, slow_seconds=0.01)
+
+    start = sandbox.stats()["calls"].get(REGISTRATIONS, 0)
+    moved = [r["omni_user_uuid"] for r in mine[:7]]
+    killed = False
+    with (
+        JingClient(ClientSettings.from_config(config)) as client,
+        subprocess.Popen(
+            [TAP, "--config", str(config_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ) as tap,
+    ):
+        assert tap.stdout is not None
+        lines = []
+        for line in tap.stdout:
+            lines.append(line)
+            message = json.loads(line)
+            in_listing = message["type"] == "RECORD" and message["stream"] == "activity_users"
+            if in_listing and moved and sandbox.stats()["calls"][REGISTRATIONS] - start >= 10:
+                client.update_user_status(activity, moved, {"ems_signinstatus": "1"})
+                moved = []
+            if message["type"] == "STATE" and not moved:
+                partitions = message["value"]["bookmarks"].get("activity_users", {})
+                if partitions.get("partitions"):
+                    tap.kill()
+                    killed = True
+                    break
+        tap.wait(timeout=60)
+    assert killed, "the tap wrote no STATE in the middle of the registrations"
+    first = parse_messages(TapRun(0, "".join(lines), ""))
+    assert first.count("activity_users") < len(mine), "killed before the listing ended"
+
+    sandbox.faults()
+    latest = {r["jing_uuid"]: r for r in first.records.get("activity_users", [])}
+    state = first.state
+    for _ in range(2):
+        run = run_while_moving(sandbox, config_file, state, [])
+        assert run.returncode == 0, run.stderr[-3000:]
+        latest.update((r["jing_uuid"], r) for r in run.records.get("activity_users", []))
+        state = run.state
+    now = {r["jing_uuid"]: r for r in sandbox.registrations(activity)}
+    assert set(latest) == set(now), f"{len(set(now) - set(latest))} registrations never read"
+    for jing_uuid, registration in now.items():
+        assert latest[jing_uuid]["ems_signinstatus"] == registration["ems_signinstatus"]

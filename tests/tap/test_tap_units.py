@@ -156,3 +156,23 @@ def test_partition_states_are_found_added_and_reindexed_like_the_sdk_does() -> N
         "context": {"target_entity_uuid": "c"}
     }
     assert manager.get_context_state({"target_entity_uuid": "a"}) is replaced
+
+
+def test_a_held_bookmark_stays_where_it_was_until_released() -> None:
+    loaded = {"context": {"target_entity_uuid": "a"}, "replication_key_value": "T1"}
+    tap_state = {"bookmarks": {"activity_users": {"partitions": [loaded]}}}
+    manager = IndexedStateManager(
+        stream_name="activity_users", tap_state=tap_state, is_sorted=True, check_sorted=True
+    )
+    a, b = {"target_entity_uuid": "a"}, {"target_entity_uuid": "b"}
+    manager.hold(a)
+    manager.hold(b)  # a partition without a bookmark keeps having none
+    for value in ("T2", "T3"):
+        manager.increment_state({"t": value}, context=a, replication_key="t")
+        manager.increment_state({"t": value}, context=b, replication_key="t")
+    assert loaded == {"context": a, "replication_key_value": "T1"}
+    assert manager.get_context_state(b) == {"context": b}
+    manager.release(a)
+    manager.increment_state({"t": "T4"}, context=a, replication_key="t")
+    assert loaded["replication_key_value"] == "T4"
+    assert manager.get_context_state(b) == {"context": b}
