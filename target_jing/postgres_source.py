@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
 from jing_client.redact import first_line
 from target_jing.postgres_url import BadPostgresUrl, secret_libpq_url
@@ -47,6 +48,8 @@ def open_postgres(
     """Yield the rows of `table` or `query`; the connection stays open until the block ends."""
     connection = connect(url, "--postgres")
     connection.read_only = True
+    for type_name, loader in _TIME_LOADERS.items():
+        connection.adapters.register_loader(type_name, loader)
     try:
         with connection.transaction():
             statement = _table_query(connection, table) if table else _text_query(query or "")
@@ -99,6 +102,33 @@ def _text_query(query: str) -> sql.SQL:
     if not query.strip():
         raise SourceError("--query is empty")
     return sql.SQL(query)  # type: ignore[arg-type]  # the user's own query, run read-only
+
+
+class _TextWhenOutOfRange:
+    """A time loader mixin: a value Python cannot hold ('infinity', a year past 9999) is
+    kept as its text, so the row checks refuse that row alone, by name, instead of the
+    whole read failing on it."""
+
+    def load(self, data: bytes | bytearray | memoryview) -> object:
+        try:
+            return super().load(data)  # type: ignore[misc]
+        except psycopg.DataError:
+            return bytes(data).decode("utf-8", "replace")
+
+
+class _Date(_TextWhenOutOfRange, DateLoader):
+    pass
+
+
+class _Timestamp(_TextWhenOutOfRange, TimestampLoader):
+    pass
+
+
+class _Timestamptz(_TextWhenOutOfRange, TimestamptzLoader):
+    pass
+
+
+_TIME_LOADERS = {"date": _Date, "timestamp": _Timestamp, "timestamptz": _Timestamptz}
 
 
 def _batches(cursor: psycopg.Cursor, columns: list[str]) -> Iterator[pd.DataFrame]:

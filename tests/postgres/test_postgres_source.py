@@ -146,3 +146,55 @@ def test_a_query_that_does_not_run_is_a_source_error_without_the_password(
         pass
     assert "--query does not run" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def test_values_python_cannot_hold_are_refused_row_by_row_and_the_rest_applied(
+    postgres: PostgresServer, table: str, sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Typed columns as a warehouse has them: integer and numeric statuses, a timestamptz
+    and a date. 'infinity' (which psycopg cannot make a datetime of) and a fractional
+    status are refused for their row alone; the rest is written back."""
+    registrations = sandbox.registrations()[:12]
+    bad = {
+        registrations[0]["omni_user_uuid"]: ("1", "infinity", "2025-10-01"),
+        registrations[1]["omni_user_uuid"]: ("1", "-infinity", "2025-10-01"),
+        registrations[2]["omni_user_uuid"]: ("1", "2025-10-01 08:00:00+00", "infinity"),
+        registrations[3]["omni_user_uuid"]: ("1.5", "2025-10-01 08:00:00+00", "2025-10-01"),
+    }
+    with psycopg.connect(postgres.url, autocommit=True) as con:
+        con.execute(
+            f'CREATE TABLE "{table}" (activity_id text, user_id text, signin_status integer, '
+            "approve_status numeric, signin_time timestamptz, approve_time date)"
+        )
+        for reg in registrations:
+            values = bad.get(reg["omni_user_uuid"], ("2.0", "2025-10-01 08:00:00+00", "2025-10-02"))
+            con.execute(
+                f'INSERT INTO "{table}" VALUES (%s, %s, 1, %s, %s, %s)',
+                [reg["target_entity_uuid"], reg["omni_user_uuid"], *values],
+            )
+    config = sandbox.config(
+        ledger_path=str(tmp_path / "ledger.duckdb"), requests_per_second=1000, max_failed_ratio=1.0
+    )
+
+    done = sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
+
+    assert "Traceback" not in done.stderr
+    told = summary(done)
+    assert told["counts"]["rejected"] == len(bad), done.stderr[-3000:]
+    assert told["counts"]["applied"] == len(registrations) - len(bad)
+    with duckdb.connect(str(tmp_path / "ledger.duckdb"), read_only=True) as con:
+        reasons = dict(
+            con.execute(
+                "SELECT omni_user_uuid, reason FROM jing_sync_log WHERE outcome = 'rejected'"
+            ).fetchall()
+        )
+    assert set(reasons) == set(bad)
+    for user, values in bad.items():
+        assert any(f"'{v}'" in reasons[user] for v in values), reasons[user]
+    held = {(r["target_entity_uuid"], r["omni_user_uuid"]): r for r in sandbox.registrations()}
+    for reg in registrations:
+        if reg["omni_user_uuid"] not in bad:
+            now = held[(reg["target_entity_uuid"], reg["omni_user_uuid"])]
+            assert now["ems_approvestatus"] == "2"
+            assert now["ems_signintimestamp"] == "2025-10-01 16:00:00"
+            assert now["ems_approvetimestamp"] == "2025-10-02 08:00:00"  # a UTC date, in +08:00
