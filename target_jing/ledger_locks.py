@@ -9,8 +9,9 @@ is gone, on any machine (a file lock could only tell that on one).
 
 Shards of different counts (2 and 4) would overlap on the same activities, so a
 shard also holds its count, shared, and refuses to start while shards of another
-count hold theirs. A short "gate" lock makes that check, and the first creation
-of the schema, one run's work at a time; no run waits for another while it holds it.
+count hold theirs. A short "gate" lock, one per schema, makes that check, and the
+first creation of the schema's tables, one run's work at a time (of any
+destination); no run waits for another while it holds it.
 
 The locks live on a psycopg connection of their own, in autocommit: DuckDB's
 postgres extension opens and closes sessions as it likes, and a session lock
@@ -61,6 +62,9 @@ class LedgerLocks:
         self._wait_seconds = wait_seconds
         self.destination = destination
         self._space = _key(schema, destination)
+        #: The gate is the schema's, not the destination's: runs of two destinations may
+        #: create the same tables at once, and PostgreSQL lets only one of them.
+        self._schema_space = _key(schema)
         self._counts = _key(schema, destination, "shard counts")
 
     def close(self) -> None:
@@ -81,11 +85,11 @@ class LedgerLocks:
     @contextmanager
     def _gate(self) -> Iterator[None]:
         """A moment that one run at a time is in: held only for short work, never for a wait."""
-        self._wait("pg_advisory_lock", self._space, _GATE, "another run is starting")
+        self._wait("pg_advisory_lock", self._schema_space, _GATE, "another run is starting")
         try:
             yield
         finally:
-            self._con.execute("SELECT pg_advisory_unlock(%s, %s)", [self._space, _GATE])
+            self._con.execute("SELECT pg_advisory_unlock(%s, %s)", [self._schema_space, _GATE])
 
     def _enter_shard(self, shard: Shard) -> None:
         self._wait(

@@ -480,3 +480,44 @@ def test_a_run_waiting_for_its_busy_shard_does_not_hold_up_the_other_shards(
     _, stderr = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, stderr[-2000:]  # it went ahead once the holder left
     assert_held(sandbox, rows)
+
+
+def test_two_destinations_write_back_at_once_through_one_postgres_ledger(
+    postgres: PostgresServer, sandbox_factory: Any, schema: str, tmp_path: Path
+) -> None:
+    """Two JING apps (two sandboxes) share one ledger schema: their locks and their
+    unfinished-run checks are per destination, so neither waits for or settles the other."""
+    runs = []
+    for name in ("a", "b"):
+        sandbox = sandbox_factory(latency_ms=100)  # each run sends for a second or more
+        rows = wanted(sandbox)
+        load(postgres, f"wanted_{schema}_{name}", rows)
+        config = _config(sandbox, postgres, schema, ledger_lock_wait_seconds=0.5)
+        command = sync_command(
+            tmp_path,
+            config,
+            "--postgres",
+            postgres.url,
+            "--table",
+            f"wanted_{schema}_{name}",
+            name=name,
+        )
+        runs.append((sandbox, rows, command))
+    children = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _, _, command in runs
+    ]
+    outputs = [child.communicate(timeout=180) for child in children]
+    for (sandbox, rows, _), child, (stdout, stderr) in zip(runs, children, outputs, strict=True):
+        assert child.returncode == 0, stderr[-2000:]
+        assert json.loads(stdout.strip().splitlines()[-1])["counts"]["applied"] == len(rows)
+        assert_held(sandbox, rows)
+    ledger = _ledger_rows(
+        postgres,
+        schema,
+        "SELECT destination, status, started_at, ended_at FROM {s}.jing_sync_runs ORDER BY 1",
+    )
+    assert [status for _, status, _, _ in ledger] == ["succeeded", "succeeded"]
+    assert len({destination for destination, _, _, _ in ledger}) == 2
+    (_, _, start_a, end_a), (_, _, start_b, end_b) = ledger
+    assert max(start_a, start_b) < min(end_a, end_b), "the two runs went one after the other"
