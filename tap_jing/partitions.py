@@ -27,10 +27,6 @@ def context_key(context: Context) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(context.items()))
 
 
-#: The keys of a stream's or partition's state that make its bookmark.
-_BOOKMARK_KEYS = ("replication_key", "replication_key_value")
-
-
 def _hold_key(context: Context | None) -> tuple[tuple[str, Any], ...] | None:
     return context_key(context) if context else None
 
@@ -51,8 +47,8 @@ class IndexedStateManager(StreamStateManager):
         self._by_context: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._indexed: list[dict[str, Any]] | None = None
         self._indexed_count = 0
-        #: The bookmarks kept where they were (`hold`), by partition (None: the stream's own).
-        self._held: dict[tuple[tuple[str, Any], ...] | None, dict[str, Any]] = {}
+        #: The partitions whose bookmark stays where it is (`hold`); None: the stream's own.
+        self._held: set[tuple[tuple[str, Any], ...] | None] = set()
 
     def hold(self, context: Context | None) -> None:
         """Keep the bookmark of `context` where it is now, until `release`.
@@ -62,26 +58,21 @@ class IndexedStateManager(StreamStateManager):
         it into pages already read, and this is seen only when the moved record comes
         again, at the end (`tap_jing.bookmarks.ShiftWatch`). So the SDK's own STATE
         messages in a listing (every 10,000 records) keep the bookmark at which the
-        listing started; the stream sets the new one when the listing ends.
+        listing started; the stream sets the new one when the listing ends, and keeps
+        it sorted (it emits no record behind the newest).
         """
-        state = self.get_context_state(context)
-        self._held[_hold_key(context)] = {k: state[k] for k in _BOOKMARK_KEYS if k in state}
+        self._held.add(_hold_key(context))
 
     def release(self, context: Context | None) -> None:
         """End the hold of `context`: records move its bookmark again."""
-        self._held.pop(_hold_key(context), None)
+        self._held.discard(_hold_key(context))
 
     def increment_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None, replication_key: str
     ) -> None:
+        if self._held and _hold_key(context) in self._held:
+            return
         super().increment_state(latest_record, context=context, replication_key=replication_key)
-        if self._held:
-            held = self._held.get(_hold_key(context))
-            if held is not None:
-                state = self.get_context_state(context)
-                for name in _BOOKMARK_KEYS:
-                    state.pop(name, None)
-                state.update(held)
 
     def get_context_state(self, context: Context | None) -> dict[str, Any]:
         if not context or self.state_partitioning_keys is not None:
