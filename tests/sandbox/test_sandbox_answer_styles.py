@@ -97,6 +97,6 @@ def test_latency_delays_answers_side_by_side_and_can_change_while_serving(
     with ThreadPoolExecutor(5) as pool:
         each = list(pool.map(one, range(5)))
     assert min(each) >= 0.2
-    assert time.monotonic() - started < 0.6
+    assert time.monotonic() - started < 0.9, "one after another they would take 1 s"
     sandbox.configure(latency_ms=0)
-    assert one(0) < 0.15
+    assert min(one(0) for _ in range(3)) < 0.15  # the best of 3: a busy machine is slow once
