@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -72,55 +71,36 @@ def run_while_moving(
     moves: list[tuple[int, str, list[str], dict[str, str]]],
 ) -> TapRun:
     """One tap run; each move `(calls, activity, user_ids, fields)` is made once the run has
-    made `calls` registration calls. Moves not made before the run ends are made after it."""
+    made `calls` registration calls. Moves not made before the run ends are made after it.
+
+    The output goes to files, not pipes: a pipe nobody reads while the moves are made
+    would fill and stop the tap."""
+    run = f"run-{time.monotonic_ns()}"
     command = [TAP, "--config", str(config_file)]
     if state is not None:
-        state_file = config_file.with_name(f"state-{time.monotonic_ns()}.json")
+        state_file = config_file.with_name(f"{run}.state.json")
         state_file.write_text(json.dumps(state))
         command += ["--state", str(state_file)]
+    out, err = config_file.with_name(f"{run}.out"), config_file.with_name(f"{run}.err")
     start = sandbox.stats()["calls"].get(REGISTRATIONS, 0)
     config = json.loads(config_file.read_text())
     pending = sorted(moves, key=lambda move: move[0])
     with (
         JingClient(ClientSettings.from_config(config)) as client,
-        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as tap,
+        out.open("w") as stdout,
+        err.open("w") as stderr,
+        subprocess.Popen(command, stdout=stdout, stderr=stderr) as tap,
     ):
-        stdout_reader = _Collector(tap)
         while pending and tap.poll() is None:
             made = sandbox.stats()["calls"].get(REGISTRATIONS, 0) - start
             while pending and pending[0][0] <= made:
                 _, activity, user_ids, fields = pending.pop(0)
                 client.update_user_status(activity, user_ids, fields)
             time.sleep(0.005)
-        stdout, stderr = stdout_reader.finish(timeout=120)
+        tap.wait(timeout=120)
         for _, activity, user_ids, fields in pending:
             client.update_user_status(activity, user_ids, fields)
-    return parse_messages(TapRun(tap.returncode, stdout, stderr))
-
-
-class _Collector:
-    """Reads a process's output on threads, so that a chatty run never blocks on its pipe."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self._process = process
-        self._out: list[str] = []
-        self._err: list[str] = []
-        self._threads = [
-            threading.Thread(target=self._drain, args=(process.stdout, self._out), daemon=True),
-            threading.Thread(target=self._drain, args=(process.stderr, self._err), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _drain(stream: Any, into: list[str]) -> None:
-        into.extend(stream)
-
-    def finish(self, timeout: float) -> tuple[str, str]:
-        self._process.wait(timeout=timeout)
-        for thread in self._threads:
-            thread.join(timeout)
-        return "".join(self._out), "".join(self._err)
+    return parse_messages(TapRun(tap.returncode, out.read_text(), err.read_text()))
 
 
 def test_registrations_moving_while_pages_answer_out_of_order_are_all_read(
