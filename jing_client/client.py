@@ -33,6 +33,7 @@ from jing_client.errors import (
     JingBadRequest,
     JingConfigError,
     JingError,
+    JingHeldOff,
     JingMalformedResponse,
     JingNotFound,
     JingPermissionError,
@@ -79,6 +80,7 @@ class JingClient:
         self._retry = RetryPolicy(
             max_attempts=settings.max_attempts,
             max_retry_seconds=settings.max_retry_seconds,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
             backoff_base_seconds=settings.backoff_base_seconds,
             backoff_max_seconds=settings.backoff_max_seconds,
         )
@@ -86,6 +88,8 @@ class JingClient:
         self._counts_lock = threading.Lock()
         self._counts = {"calls": 0, "retries": 0, "throttled": 0}
         self._by_path: dict[str, dict[str, int]] = {}
+        # Until when (time.monotonic) the API asked for a rest longer than we wait.
+        self._held_off_until = float("-inf")
 
     # -- public interface -------------------------------------------------------------
 
@@ -217,6 +221,7 @@ class JingClient:
 
     def _exchange(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Envelope:
         """One paced HTTP POST, turned into an `Envelope` or a typed error."""
+        self._refuse_while_held_off(path)
         with self._throttle.slot() as slot_start:
             self._count("calls", path)
             started = time.perf_counter()
@@ -228,14 +233,44 @@ class JingClient:
             )
         except JingRateLimited as error:
             self._count("throttled", path)
-            self._throttle.slow_down(slot_start, error.retry_after)
             self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
-            raise
+            if not self._retry.past_retry_after_cap(error):
+                self._throttle.slow_down(slot_start, error.retry_after)
+                raise
+            self._throttle.slow_down(slot_start)
+            raise self._hold_off(error) from None
         except JingError as error:
             self._log_call(path, error.http_status, error.code, error.request_id, elapsed_ms)
             raise
         self._log_call(path, status, envelope.code, envelope.request_id, elapsed_ms)
         return envelope
+
+    def _hold_off(self, error: JingRateLimited) -> JingRateLimited:
+        """Make no call until the server's wait is over; the error that says so, for this call."""
+        wait = float(error.retry_after or 0.0)
+        with self._counts_lock:
+            self._held_off_until = max(self._held_off_until, time.monotonic() + wait)
+        cap = self.settings.max_retry_after_seconds
+        return JingRateLimited(
+            f"throttled, and asked to wait {wait:g}s (Retry-After), past "
+            f"max_retry_after_seconds={cap:g}: not retried, and no call is made until then",
+            retry_after=error.retry_after,
+            path=error.path,
+            http_status=error.http_status,
+            code=error.code,
+            msg=error.msg,
+            request_id=error.request_id,
+        )
+
+    def _refuse_while_held_off(self, path: str) -> None:
+        """Fail a call at once, unsent, while a wait past `max_retry_after_seconds` lasts."""
+        remaining = self._held_off_until - time.monotonic()
+        if remaining > 0:
+            raise JingHeldOff(
+                f"not sent: the API asked for a wait past max_retry_after_seconds="
+                f"{self.settings.max_retry_after_seconds:g}, and {remaining:.0f}s of it remain",
+                path=path,
+            )
 
     def _send(
         self, path: str, body: dict[str, Any], headers: dict[str, str]

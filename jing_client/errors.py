@@ -88,6 +88,14 @@ class JingUnreachable(JingTransientError):
     """
 
 
+class JingHeldOff(JingUnreachable):
+    """Not sent: the API asked for a wait past `max_retry_after_seconds`, and it is not over.
+
+    Calling before then only earns another refusal, so the call fails at once, as
+    retryable: it cannot have taken effect.
+    """
+
+
 class JingTimeout(JingTransientError):
     """No answer came in `read_timeout`: the request went out and may have taken effect."""
 

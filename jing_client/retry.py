@@ -7,8 +7,12 @@ backoff with full jitter (a random wait between 0 and `base * 2**(attempt-1)`,
 capped at `backoff_max_seconds`), so that many threads that failed together do
 not come back together. When the server says how long to wait (`Retry-After`),
 the wait is at least that long (a `Retry-After: 0` still gets the backoff, so
-that a busy server is not asked again at once). Both the number of attempts and the total time are
-bounded; the last error is raised when either runs out.
+that a busy server is not asked again at once), unless that is longer than
+`max_retry_after_seconds`: such a call is not retried at all (`past_retry_after_cap`),
+since a server that asks for a day's rest would otherwise hold the run for a day;
+nor is a call the client held back for that rest (`JingHeldOff`).
+Both the number of attempts and the total time are bounded; the last error is raised
+when either runs out.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from jing_client.errors import JingRateLimited, JingTransientError
+from jing_client.errors import JingHeldOff, JingRateLimited, JingTransientError
 
 T = TypeVar("T")
 
@@ -34,6 +38,7 @@ class RetryPolicy:
         *,
         max_attempts: int,
         max_retry_seconds: float,
+        max_retry_after_seconds: float,
         backoff_base_seconds: float,
         backoff_max_seconds: float,
         clock: Callable[[], float] = time.monotonic,
@@ -42,6 +47,7 @@ class RetryPolicy:
     ) -> None:
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds
+        self.max_retry_after_seconds = max_retry_after_seconds
         self.backoff_base_seconds = backoff_base_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self._clock = clock
@@ -56,6 +62,14 @@ class RetryPolicy:
             return max(error.retry_after, backoff)
         return backoff
 
+    def past_retry_after_cap(self, error: JingTransientError) -> bool:
+        """Whether the server asked for a longer wait than this policy will ever make."""
+        return (
+            isinstance(error, JingRateLimited)
+            and error.retry_after is not None
+            and error.retry_after > self.max_retry_after_seconds
+        )
+
     def run(self, attempt_call: Callable[[], T], on_retry: OnRetry | None = None) -> T:
         """Call `attempt_call` until it returns, a non-transient error, or a bound is reached."""
         started = self._clock()
@@ -64,7 +78,11 @@ class RetryPolicy:
             try:
                 return attempt_call()
             except JingTransientError as error:
-                if attempt >= self.max_attempts:
+                if (
+                    attempt >= self.max_attempts
+                    or self.past_retry_after_cap(error)
+                    or isinstance(error, JingHeldOff)
+                ):
                     raise
                 wait = self.wait_after(attempt, error)
                 if self._clock() - started + wait > self.max_retry_seconds:

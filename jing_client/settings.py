@@ -151,6 +151,15 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
         exclusive_minimum=0,
     ),
     Setting(
+        "max_retry_after_seconds",
+        "number",
+        "The longest wait a throttling answer's Retry-After may impose. A longer one is "
+        "not waited for: that call fails as retryable, and no call is made until the "
+        "server's wait is over (the target leaves those rows pending).",
+        default=300.0,
+        minimum=0,
+    ),
+    Setting(
         "backoff_base_seconds",
         "number",
         "First backoff wait; doubles per attempt, with jitter.",
@@ -259,6 +268,7 @@ class ClientSettings:
     read_timeout: float = _default("read_timeout")
     max_attempts: int = _default("max_attempts")
     max_retry_seconds: float = _default("max_retry_seconds")
+    max_retry_after_seconds: float = _default("max_retry_after_seconds")
     backoff_base_seconds: float = _default("backoff_base_seconds")
     backoff_max_seconds: float = _default("backoff_max_seconds")
     token_refresh_margin_seconds: float = _default("token_refresh_margin_seconds")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jing_client import JingBadRequest, JingRateLimited, JingTransientError
+from jing_client import JingBadRequest, JingHeldOff, JingRateLimited, JingTransientError
 from jing_client.retry import RetryPolicy
 from jing_client.throttle import FLOOR_FRACTION, RECOVERY_SECONDS, Throttle
 
@@ -85,6 +85,7 @@ def _policy(clock: FakeClock, **overrides: float) -> RetryPolicy:
     values = {
         "max_attempts": 5,
         "max_retry_seconds": 100.0,
+        "max_retry_after_seconds": 50.0,
         "backoff_base_seconds": 1.0,
         "backoff_max_seconds": 4.0,
         **overrides,
@@ -92,6 +93,7 @@ def _policy(clock: FakeClock, **overrides: float) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=int(values["max_attempts"]),
         max_retry_seconds=values["max_retry_seconds"],
+        max_retry_after_seconds=values["max_retry_after_seconds"],
         backoff_base_seconds=values["backoff_base_seconds"],
         backoff_max_seconds=values["backoff_max_seconds"],
         clock=clock,
@@ -159,4 +161,45 @@ def test_bad_requests_are_not_retried() -> None:
 
     with pytest.raises(JingBadRequest):
         _policy(clock).run(refused)
+    assert calls == [1] and clock.sleeps == []
+
+
+@pytest.mark.parametrize("retry_after", [50.5, 3600, 86400])
+def test_a_retry_after_past_the_cap_is_not_waited_for(retry_after: float) -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def throttled() -> None:
+        calls.append(1)
+        raise JingRateLimited("busy", retry_after=retry_after)
+
+    with pytest.raises(JingRateLimited):
+        _policy(clock, max_retry_seconds=1e6).run(throttled)
+    assert calls == [1] and clock.sleeps == []
+
+
+def test_a_retry_after_at_the_cap_is_waited_for() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def throttled_once() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise JingRateLimited("busy", retry_after=50)
+        return "ok"
+
+    assert _policy(clock).run(throttled_once) == "ok"
+    assert clock.sleeps == [50]
+
+
+def test_a_call_held_off_is_not_retried() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def held_off() -> None:
+        calls.append(1)
+        raise JingHeldOff("not sent")
+
+    with pytest.raises(JingHeldOff):
+        _policy(clock).run(held_off)
     assert calls == [1] and clock.sleeps == []

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from client_helpers import path_calls
 
-from jing_client import JingMalformedResponse, JingRateLimited, JingTransientError
+from jing_client import JingHeldOff, JingMalformedResponse, JingRateLimited, JingTransientError
 from jing_client.client import EXCERPT_CHARS, JingClient
 from jing_client.settings import Paths
 from jing_sandbox.process import SandboxProcess
@@ -110,3 +110,33 @@ def test_malformed_bodies_raise_after_bounded_retries(
     assert "empty body" in text
     assert "excerpt='<html>" in text
     assert "excerpt='{" in text  # JSON cut short, with the full length announced or not
+
+
+def test_a_retry_after_past_the_cap_fails_at_once_and_holds_later_calls_unsent(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox.configure(throttle_http_ratio=1.0, retry_after=86400)
+    sandbox.faults(path=PATHS.activity_list, throttle=1.0)
+    client = client_factory(sandbox, max_attempts=8, max_retry_after_seconds=30)
+    started = time.monotonic()
+    with pytest.raises(JingRateLimited) as caught:
+        client.call(PATHS.activity_list, PAGE)
+    assert "max_retry_after_seconds=30" in str(caught.value)
+    for _ in range(3):  # the server asked for a day: later calls are not made at all
+        with pytest.raises(JingHeldOff):
+            client.call(PATHS.activity_list, PAGE)
+    assert time.monotonic() - started < 5
+    assert path_calls(sandbox, PATHS.activity_list) == 1
+
+
+def test_a_retry_after_within_the_cap_still_holds_every_start(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    sandbox.configure(throttle_http_ratio=1.0, retry_after=1)
+    sandbox.faults(path=PATHS.activity_list, throttle=1.0)
+    client = client_factory(sandbox, max_attempts=2, max_retry_after_seconds=1)
+    started = time.monotonic()
+    with pytest.raises(JingRateLimited):
+        client.call(PATHS.activity_list, PAGE)
+    assert time.monotonic() - started >= 1.0
+    assert path_calls(sandbox, PATHS.activity_list) == 2

@@ -1,0 +1,257 @@
+"""The fault classes of issue 19: each fault a user can meet must end clean.
+
+Clean means: the documented exit code, no Python traceback in any output, no
+secret (in any spelling) in any output, log or ledger table, and the rest of the
+run's work done (no wrong final state in JING). Each scenario runs the real
+commands (`target-jing`, `tap-jing`) as child processes against a sandbox of
+its own, keeps every output in its folder of the workdir, and says what it saw;
+the leak hunt then searches that folder for the scenario's secrets.
+`make chaos` prints the table; `tests/reliability/test_reliability_fault_classes.py`
+runs each scenario as a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench.leak_hunt import hunt
+from jing_sandbox.process import SandboxProcess
+from jing_singer import exit_codes
+
+BIN = Path(sys.executable).parent
+TRACEBACK = "Traceback (most recent call last)"
+BATCH_PATH = "/v1/activity/update/userStatus/batch"
+#: Small and quick: the class of fault matters here, not the volume.
+SANDBOX = {"activities": 6, "users": 200, "registrations": 600, "rate_limit": 10_000}
+#: Commands that hang are the fault: none may take longer than this.
+COMMAND_TIMEOUT = 120.0
+
+
+@dataclass
+class Ran:
+    """One command's end: its exit code and everything it printed."""
+
+    code: int | None
+    output: str
+    seconds: float
+
+
+@dataclass
+class FaultKit:
+    """A scenario's folder, its private config folder and the secrets to hunt for."""
+
+    workdir: Path
+    private: Path
+    secrets: set[str] = field(default_factory=set)
+    ran: list[Ran] = field(default_factory=list)
+
+    def config(self, name: str, config: dict[str, Any]) -> Path:
+        """Write a config (it holds secrets) outside the hunted folder."""
+        self.private.mkdir(parents=True, exist_ok=True)
+        path = self.private / name
+        path.write_text(json.dumps(config))
+        return path
+
+    def command(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> Ran:
+        """Run `argv` (its first word a console script of this venv); keep what it printed."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        out_path = self.workdir / f"{name}.out"
+        started = time.monotonic()
+        with out_path.open("w", encoding="utf-8") as out:
+            try:
+                done = subprocess.run(
+                    [str(BIN / argv[0]), *argv[1:]],
+                    input=stdin,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env={**os.environ, **(env or {})},
+                    timeout=timeout,
+                )
+                code: int | None = done.returncode
+            except subprocess.TimeoutExpired:
+                code = None
+        ran = Ran(code, out_path.read_text(encoding="utf-8"), time.monotonic() - started)
+        self.ran.append(ran)
+        return ran
+
+    def keep_secrets(self, sandbox: SandboxProcess) -> None:
+        self.secrets.add(sandbox.app_secret)
+        for values in sandbox.tokens().values():
+            self.secrets.update(values)
+
+
+@dataclass
+class FaultResult:
+    """What one fault scenario did; `problems` lists every rule it broke."""
+
+    scenario: str
+    expected: str
+    exits: list[int | None] = field(default_factory=list)
+    tracebacks: int = 0
+    secret_hits: int = 0
+    wrong: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and not self.tracebacks and not self.secret_hits and not self.wrong
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault class: `run` does it and checks what only it can check (into `problems`)."""
+
+    name: str
+    expected: str
+    run: Callable[[FaultKit, list[str]], int]
+
+
+def run_fault(fault: Fault, workdir: Path, private: Path) -> FaultResult:
+    """Run one scenario in `workdir`, then count tracebacks and hunt for its secrets."""
+    kit = FaultKit(workdir=workdir, private=private)
+    problems: list[str] = []
+    started = time.monotonic()
+    wrong = fault.run(kit, problems)
+    leaks = hunt([workdir], kit.secrets)
+    return FaultResult(
+        scenario=fault.name,
+        expected=fault.expected,
+        exits=[r.code for r in kit.ran],
+        tracebacks=sum(r.output.count(TRACEBACK) for r in kit.ran),
+        secret_hits=len(leaks.hits),
+        wrong=wrong,
+        seconds=time.monotonic() - started,
+        problems=problems,
+    )
+
+
+# -- shared steps ------------------------------------------------------------------------
+
+
+def decisions(sandbox: SandboxProcess, path: Path, status: str = "1") -> int:
+    """A DuckDB warehouse with `decisions`: one approval wish per registration."""
+    rows = [(r["target_entity_uuid"], r["omni_user_uuid"], status) for r in sandbox.registrations()]
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE OR REPLACE TABLE decisions "
+            "(activity_id VARCHAR, user_id VARCHAR, approve_status VARCHAR)"
+        )
+        con.executemany("INSERT INTO decisions VALUES (?, ?, ?)", rows)
+    return len(rows)
+
+
+def expect_exit(problems: list[str], ran: Ran, wanted: int, what: str) -> None:
+    if ran.code is None:
+        problems.append(f"{what}: still running after {COMMAND_TIMEOUT:.0f} s (killed)")
+    elif ran.code != wanted:
+        problems.append(f"{what}: exit {ran.code}, not {wanted}")
+
+
+def not_holding(sandbox: SandboxProcess, status: str, activities: set[str] | None = None) -> int:
+    """Registrations (of `activities`, default all) whose approval is not `status`."""
+    return sum(
+        1
+        for r in sandbox.registrations()
+        if (activities is None or r["target_entity_uuid"] in activities)
+        and r["ems_approvestatus"] != status
+    )
+
+
+def holdings(sandbox: SandboxProcess) -> dict[tuple[str, str], tuple[str, str]]:
+    """What JING holds: (activity, user) -> (approval, sign-in)."""
+    return {
+        (r["target_entity_uuid"], r["omni_user_uuid"]): (
+            r["ems_approvestatus"],
+            r["ems_signinstatus"],
+        )
+        for r in sandbox.registrations()
+    }
+
+
+def changed(before: dict[Any, Any], after: dict[Any, Any]) -> int:
+    return sum(1 for key, value in after.items() if before.get(key) != value)
+
+
+def pending_rows(ledger: Path) -> dict[str, int]:
+    with duckdb.connect(str(ledger), read_only=True) as con:
+        return dict(
+            con.execute("SELECT state, count(*) FROM jing_pending GROUP BY state").fetchall()
+        )
+
+
+# -- the scenarios -------------------------------------------------------------------------
+
+
+def retry_after_ceiling(kit: FaultKit, problems: list[str]) -> int:
+    """429 with Retry-After: 86400 on every call: both connectors stop within the cap."""
+    fast = {"max_concurrency": 2, "max_retry_after_seconds": 30, "backoff_max_seconds": 0.2}
+    with SandboxProcess(**SANDBOX, retry_after=86400, throttle_http_ratio=1.0) as sandbox:
+        warehouse = kit.workdir / "warehouse.duckdb"
+        kit.workdir.mkdir(parents=True, exist_ok=True)
+        rows = decisions(sandbox, warehouse)
+        before = holdings(sandbox)
+        ledger = kit.workdir / "ledger.duckdb"
+        config = kit.config("target.json", sandbox.config(ledger_path=str(ledger), **fast))
+        sandbox.faults(path=BATCH_PATH, throttle=1.0)
+        sync = ["target-jing", "sync", "--config", str(config)]
+        ran = kit.command("sync", [*sync, "--duckdb", str(warehouse), "--table", "decisions"])
+        expect_exit(problems, ran, exit_codes.API_UNREACHABLE, "target-jing sync")
+        if ran.code is not None and "max_retry_after_seconds" not in ran.output:
+            problems.append("target-jing sync does not say the wait passed the cap")
+        if ran.code is not None and sum(pending_rows(ledger).values()) != rows:
+            problems.append(f"not every row stayed pending: {pending_rows(ledger)}")
+
+        sandbox.faults(path="/v1/activity/list", throttle=1.0)
+        tap_config = kit.config("tap.json", sandbox.config(**fast))
+        ran = kit.command("tap", ["tap-jing", "--config", str(tap_config)])
+        expect_exit(problems, ran, exit_codes.API_UNREACHABLE, "tap-jing")
+        if ran.code is not None and "max_retry_after_seconds" not in ran.output:
+            problems.append("tap-jing does not say the wait passed the cap")
+        kit.keep_secrets(sandbox)
+        return changed(before, holdings(sandbox))  # every call was refused: nothing changes
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "F1. Retry-After: 86400 on every call",
+        "4 (target: rows pending; tap: a clear message)",
+        retry_after_ceiling,
+    ),
+)
+
+
+def markdown(results: Sequence[FaultResult]) -> str:
+    """The fault-class table of docs/RELIABILITY.md."""
+    lines = [
+        "| fault class | expected exit | exits | tracebacks | secret hits | wrong final state "
+        "| seconds | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        exits = ", ".join("hung" if code is None else str(code) for code in r.exits)
+        verdict = "ok" if r.passed else "BROKEN: " + "; ".join(r.problems)
+        lines.append(
+            f"| {r.scenario} | {r.expected} | {exits} | {r.tracebacks} | {r.secret_hits} "
+            f"| {r.wrong} | {r.seconds:.1f} | {verdict} |"
+        )
+    return "\n".join(lines)
