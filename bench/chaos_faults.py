@@ -231,11 +231,65 @@ def retry_after_ceiling(kit: FaultKit, problems: list[str]) -> int:
         return changed(before, holdings(sandbox))  # every call was refused: nothing changes
 
 
+#: An activity id of JING's shape that no sandbox has: an activity deleted since.
+DELETED_ACTIVITY = "etAJARbcPwUwnsgfr66BVJ"
+
+
+def deleted_activity(kit: FaultKit, problems: list[str]) -> int:
+    """Rows of a deleted activity, with read_back and with observed_state: they end
+    `permanent` (40400) and every other activity is written, in this run and the next."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    wrong = 0
+    with SandboxProcess(**SANDBOX) as sandbox:
+        warehouse = kit.workdir / "warehouse.duckdb"
+        decisions(sandbox, warehouse)
+        gone = [(DELETED_ACTIVITY, r["omni_user_uuid"], "1") for r in sandbox.registrations()[:30]]
+        with duckdb.connect(str(warehouse)) as con:
+            con.executemany("INSERT INTO decisions VALUES (?, ?, ?)", gone)
+            con.execute(
+                "CREATE TABLE observed AS SELECT target_entity_uuid, omni_user_uuid, "
+                "ems_approvestatus, ems_signinstatus, NULL::TIMESTAMPTZ AS ems_approvetimestamp, "
+                "NULL::TIMESTAMPTZ AS ems_signintimestamp, NULL::TIMESTAMPTZ AS updated_time "
+                "FROM read_json_auto(?)",
+                [str(_registrations_file(kit, sandbox))],
+            )
+        for how, extra in (
+            ("read_back", {"read_back": True}),
+            ("observed_state", {"observed_state": "observed"}),
+        ):
+            sandbox.reset(data=True)
+            ledger = kit.workdir / f"ledger-{how}.duckdb"
+            config = kit.config(
+                f"{how}.json",
+                sandbox.config(ledger_path=str(ledger), max_failed_ratio=0.1, **extra),
+            )
+            sync = ["target-jing", "sync", "--config", str(config), "--duckdb", str(warehouse)]
+            for attempt in (1, 2):
+                ran = kit.command(f"sync-{how}-{attempt}", [*sync, "--table", "decisions"])
+                expect_exit(problems, ran, exit_codes.OK, f"{how}, run {attempt}")
+            if ran.code is not None and pending_rows(ledger) != {"permanent": len(gone)}:
+                problems.append(f"{how}: pending rows {pending_rows(ledger)}, not 30 permanent")
+            wrong += not_holding(sandbox, "1")
+        kit.keep_secrets(sandbox)
+    return wrong
+
+
+def _registrations_file(kit: FaultKit, sandbox: SandboxProcess) -> Path:
+    path = kit.workdir / "registrations.json"
+    path.write_text(json.dumps(sandbox.registrations()))
+    return path
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
         "4 (target: rows pending; tap: a clear message)",
         retry_after_ceiling,
+    ),
+    Fault(
+        "F2. a deleted activity (40400) among others, with read_back and observed_state",
+        "0 (its rows permanent, the others written)",
+        deleted_activity,
     ),
 )
 

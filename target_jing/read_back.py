@@ -4,20 +4,25 @@ Before planning, the input's activities are read, so that a row JING already
 holds is `unchanged` (whatever the ledger remembers) and one changed in JING by
 someone else is sent again. After a call whose answer was lost, its activity is
 read again to settle each row without a blind resend. Each read costs one list
-call per 100 registrations of the activity.
+call per 100 registrations of the activity. An activity that JING no longer has
+(40400) is left out of what is observed, so it cannot stop the others: its rows
+go on to be sent, and the update's own 40400 makes them `permanent`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import pyarrow as pa
 
-from jing_client import JingClient
+from jing_client import JingClient, JingNotFound
 from jing_client.times import echoed_time
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
+
+logger = logging.getLogger("target-jing")
 
 #: Columns of what `observations` returns, as `Ledger.add_observed` takes them.
 OBSERVED_SCHEMA = pa.schema(
@@ -76,7 +81,11 @@ class ReadBack:
         """What JING holds for every registration of these activities, read now."""
         rows = []
         for entity_uuid in entity_uuids:
-            held, _ = self.registrations(entity_uuid)
+            try:
+                held, _ = self.registrations(entity_uuid)
+            except JingNotFound as error:
+                logger.warning("activity %s not read back: %s", entity_uuid, error)
+                continue
             at = datetime.now(UTC)
             rows.extend(
                 {"entity_uuid": entity_uuid, "omni_user_uuid": user, **values, "observed_at": at}
