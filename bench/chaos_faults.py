@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ import duckdb
 from bench.leak_hunt import hunt
 from jing_sandbox.process import SandboxProcess
 from jing_singer import exit_codes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pg_server import DATABASE, PASSWORD, PostgresServer  # the tests' server
 
 BIN = Path(sys.executable).parent
 TRACEBACK = "Traceback (most recent call last)"
@@ -92,6 +96,42 @@ class FaultKit:
         ran = Ran(code, out_path.read_text(encoding="utf-8"), time.monotonic() - started)
         self.ran.append(ran)
         return ran
+
+    def start(
+        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[str], Path]:
+        """Start `argv` in the background; `finish` waits for it and keeps what it printed."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        out_path = self.workdir / f"{name}.out"
+        with out_path.open("w", encoding="utf-8") as out:
+            child = subprocess.Popen(
+                [str(BIN / argv[0]), *argv[1:]],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
+        return child, out_path
+
+    def finish(self, started: tuple[subprocess.Popen[str], Path]) -> Ran:
+        child, out_path = started
+        begun = time.monotonic()
+        try:
+            code: int | None = child.wait(timeout=COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            code = None
+        ran = Ran(code, out_path.read_text(encoding="utf-8"), time.monotonic() - begun)
+        self.ran.append(ran)
+        return ran
+
+    def postgres(self) -> PostgresServer:
+        """A PostgreSQL server of this scenario's own (its password is hunted for)."""
+        # Not under pytest's folder: the `postgres` user cannot enter that one.
+        server = PostgresServer.start(Path(tempfile.mkdtemp(prefix="jing-fault-pg-")))
+        self.secrets.add(PASSWORD)
+        return server
 
     def keep_secrets(self, sandbox: SandboxProcess) -> None:
         self.secrets.add(sandbox.app_secret)
@@ -280,6 +320,56 @@ def _registrations_file(kit: FaultKit, sandbox: SandboxProcess) -> Path:
     return path
 
 
+def shards_find_a_dead_run(kit: FaultKit, problems: list[str]) -> int:
+    """A run killed while sending on a PostgreSQL ledger; four shards then start at once.
+
+    Exactly one of them settles the dead run, none fails, and all of them send.
+    """
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    server = kit.postgres()
+    try:
+        with SandboxProcess(**SANDBOX, latency_ms=200, max_in_flight=50) as sandbox:
+            warehouse = kit.workdir / "warehouse.duckdb"
+            decisions(sandbox, warehouse, status="2")
+            config = kit.config(
+                "config.json",
+                sandbox.config(ledger_url=server.url, ledger_schema="ledger", max_concurrency=2),
+            )
+            sync = ["target-jing", "sync", "--config", str(config), "--duckdb", str(warehouse)]
+            dying = kit.start("killed", [*sync, "--table", "decisions"])
+            _wait_for_calls(sandbox, 2)
+            dying[0].kill()
+            kit.finish(dying)
+            kit.ran.pop()  # killed on purpose: its exit code is not a finding
+            sandbox.configure(latency_ms=0)
+            shards = [
+                kit.start(f"shard-{k}", [*sync, "--table", "decisions", "--shard", f"{k}/4"])
+                for k in range(1, 5)
+            ]
+            for k, started in enumerate(shards, 1):
+                ran = kit.finish(started)
+                expect_exit(problems, ran, exit_codes.OK, f"shard {k}/4")
+            settled = server.sql(
+                DATABASE,
+                "SELECT count(*) FROM ledger.jing_sync_runs WHERE status = 'aborted'",
+            ).strip()
+            if settled != "1":
+                problems.append(f"{settled} aborted runs, not the one killed")
+            kit.keep_secrets(sandbox)
+            return not_holding(sandbox, "2")
+    finally:
+        server.stop()
+
+
+def _wait_for_calls(sandbox: SandboxProcess, calls: int) -> None:
+    """Until the sandbox has seen `calls` update calls (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sandbox.stats()["calls"].get(BATCH_PATH, 0) >= calls:
+            return
+        time.sleep(0.05)
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -290,6 +380,11 @@ FAULTS: tuple[Fault, ...] = (
         "F2. a deleted activity (40400) among others, with read_back and observed_state",
         "0 (its rows permanent, the others written)",
         deleted_activity,
+    ),
+    Fault(
+        "F3. four shards start together and find one dead run (PostgreSQL ledger)",
+        "0 (one settles it, all send)",
+        shards_find_a_dead_run,
     ),
 )
 

@@ -722,7 +722,14 @@ class Ledger:
         the destination shared), those of another count (it holds its count), those
         of its own shard, and those of shards whose lock it can take: it holds those
         locks while the block settles their runs, so no new run of theirs starts.
+        On PostgreSQL one run at a time is in the block (`LedgerLocks.settling`),
+        and it looks for dead runs once inside: a run that the one before settled
+        is not settled twice.
         """
+        with nullcontext() if self._locks is None else self._locks.settling():
+            yield from self._dead_runs(but)
+
+    def _dead_runs(self, but: str) -> Iterator[list[tuple[str, str]]]:
         rows = self.con.execute(
             "SELECT run_id, mode, shard FROM jing_sync_runs WHERE status = 'running' "
             "AND run_id <> ? AND destination IS NOT DISTINCT FROM ? ORDER BY started_at",

@@ -22,6 +22,7 @@ ledger's schema and destination (`pg_locks` shows them as classid and objid).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,7 +34,9 @@ from target_jing.postgres_source import connect
 from target_jing.shards import Shard
 from target_jing.sources import SourceError
 
-_DESTINATION, _GATE = 0, 1
+_DESTINATION, _GATE, _SETTLE = 0, 1, 2
+#: How often a run waiting to settle dead runs looks whether its turn has come.
+SETTLE_POLL_SECONDS = 0.1
 #: The server's TCP keepalive for the lock session: idle seconds, then probes and their gap.
 KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
@@ -122,6 +125,23 @@ class LedgerLocks:
             shard.index,
             f"another run of shard {shard} is writing back",
         )
+
+    @contextmanager
+    def settling(self) -> Iterator[None]:
+        """One run at a time looks for the destination's dead runs and settles them.
+
+        Shards that start together find the same dead run; settled by two at once,
+        PostgreSQL refuses the second ("could not serialize access"). The others
+        wait their turn, however long the holder takes (it is a live run doing
+        finite work, and its death frees the lock), then find the run settled.
+        """
+        key = [self._space, _SETTLE]
+        while not self._con.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]:
+            time.sleep(SETTLE_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            self._con.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
     def holds_alone(self, shard: Shard) -> bool:
         """Take shard `shard`'s lock if no run holds it (its last run is dead); keep it."""

@@ -492,7 +492,9 @@ def test_two_destinations_write_back_at_once_through_one_postgres_ledger(
         sandbox = sandbox_factory(latency_ms=100)  # each run sends for a second or more
         rows = wanted(sandbox)
         load(postgres, f"wanted_{schema}_{name}", rows)
-        config = _config(sandbox, postgres, schema, ledger_lock_wait_seconds=0.5)
+        # The gate (the schema's first creation) may take seconds on a busy machine; that
+        # neither run waited for the other's destination is what the overlap below shows.
+        config = _config(sandbox, postgres, schema, ledger_lock_wait_seconds=30)
         command = sync_command(
             tmp_path,
             config,
