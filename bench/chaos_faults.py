@@ -188,6 +188,9 @@ def run_fault(fault: Fault, workdir: Path, private: Path) -> FaultResult:
 # -- shared steps ------------------------------------------------------------------------
 
 
+DECISION_COLUMNS = ("activity_id", "user_id", "approve_status")
+
+
 def decisions(sandbox: SandboxProcess, path: Path, status: str = "1") -> int:
     """A DuckDB warehouse with `decisions`: one approval wish per registration."""
     rows = [(r["target_entity_uuid"], r["omni_user_uuid"], status) for r in sandbox.registrations()]
@@ -370,6 +373,102 @@ def _wait_for_calls(sandbox: SandboxProcess, calls: int) -> None:
         time.sleep(0.05)
 
 
+def ledger_file_faults(kit: FaultKit, problems: list[str]) -> int:
+    """A damaged ledger file, ledger tables of another shape, and (as root, on a 40 kB
+    tmpfs) a full disk: each one line and exit 2 or 4, and a good ledger goes on after."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    with SandboxProcess(**SANDBOX) as sandbox:
+        warehouse = kit.workdir / "warehouse.duckdb"
+        decisions(sandbox, warehouse)
+        good = kit.workdir / "good.duckdb"
+
+        def sync(name: str, ledger: Path) -> Ran:
+            config = kit.config(f"{name}.json", sandbox.config(ledger_path=str(ledger)))
+            return kit.command(
+                name,
+                [
+                    *("target-jing", "sync", "--config", str(config), "--duckdb", str(warehouse)),
+                    *("--table", "decisions"),
+                ],
+            )
+
+        expect_exit(problems, sync("good", good), exit_codes.OK, "a good ledger")
+        damaged = kit.workdir / "damaged.duckdb"
+        data = bytearray(good.read_bytes())
+        for i in range(4096, len(data), 89):
+            data[i] ^= 0xFF
+        damaged.write_bytes(bytes(data))
+        ran = sync("damaged", damaged)
+        expect_exit(problems, ran, exit_codes.BAD_INPUT, "a damaged ledger")
+        if ran.code is not None and "damaged" not in ran.output:
+            problems.append("a damaged ledger is not called damaged")
+        for name, statement in (
+            ("foreign", "CREATE TABLE jing_pending (note VARCHAR)"),
+            ("edited", None),
+        ):
+            ledger = kit.workdir / f"{name}.duckdb"
+            if statement is None:
+                ledger.write_bytes(good.read_bytes())
+                statement = "ALTER TABLE jing_sync_log DROP COLUMN reason"
+            with duckdb.connect(str(ledger)) as con:
+                con.execute(statement)
+            ran = sync(name, ledger)
+            expect_exit(problems, ran, exit_codes.BAD_INPUT, f"a ledger table {name}")
+            if ran.code is not None and "not a target-jing ledger table" not in ran.output:
+                problems.append(f"{name}: the message does not name the table's shape")
+        if os.geteuid() == 0 and sys.platform.startswith("linux"):
+            tiny = kit.private / "tiny"
+            tiny.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(tiny)], check=True
+            )
+            try:
+                ran = sync("disk-full", tiny / "ledger.duckdb")
+            finally:
+                subprocess.run(["umount", "-l", str(tiny)], check=False)
+            expect_exit(problems, ran, exit_codes.API_UNREACHABLE, "a full disk")
+            if ran.code is not None and "disk is full" not in ran.output:
+                problems.append("a full disk is not called full")
+        ran = sync("good-again", good)
+        expect_exit(problems, ran, exit_codes.OK, "the good ledger after the faults")
+        kit.keep_secrets(sandbox)
+        return not_holding(sandbox, "1")
+
+
+def singer_line_faults(kit: FaultKit, problems: list[str]) -> int:
+    """A RECORD before its SCHEMA, an unknown message type, a line that is not JSON:
+    exit 2, naming the line."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    schema = json.dumps(
+        {
+            "type": "SCHEMA",
+            "stream": "decisions",
+            "schema": {"properties": {c: {"type": "string"} for c in DECISION_COLUMNS}},
+            "key_properties": [],
+        }
+    )
+    record = json.dumps(
+        {"type": "RECORD", "stream": "decisions", "record": dict.fromkeys(DECISION_COLUMNS, "x")}
+    )
+    with SandboxProcess(**SANDBOX) as sandbox:
+        config = kit.config(
+            "target.json", sandbox.config(ledger_path=str(kit.workdir / "ledger.duckdb"))
+        )
+        for name, lines, line in (
+            ("record-before-schema", [record], 1),
+            ("unknown-type", [schema, '{"type": "WHATEVER", "stream": "decisions"}'], 2),
+            ("not-json", [schema, record, "{oops"], 3),
+        ):
+            ran = kit.command(
+                name, ["target-jing", "--config", str(config)], stdin="\n".join(lines) + "\n"
+            )
+            expect_exit(problems, ran, exit_codes.BAD_INPUT, name)
+            if ran.code is not None and f"line {line}" not in ran.output:
+                problems.append(f"{name}: the message does not name line {line}")
+        kit.keep_secrets(sandbox)
+    return 0
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -385,6 +484,16 @@ FAULTS: tuple[Fault, ...] = (
         "F3. four shards start together and find one dead run (PostgreSQL ledger)",
         "0 (one settles it, all send)",
         shards_find_a_dead_run,
+    ),
+    Fault(
+        "F5a. a damaged ledger file, ledger tables of another shape, a full disk",
+        "2 (damaged, other shape), 4 (disk full)",
+        ledger_file_faults,
+    ),
+    Fault(
+        "F5b. a RECORD before its SCHEMA, an unknown message type, a line not JSON",
+        "2, naming the line",
+        singer_line_faults,
     ),
 )
 

@@ -57,6 +57,9 @@ class Setting:
     default: Any = None
     required: bool = False
     secret: bool = False
+    #: Identifies the account beside a secret (`app_id`): not secret, but a wrongly typed
+    #: value may be a secret pasted into the wrong field, so no message quotes it.
+    credential: bool = False
     #: Bounds of a number; `exclusive_minimum` for "above", `minimum` for "at least".
     minimum: float | None = None
     exclusive_minimum: float | None = None
@@ -227,6 +230,8 @@ class Declarations:
         expected = setting.expectation()
         if setting.secret:
             return f"setting {name!r} must be {expected} (the value is secret and not shown)"
+        if setting.credential:
+            return f"setting {name!r} must be {expected} (a credential: the value is not shown)"
         return f"setting {name!r} must be {expected}, got {_shown(config[name])}"
 
     def with_defaults(self, config: Mapping[str, Any]) -> dict[str, Any]:

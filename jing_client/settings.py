@@ -83,6 +83,7 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
         "string",
         "The JING app's id (a 27-digit string), from the JING open platform.",
         required=True,
+        credential=True,
         extra_schema={"minLength": 1},
     ),
     Setting(

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from jing_client import JingClient, JingConfigError, JingError
-from jing_client.redact import redact, register_secret
+from jing_client.redact import first_line, redact, register_secret
 from jing_singer import exit_codes
 from target_jing import observed_state, plan
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
@@ -237,10 +237,17 @@ class SyncRun:
             if self._summary is None:
                 reason = redact(f"{type(exc).__name__}: {exc}") if exc else "finish() not called"
                 self._abort(f"the run stopped before finishing: {reason}")
+        except Exception as error:
+            if exc is None:
+                raise
+            # The ledger went with what stopped the run (a lost server, a full disk): the
+            # next run settles this one as dead, and the first error is the one to report.
+            logger.warning("could not record the run as aborted: %s", first_line(error))
         finally:
             if self._client is not None:
                 self._client.close()
-            ledger.close()
+            with suppress(Exception) if exc is not None else nullcontext():
+                ledger.close()
 
     # -- input --------------------------------------------------------------------------
 

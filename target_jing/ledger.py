@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -301,7 +302,8 @@ class Ledger:
                     f"{version}; this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
                 )
             if version == SCHEMA_VERSION:
-                return  # nothing to create: each statement is a round trip on PostgreSQL
+                self._check_shape()  # nothing to create: each statement is a round trip on PG
+                return
             for statement in SCHEMA:
                 self.con.execute(statement)
             # Each step only adds what is missing, so it is safe on any ledger of its version.
@@ -310,9 +312,31 @@ class Ledger:
                     self.con.execute(statement)
             for statement in POSTGRES_INDEXES if self.home.on_postgres else ():
                 self.con.execute(statement)
+            self._check_shape()
             self.con.execute(
                 "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
             )
+
+    def _check_shape(self) -> None:
+        """Refuse tables of the ledger's names but another shape (another tool's, or edited).
+
+        Without this, such a table fails a statement deep inside the run, with a
+        binder error that names neither the table nor what to do.
+        """
+        found: dict[str, set[str]] = {}
+        for table, column in self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
+        ).fetchall():
+            found.setdefault(table, set()).add(column)
+        for table, columns in expected_columns().items():
+            missing = [c for c in columns if c not in found.get(table, set())]
+            if missing:
+                raise JingConfigError(
+                    f"setting '{self.home.setting}': the table {table} in {self.home} is not a "
+                    f"target-jing ledger table: it lacks the columns {', '.join(missing)}. "
+                    "Point the setting at another ledger, or move that table away"
+                )
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -984,6 +1008,25 @@ class Ledger:
             else:
                 raise ValueError(f"unknown pending action {action!r}")
         return int(count or 0)
+
+
+@cache
+def expected_columns() -> dict[str, tuple[str, ...]]:
+    """Each ledger table's columns, as `SCHEMA` and the migrations make them."""
+    with duckdb.connect() as con:
+        for statement in SCHEMA:
+            con.execute(statement)
+        for step in range(2, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[step]:
+                con.execute(statement)
+        rows = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return {table: tuple(names) for table, names in columns.items()}
 
 
 def _locks_for(home: LedgerHome, destination: str) -> LedgerLocks | None:

@@ -21,6 +21,7 @@ import duckdb
 from jing_client import JingConfigError
 from jing_client.redact import first_line
 from target_jing.duckdb_postgres import attached
+from target_jing.machine_faults import open_problem
 from target_jing.postgres_url import shown
 from target_jing.sources import quote_identifier
 
@@ -103,10 +104,7 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             path.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(path))
         except (OSError, duckdb.Error) as exc:
-            raise JingConfigError(
-                f"setting 'ledger_path': cannot open the ledger {path} (is another target-jing "
-                f"run using it?): {exc}"
-            ) from None
+            raise JingConfigError(f"setting 'ledger_path': {open_problem(path, exc)}") from None
         _OPEN.add(where)
     return con
 

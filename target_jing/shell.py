@@ -16,10 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from jing_client import JingConfigError
-from jing_client.redact import redact
+from jing_client import JingConfigError, JingError
+from jing_client.redact import first_line, redact
 from jing_singer import exit_codes
 from jing_singer.config_input import read_config as read_config_files
+from target_jing import machine_faults
 from target_jing.settings import SDK_BUILTIN_SETTINGS, TARGET_DECLARATIONS, TargetSettings
 from target_jing.sources import SourceError
 
@@ -58,19 +59,32 @@ def exit_code(ended: _Ended | BaseException) -> int:
     if isinstance(ended, SourceError):
         return exit_codes.BAD_INPUT
     if isinstance(ended, BaseException):
-        return exit_codes.for_error(ended)
+        fault = None if isinstance(ended, JingError) else machine_faults.classify(ended)
+        return fault[0] if fault else exit_codes.for_error(ended)
     return exit_codes.for_status(ended.status, ended.stopped_by)
 
 
 def stopped_by(error: BaseException, logger: logging.Logger) -> int:
-    """Say in one line (secrets redacted) what stopped the run; return its exit code."""
+    """Say in one line (secrets redacted) what stopped the run; return its exit code.
+
+    Any exception: a fault of the database or the machine is named as such
+    (`machine_faults`), and anything else is a bug, said in one line with the
+    traceback at DEBUG level only (a traceback's last line may quote a URL).
+    """
+    fault = None if isinstance(error, JingError | SourceError) else machine_faults.classify(error)
     if isinstance(error, JingConfigError):
-        what = "Bad config"
+        what, text = "Bad config", str(error)
     elif isinstance(error, SourceError):
-        what = "Bad input"
+        what, text = "Bad input", str(error)
+    elif fault is not None:
+        what, text = "Stopped", fault[1]
+    elif isinstance(error, JingError):
+        what, text = "Stopped", str(error)
     else:
-        what = "Stopped"
-    logger.error("%s: %s", what, redact(str(error)))
+        what, text = "Stopped by an unexpected error (please report it)", first_line(error)
+        text = f"{type(error).__name__}: {text}"
+        logger.debug("where it happened:", exc_info=error)
+    logger.error("%s: %s", what, redact(text))
     return exit_code(error)
 
 

@@ -17,10 +17,9 @@ from contextlib import contextmanager
 
 import duckdb
 
-from jing_client import JingError
 from jing_client.redact import install_filter
 from jing_singer.extras import require_extra
-from target_jing import shell
+from target_jing import machine_faults, shell
 from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
@@ -48,7 +47,7 @@ def sync(args: argparse.Namespace) -> int:
         with _opened(args) as stage:
             mode = run_mode(dry_run=args.dry_run, full=args.full)
             summary = _run(settings, stage, mode, shard)
-    except (SourceError, JingError) as exc:  # also a ledger locked by another run
+    except Exception as exc:  # a locked ledger, bad input, the database or machine failing
         return shell.stopped_by(exc, logger)
     if summary.fatal_error:
         logger.error("Stopped: %s", summary.fatal_error)
@@ -79,6 +78,8 @@ def _opened(args: argparse.Namespace) -> Iterator[Stage]:
             try:
                 return run.add_relation(source.relation, source=source.label)
             except duckdb.Error as exc:
+                if machine_faults.passing(exc):
+                    raise  # the ledger's disk or server, not the source
                 raise SourceError(f"reading {source.label}: {exc}") from exc
 
         yield stage

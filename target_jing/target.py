@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, ClassVar
+from collections import Counter
+from collections.abc import Callable
+from typing import IO, Any, ClassVar
 
 import click
 from singer_sdk import Target
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import (
     FLATTENING_CONFIG,
     STREAM_MAPS_CONFIG,
@@ -29,7 +31,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 
-from jing_client import JingConfigError, JingError
+from jing_client import JingConfigError
 from jing_client.redact import redact
 from jing_singer import exit_codes
 from jing_singer.sdk_private import ConfigInput, DeclaredConfig, config_input
@@ -42,19 +44,56 @@ from target_jing.settings import TARGET_DECLARATIONS, TargetSettings
 from target_jing.sinks import IgnoredStreamSink, StatusSink
 from target_jing.sources import SourceError
 
+#: The message types of the Singer spec and the SDK's extensions.
+SINGER_TYPES = frozenset({"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"})
+
+
+class RecordBeforeSchema(InvalidInputLine, RecordsWithoutSchemaException):
+    """A RECORD before its stream's SCHEMA, with its line: still the SDK's exception too."""
+
 
 class SingerLineReader(SingerReader):
-    """The SDK's reader, without the traceback it logs for a line that is not JSON.
+    """The SDK's reader, with the line's number in every message about a bad line.
 
-    The line still ends the run (`InvalidInputLine`); `TargetJing.invoke` says so
-    in one message.
+    A line that is not JSON, a message of a type Singer does not have, and a
+    RECORD before its stream's SCHEMA each end the run (`InvalidInputLine`, exit
+    2); `TargetJing.invoke` says so in one message, without the SDK's traceback.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.line_number = 0
+
     def deserialize_json(self, line: str) -> dict:
+        self.line_number += 1
         try:
             return deserialize_json(line)
         except ValueError as exc:
-            raise InvalidInputLine(f"a line is not JSON ({exc}): {line[:200]}") from None
+            raise InvalidInputLine(
+                f"line {self.line_number} is not JSON ({exc}): {line[:200]}"
+            ) from None
+
+    def process_lines(
+        self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
+    ) -> Counter[str]:
+        def numbered(callback: Callable[[dict], None]) -> Callable[[dict], None]:
+            def call(message: dict) -> None:
+                try:
+                    callback(message)
+                except RecordsWithoutSchemaException as exc:
+                    raise RecordBeforeSchema(f"line {self.line_number}: {exc}") from None
+
+            return call
+
+        return super().process_lines(
+            file_input, {kind: numbered(callback) for kind, callback in callbacks.items()}
+        )
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        raise InvalidInputLine(
+            f"line {self.line_number}: {str(message_dict.get('type'))[:50]!r} is not a Singer "
+            f"message type (known: {', '.join(sorted(SINGER_TYPES))})"
+        )
 
 
 class TargetJing(HostSignals, DeclaredConfig, Target):
@@ -164,13 +203,13 @@ class TargetJing(HostSignals, DeclaredConfig, Target):
         target = cls.from_input(config or ConfigInput())
         try:
             target.listen(file_input)
-        except (JingError, SourceError) as exc:  # a locked ledger, bad input
-            target.abort_run()
-            sys.exit(shell.stopped_by(exc, cls.logger))
         except InvalidInputLine as exc:
             target.abort_run()
             bad_line = SourceError(f"a Singer message on stdin: {exc}")
             sys.exit(shell.stopped_by(bad_line, cls.logger))
+        except Exception as exc:  # a locked ledger, bad input, the database or machine failing
+            target.abort_run()
+            sys.exit(shell.stopped_by(exc, cls.logger))
         except BaseException:
             target.abort_run()
             raise

@@ -1,0 +1,111 @@
+"""What the ledger's database or the machine did to a run: one line naming the cause, and
+the exit code a scheduler should see.
+
+A run can be stopped by more than the API: a ledger file that is damaged, locked
+or written by another DuckDB release, a full disk, memory running out, the
+ledger's PostgreSQL server going away mid-run. Each of these must end as one
+redacted line with a documented code, never a traceback (whose last line may
+quote a connection URL). Faults that pass by themselves or with room on the
+machine (a lost server, a full disk, memory) exit `API_UNREACHABLE` (4, run again
+later: the rows stay pending); those that need a person (a damaged file, another
+release's file) exit `BAD_INPUT` (2).
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from pathlib import Path
+
+import duckdb
+
+from jing_client.redact import first_line
+from jing_singer import exit_codes
+
+_STORAGE_VERSION = re.compile(r"version number (\d+)", re.IGNORECASE)
+#: What DuckDB's and libpq's messages say when the PostgreSQL server went away.
+_CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection refused",
+    "could not connect",
+    "connection to server",
+    "no connection to the server",
+    "connection is lost",
+    "ssl syscall error",
+    "consuming input failed",
+)
+
+
+def open_problem(path: Path, error: BaseException) -> str:
+    """Why the DuckDB file at `path` did not open, and what to do about it."""
+    text = first_line(error)
+    lowered = text.lower()
+    if "could not set lock" in lowered or "conflicting lock" in lowered:
+        return f"{path} is held by another process (another target-jing run?): {text}"
+    version = _STORAGE_VERSION.search(text)
+    if version or "storage version" in lowered:
+        number = version.group(1) if version else "unknown"
+        return (
+            f"{path} was written by another DuckDB release (storage version {number}); this "
+            f"target-jing runs DuckDB {duckdb.__version__}. Convert it with the DuckDB that "
+            f"wrote it (EXPORT DATABASE 'dir'), then IMPORT DATABASE 'dir' into a new file "
+            f"with DuckDB {duckdb.__version__}: {text}"
+        )
+    if "corrupt" in lowered or "not a valid duckdb database" in lowered:
+        return (
+            f"{path} is damaged: restore it from a backup, or move it away (a new ledger "
+            f"starts empty and the next run sends every row again): {text}"
+        )
+    if _disk_full(error):
+        return f"{path} cannot be written: the disk is full: {text}"
+    return f"cannot open {path}: {text}"
+
+
+def classify(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and one line for a database or machine fault; None for anything else."""
+    if isinstance(error, MemoryError | duckdb.OutOfMemoryException):
+        return exit_codes.API_UNREACHABLE, (
+            f"out of memory: {first_line(error)}; the rows not sent stay pending. "
+            "Give the process more memory, or run shards (--shard K/N)"
+        )
+    if _disk_full(error):
+        return exit_codes.API_UNREACHABLE, (
+            f"the disk is full: {first_line(error)}; the next run picks up what this one left. "
+            "Free room where the ledger is, then run again"
+        )
+    if _connection_lost(error):
+        return exit_codes.API_UNREACHABLE, (
+            f"the ledger's PostgreSQL database was lost: {first_line(error)}; what was "
+            "recorded before stays, and the next run finishes this one. Run again later"
+        )
+    if isinstance(error, duckdb.Error | OSError) or _is_psycopg_error(error):
+        return exit_codes.BAD_INPUT, f"the ledger or the source failed: {first_line(error)}"
+    return None
+
+
+def passing(error: BaseException) -> bool:
+    """Whether the fault is the machine's or the server's, not the input's (run again later)."""
+    fault = classify(error)
+    return fault is not None and fault[0] == exit_codes.API_UNREACHABLE
+
+
+def _disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error).lower()
+    return "no space left on device" in text or "disk full" in text
+
+
+def _connection_lost(error: BaseException) -> bool:
+    if _is_psycopg_error(error) and type(error).__name__ == "OperationalError":
+        return True
+    if not isinstance(error, duckdb.Error):
+        return False
+    text = str(error).lower()
+    return any(marker in text for marker in _CONNECTION_LOST)
+
+
+def _is_psycopg_error(error: BaseException) -> bool:
+    """Whether `error` is psycopg's (without importing it: the postgres extra is optional)."""
+    return any(cls.__module__.startswith("psycopg") for cls in type(error).__mro__)
