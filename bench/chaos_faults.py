@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 
@@ -365,10 +367,11 @@ def shards_find_a_dead_run(kit: FaultKit, problems: list[str]) -> int:
 
 
 def _wait_for_calls(sandbox: SandboxProcess, calls: int) -> None:
-    """Until the sandbox has seen `calls` update calls (at most 30 s)."""
+    """Until the sandbox has seen `calls` more update calls (at most 30 s)."""
     deadline = time.monotonic() + 30
+    wanted = sandbox.stats()["calls"].get(BATCH_PATH, 0) + calls
     while time.monotonic() < deadline:
-        if sandbox.stats()["calls"].get(BATCH_PATH, 0) >= calls:
+        if sandbox.stats()["calls"].get(BATCH_PATH, 0) >= wanted:
             return
         time.sleep(0.05)
 
@@ -469,6 +472,83 @@ def singer_line_faults(kit: FaultKit, problems: list[str]) -> int:
     return 0
 
 
+#: A password with every character a URL must encode: '@', '/', ':' and '%'.
+TRICKY_PASSWORD = "pg@Sec/ret:9x%41"
+
+
+def ledger_secrets(kit: FaultKit, problems: list[str]) -> int:
+    """A PostgreSQL ledger whose password is given percent-encoded, as a keyword string,
+    with a raw '@', on a wrong port, and a server stopped mid-run, all at DEBUG level:
+    no spelling of it anywhere, and exits 0, 0, 2, 2, 4, then 0 once the server is back."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    server = kit.postgres()
+    kit.secrets.update({TRICKY_PASSWORD, quote(TRICKY_PASSWORD, safe="")})
+    debug = {"TARGET_JING_LOGLEVEL": "DEBUG"}
+    try:
+        server.sql(DATABASE, f"CREATE ROLE tricky LOGIN SUPERUSER PASSWORD '{TRICKY_PASSWORD}'")
+        encoded = (
+            f"postgresql://tricky:{quote(TRICKY_PASSWORD, safe='')}@127.0.0.1:{server.port}/"
+            f"{DATABASE}"
+        )
+        keywords = (
+            f"host=127.0.0.1 port={server.port} user=tricky dbname={DATABASE} "
+            f"password='{TRICKY_PASSWORD}'"
+        )
+        raw = f"postgresql://tricky:{TRICKY_PASSWORD.replace('/', '')}@127.0.0.1:{server.port}/x"
+        kit.secrets.add(TRICKY_PASSWORD.replace("/", ""))
+        wrong_port = encoded.replace(f":{server.port}/", f":{_closed_port()}/")
+        with SandboxProcess(**SANDBOX) as sandbox:
+            warehouse = kit.workdir / "warehouse.duckdb"
+            decisions(sandbox, warehouse, status="2")
+
+            def sync(name: str, url: str) -> Ran:
+                config = kit.config(
+                    f"{name}.json",
+                    sandbox.config(ledger_url=url, ledger_schema="ledger", max_concurrency=1),
+                )
+                argv = ["target-jing", "sync", "--config", str(config), "--duckdb"]
+                return kit.command(name, [*argv, str(warehouse), "--table", "decisions"], env=debug)
+
+            for name, url, code in (
+                ("raw-at", raw, exit_codes.BAD_INPUT),
+                ("wrong-port", wrong_port, exit_codes.BAD_INPUT),
+                ("encoded", encoded, exit_codes.OK),
+                ("keywords", keywords, exit_codes.OK),
+            ):
+                expect_exit(problems, sync(name, url), code, f"ledger_url {name}")
+
+            decisions(sandbox, warehouse, status="1")
+            sandbox.configure(latency_ms=300)
+            config = kit.config(
+                "lost.json",
+                sandbox.config(ledger_url=encoded, ledger_schema="ledger", max_concurrency=1),
+            )
+            argv = ["target-jing", "sync", "--config", str(config), "--duckdb", str(warehouse)]
+            started = kit.start("lost", [*argv, "--table", "decisions"], env=debug)
+            _wait_for_calls(sandbox, 3)
+            server.stop("immediate")
+            expect_exit(
+                problems, kit.finish(started), exit_codes.API_UNREACHABLE, "the server lost"
+            )
+            server.resume()
+            sandbox.configure(latency_ms=0)
+            expect_exit(problems, sync("back", keywords), exit_codes.OK, "the server back")
+            for table in ("jing_sync_runs", "jing_sync_log", "jing_pending"):
+                (kit.workdir / f"{table}.txt").write_text(
+                    server.sql(DATABASE, f"SELECT * FROM ledger.{table}")
+                )
+            kit.keep_secrets(sandbox)
+            return not_holding(sandbox, "1")
+    finally:
+        server.stop()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -484,6 +564,11 @@ FAULTS: tuple[Fault, ...] = (
         "F3. four shards start together and find one dead run (PostgreSQL ledger)",
         "0 (one settles it, all send)",
         shards_find_a_dead_run,
+    ),
+    Fault(
+        "F4. ledger password percent-encoded, as keywords, with a raw '@'; server lost",
+        "2 (raw '@', no server), 0, 4 (lost mid-run), 0 (back)",
+        ledger_secrets,
     ),
     Fault(
         "F5a. a damaged ledger file, ledger tables of another shape, a full disk",

@@ -104,7 +104,7 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             path.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(path))
         except (OSError, duckdb.Error) as exc:
-            raise JingConfigError(f"setting 'ledger_path': {open_problem(path, exc)}") from None
+            raise open_problem(path, exc) from None
         _OPEN.add(where)
     return con
 

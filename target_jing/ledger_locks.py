@@ -30,6 +30,7 @@ import psycopg
 
 from jing_client import JingConfigError
 from jing_client.redact import first_line
+from target_jing.machine_faults import LedgerBusy
 from target_jing.postgres_source import connect
 from target_jing.shards import Shard
 from target_jing.sources import SourceError
@@ -190,7 +191,7 @@ class LedgerLocks:
         try:
             self._con.execute(f"SELECT {function}(%s, %s)", [space, key])
         except psycopg.errors.LockNotAvailable:
-            raise JingConfigError(
+            raise LedgerBusy(
                 f"setting 'ledger_url': {holder or 'another run holds the ledger'} "
                 f"({self.destination}); waited {self._wait_seconds:g} s for it to end "
                 "(ledger_lock_wait_seconds). Runs of "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from jing_client import JingConfigError
 from jing_client.redact import first_line
 from jing_singer import exit_codes
 
@@ -37,12 +38,25 @@ _CONNECTION_LOST = (
 )
 
 
-def open_problem(path: Path, error: BaseException) -> str:
+class LedgerBusy(JingConfigError):
+    """Another run holds the ledger (a file's lock, an advisory lock): said as such, not as
+    a config mistake, though it exits 2 like one (nothing was sent)."""
+
+
+def open_problem(path: Path, error: BaseException) -> JingConfigError:
     """Why the DuckDB file at `path` did not open, and what to do about it."""
     text = first_line(error)
     lowered = text.lower()
     if "could not set lock" in lowered or "conflicting lock" in lowered:
-        return f"{path} is held by another process (another target-jing run?): {text}"
+        return LedgerBusy(
+            f"setting 'ledger_path': {path} is held by another process (another "
+            f"target-jing run?): {text}"
+        )
+    return JingConfigError(f"setting 'ledger_path': {_open_problem(path, text)}")
+
+
+def _open_problem(path: Path, text: str) -> str:
+    lowered = text.lower()
     version = _STORAGE_VERSION.search(text)
     if version or "storage version" in lowered:
         number = version.group(1) if version else "unknown"
@@ -57,7 +71,7 @@ def open_problem(path: Path, error: BaseException) -> str:
             f"{path} is damaged: restore it from a backup, or move it away (a new ledger "
             f"starts empty and the next run sends every row again): {text}"
         )
-    if _disk_full(error):
+    if "no space left on device" in lowered:
         return f"{path} cannot be written: the disk is full: {text}"
     return f"cannot open {path}: {text}"
 

@@ -73,7 +73,8 @@ def stopped_by(error: BaseException, logger: logging.Logger) -> int:
     """
     fault = None if isinstance(error, JingError | SourceError) else machine_faults.classify(error)
     if isinstance(error, JingConfigError):
-        what, text = "Bad config", str(error)
+        what = "Ledger busy" if isinstance(error, machine_faults.LedgerBusy) else "Bad config"
+        text = str(error)
     elif isinstance(error, SourceError):
         what, text = "Bad input", str(error)
     elif fault is not None:

@@ -45,6 +45,7 @@ class PostgresServer:
 
     folder: Path
     port: int
+    durable: bool = False
 
     @property
     def url(self) -> str:
@@ -66,19 +67,24 @@ class PostgresServer:
             _binary("initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256",
             f"--pwfile={password_file}", "-E", "UTF8", "--no-sync",
         )  # fmt: skip
-        options = f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1"
-        if not durable:
-            options += " -c fsync=off"
-        server._run(
-            _binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
-            "-w", "start",
-        )  # fmt: skip
+        server.durable = durable
+        server.resume()
         server._watch(os.getpid())
         server.sql("postgres", f"CREATE DATABASE {DATABASE}")
         return server
 
-    def stop(self) -> None:
-        self._run(_binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+    def resume(self) -> None:
+        """Start the server (again, after `stop`), on the same port and data."""
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off"
+        self._run(
+            _binary("pg_ctl"), "-D", str(self.folder / "data"), "-o", options,
+            "-l", str(self.folder / "log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(_binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", mode, "-w", "stop")
 
     def sql(self, database: str, statement: str) -> str:
         """Run one statement with psql as the test user; its output."""
