@@ -7,7 +7,12 @@ only a run that goes ahead imports DuckDB, pandas and the engine.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
+
+#: `--postgres env:NAME` reads the URL from the variable NAME: a command line is logged
+#: (Meltano at debug level, `ps`), an environment is not.
+FROM_ENVIRONMENT = "env:"
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -19,6 +24,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
             parser.error(f"{option} needs --table NAME or --query SQL")
     if args.file and (args.table or args.query):
         parser.error("--table and --query go with --duckdb or --postgres, not --file")
+    if args.postgres and args.postgres.startswith(FROM_ENVIRONMENT):
+        name = args.postgres[len(FROM_ENVIRONMENT) :]
+        args.postgres = os.environ.get(name)
+        if not args.postgres:
+            parser.error(f"--postgres {FROM_ENVIRONMENT}{name}: the variable {name} is not set")
     return args
 
 
@@ -45,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--postgres",
         metavar="URL",
-        help="A PostgreSQL database (postgresql://user:password@host/db; read-only, streamed; "
-        "needs the 'postgres' extra).",
+        help="A PostgreSQL database (postgresql://user:password@host/db, or env:NAME to read it "
+        "from the variable NAME, so no command line shows it; read-only, streamed; needs the "
+        "'postgres' extra).",
     )
     source.add_argument("--file", metavar="PATH", help="A .csv or .parquet file of status rows.")
     rows = parser.add_mutually_exclusive_group()

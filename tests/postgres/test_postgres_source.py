@@ -28,7 +28,11 @@ def table(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[
 
 
 def test_a_postgres_table_is_written_back_with_the_fewest_calls_and_no_password_shown(
-    postgres: PostgresServer, table: str, sandbox: SandboxProcess, tmp_path: Path
+    postgres: PostgresServer,
+    table: str,
+    sandbox: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows = wanted(sandbox)
     load(postgres, table, rows)
@@ -42,7 +46,9 @@ def test_a_postgres_table_is_written_back_with_the_fewest_calls_and_no_password_
     assert told["update_calls"] == calls(sandbox) == minimum(rows)
     assert_held(sandbox, rows)
 
-    again = sync(tmp_path, config, "--postgres", postgres.url, "--table", table)
+    # The second run takes the URL from a variable (`env:NAME`), so no command line shows it.
+    monkeypatch.setenv("JING_TEST_WAREHOUSE_URL", postgres.url)
+    again = sync(tmp_path, config, "--postgres", "env:JING_TEST_WAREHOUSE_URL", "--table", table)
     assert again.returncode == 0, again.stderr[-2000:]
     assert summary(again)["update_calls"] == 0
     assert calls(sandbox) == minimum(rows)
