@@ -549,6 +549,60 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def bad_values(kit: FaultKit, problems: list[str]) -> int:
+    """Times of 'infinity' and '-infinity' (TIMESTAMP, TIMESTAMPTZ, DATE) refuse their rows
+    alone; a CSV's "1.0" status reads as "1"; every other row is applied."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    with SandboxProcess(**SANDBOX) as sandbox:
+        registrations = sandbox.registrations()
+        warehouse = kit.workdir / "warehouse.duckdb"
+        infinite = {0: "'infinity'", 1: "'-infinity'"}
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(
+                "CREATE TABLE t (activity_id VARCHAR, user_id VARCHAR, approve_status INTEGER, "
+                "signin_status VARCHAR, signin_time TIMESTAMPTZ, approve_time TIMESTAMP, d DATE)"
+            )
+            for i, reg in enumerate(registrations[:40]):
+                time_sql = infinite.get(i, "'2025-03-01 02:00:00'")
+                con.execute(
+                    f"INSERT INTO t VALUES (?, ?, 1, '1', {time_sql}, {time_sql}, "
+                    f"{infinite.get(i, 'NULL')})",
+                    [reg["target_entity_uuid"], reg["omni_user_uuid"]],
+                )
+        csv = kit.workdir / "statuses.csv"
+        csv.write_text(
+            "activity_id,user_id,approve_status,signin_status\n"
+            + "".join(
+                f"{r['target_entity_uuid']},{r['omni_user_uuid']},2.0,0.00\n"
+                for r in registrations[40:80]
+            )
+        )
+        ledger = kit.workdir / "ledger.duckdb"
+        config = kit.config("target.json", sandbox.config(ledger_path=str(ledger)))
+        sync = ["target-jing", "sync", "--config", str(config)]
+        ran = kit.command("infinity", [*sync, "--duckdb", str(warehouse), "--table", "t"])
+        expect_exit(problems, ran, exit_codes.ROWS_FAILED, "two rows of infinite times")
+        ran = kit.command("csv", [*sync, "--file", str(csv)])
+        expect_exit(problems, ran, exit_codes.OK, "a CSV with 2.0 and 0.00")
+        with duckdb.connect(str(ledger), read_only=True) as con:
+            outcomes = dict(
+                con.execute("SELECT outcome, count(*) FROM jing_sync_log GROUP BY 1").fetchall()
+            )
+        if outcomes != {"applied": 78, "rejected": 2}:
+            problems.append(f"outcomes {outcomes}, not 78 applied and 2 rejected")
+        held = {(r["target_entity_uuid"], r["omni_user_uuid"]): r for r in sandbox.registrations()}
+        wrong = 0
+        for i, reg in enumerate(registrations[2:80], start=2):
+            now = held[(reg["target_entity_uuid"], reg["omni_user_uuid"])]
+            wanted = ("1", "1", "2025-03-01 10:00:00") if i < 40 else ("2", "0", None)
+            got = (now["ems_approvestatus"], now["ems_signinstatus"])
+            wrong += got != wanted[:2] or (
+                wanted[2] is not None and now["ems_signintimestamp"] != wanted[2]
+            )
+        kit.keep_secrets(sandbox)
+        return wrong
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -579,6 +633,11 @@ FAULTS: tuple[Fault, ...] = (
         "F5b. a RECORD before its SCHEMA, an unknown message type, a line not JSON",
         "2, naming the line",
         singer_line_faults,
+    ),
+    Fault(
+        "F6. 'infinity' times in DuckDB; a CSV status written 1.0",
+        "1 (the two rows refused alone), 0",
+        bad_values,
     ),
 )
 

@@ -272,10 +272,11 @@ class SyncRun:
 
         Id columns that are not text (BIGINT, HUGEINT, DECIMAL) are read as text by
         DuckDB itself: through pandas, a BIGINT column with a NULL would become
-        floats, and 9007199254740993 would be sent as 9007199254740992.
+        floats, and 9007199254740993 would be sent as 9007199254740992. So are time
+        columns that hold an infinity (`_readable`).
         """
         check_columns(relation.columns, self.settings, source)
-        reader = _ids_as_text(relation, self.settings).to_arrow_reader(BATCH_ROWS)
+        reader = _readable(relation, self.settings).to_arrow_reader(BATCH_ROWS)
         return self._stage((batch.to_pandas() for batch in reader), source)
 
     def add_batches(
@@ -576,19 +577,29 @@ class SyncRun:
             self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
 
 
-def _ids_as_text(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> Any:
-    """`relation` with each id column that is not already text cast to VARCHAR."""
+def _readable(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> Any:
+    """`relation` with each id column that is not already text cast to VARCHAR, and each
+    time column that holds an infinity too.
+
+    DuckDB's 'infinity' has no Python or pandas time, so reading such a column would
+    stop the run; as text it reaches the row checks, which refuse its rows alone.
+    """
     ids = {c for field in KEY_FIELDS for c in settings.columns[field]}
-    if not any(
-        name in ids and str(kind) != "VARCHAR"
-        for name, kind in zip(relation.columns, relation.types, strict=True)
-    ):
+    kinds = dict(zip(relation.columns, map(str, relation.types), strict=True))
+    text = {name for name, kind in kinds.items() if name in ids and kind != "VARCHAR"}
+    times = [name for name, kind in kinds.items() if kind.startswith(("DATE", "TIMESTAMP"))]
+    if times:
+        found = relation.aggregate(
+            ", ".join(f"bool_or(isinf({quote_identifier(name)}))" for name in times)
+        ).fetchone()
+        text |= {name for name, infinite in zip(times, found or (), strict=True) if infinite}
+    if not text:
         return relation
     parts = [
         f"CAST({quote_identifier(name)} AS VARCHAR) AS {quote_identifier(name)}"
-        if name in ids and str(kind) != "VARCHAR"
+        if name in text
         else quote_identifier(name)
-        for name, kind in zip(relation.columns, relation.types, strict=True)
+        for name in relation.columns
     ]
     return relation.project(", ".join(parts))
 

@@ -11,6 +11,7 @@ do not map to an API field are dropped here and so can never be sent.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -216,6 +217,10 @@ def _excerpt(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+#: A whole number written with a decimal point and zeros: "1.0", "2.00".
+_WHOLE_DECIMAL = re.compile(r"(\d+)\.0+")
+
+
 def _statuses(values: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Statuses as the API's strings: 1 and 1.0 mean "1"; True, "yes" and 3 are refused.
 
@@ -259,7 +264,12 @@ def _status_one(value: Any) -> str | object | None:
         number = float(value)
         return str(int(number)) if math.isfinite(number) and number.is_integer() else _BAD
     if isinstance(value, str):
-        return (value.strip() or None) if _is_text(value) else _BAD
+        if not _is_text(value):
+            return _BAD
+        text = value.strip()
+        whole = _WHOLE_DECIMAL.fullmatch(text)
+        # "1.0" is 1, as a number column's 1.0 is: a CSV read as text writes it so.
+        return str(int(whole.group(1))) if whole else (text or None)
     return _BAD
 
 
