@@ -36,7 +36,7 @@ def reason(row: dict[str, Any], **config: Any) -> str | None:
 
 @pytest.mark.parametrize(
     ("value", "sent"),
-    [(1, "1"), (1.0, "1"), ("1", "1"), (" 2 ", "2"), (0, "0")],
+    [(1, "1"), (1.0, "1"), ("1", "1"), (" 2 ", "2"), (0, "0"), ("1.0", "1"), ("2.00", "2")],
 )
 def test_status_values_that_mean_an_allowed_string(value: Any, sent: str) -> None:
     row = one({"approve_status": value})
@@ -44,7 +44,7 @@ def test_status_values_that_mean_an_allowed_string(value: Any, sent: str) -> Non
     assert pd.isna(row["reason"])
 
 
-@pytest.mark.parametrize("value", [True, False, "yes", 3, 1.5, "1.0", "approved"])
+@pytest.mark.parametrize("value", [True, False, "yes", 3, 1.5, "1.5", "3.0", ".0", "approved"])
 def test_status_values_outside_the_set_are_rejected_naming_row_and_column(value: Any) -> None:
     text = reason({"approve_status": value})
     assert text is not None
