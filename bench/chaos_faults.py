@@ -603,6 +603,43 @@ def bad_values(kit: FaultKit, problems: list[str]) -> int:
         return wrong
 
 
+def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
+    """Damaged `--state` files and a start_date past the API's times: exit 2 before any
+    record is emitted; a good state still runs."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    with SandboxProcess(**SANDBOX) as sandbox:
+        config = kit.config("tap.json", sandbox.config(start_date="2020-01-01T00:00:00Z"))
+        bookmark = {"replication_key": "updated_time", "replication_key_value": "yesterday"}
+        states = {
+            "not-json": "{not json",
+            "a-list": "[1, 2]",
+            "bookmarks-a-number": json.dumps({"bookmarks": 5}),
+            "a-stream-a-string": json.dumps({"bookmarks": {"activities": "x"}}),
+            "not-a-time": json.dumps({"bookmarks": {"activities": bookmark}}),
+            "a-partition-not-a-time": json.dumps(
+                {"bookmarks": {"activity_users": {"partitions": [{"context": {}, **bookmark}]}}}
+            ),
+        }
+        for name, text in states.items():
+            state = kit.workdir / f"{name}.json"
+            state.write_text(text)
+            ran = kit.command(
+                f"state-{name}", ["tap-jing", "--config", str(config), "--state", str(state)]
+            )
+            expect_exit(problems, ran, exit_codes.BAD_INPUT, f"--state {name}")
+            if '"RECORD"' in ran.output:
+                problems.append(f"--state {name}: records were emitted before the exit")
+        far = kit.config("far.json", sandbox.config(start_date="9999-12-31T23:59:59Z"))
+        ran = kit.command("start-date-far", ["tap-jing", "--config", str(far)])
+        expect_exit(problems, ran, exit_codes.BAD_INPUT, "start_date 9999-12-31T23:59:59Z")
+        good = kit.workdir / "good-state.json"
+        good.write_text(json.dumps({"bookmarks": {}}))
+        ran = kit.command("state-good", ["tap-jing", "--config", str(config), "--state", str(good)])
+        expect_exit(problems, ran, exit_codes.OK, "a good state")
+        kit.keep_secrets(sandbox)
+    return 0
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -638,6 +675,11 @@ FAULTS: tuple[Fault, ...] = (
         "F6. 'infinity' times in DuckDB; a CSV status written 1.0",
         "1 (the two rows refused alone), 0",
         bad_values,
+    ),
+    Fault(
+        "F7. tap-jing: a damaged --state, a start_date past the API's times",
+        "2, before any record",
+        tap_input_faults,
     ),
 )
 

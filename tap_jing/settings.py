@@ -7,8 +7,9 @@ validation messages, meltano.yml's settings and the README table all come from i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jing_client.declarations import TAP, Declarations, Setting
 from jing_client.settings import CLIENT_SETTINGS
@@ -55,7 +56,24 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
     start_date = config.get("start_date")
     if start_date is not None:
         try:
-            datetime.fromisoformat(start_date)
+            when = datetime.fromisoformat(start_date)
         except (TypeError, ValueError):
             problems.append(f"setting 'start_date' is not an ISO 8601 date-time: {start_date!r}")
+        else:
+            problem = _beyond_the_api(when, config.get("api_timezone"))
+            if problem:
+                problems.append(f"setting 'start_date' ({start_date}) {problem}")
     return problems
+
+
+def _beyond_the_api(when: datetime, zone_name: Any) -> str | None:
+    """Why the API cannot take `when` (its times are years 1-9999 in its zone), or None."""
+    try:
+        zone = ZoneInfo(str(zone_name or "Asia/Shanghai"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # the zone's own check names that setting
+    try:
+        (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return f"is beyond the times the API can hold (years 1 to 9999 in {zone})"
+    return None
