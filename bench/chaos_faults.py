@@ -640,6 +640,60 @@ def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
     return 0
 
 
+#: The rows of the ledger commands' scenario, and the peak memory each command may use.
+BIG_LEDGER_ROWS = 1_000_000
+COMMAND_RSS_LIMIT_MB = 300
+#: Runs a command with its output thrown away; prints the command's peak RSS in kB.
+PEAK_RSS = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+)
+
+
+def ledger_commands_at_scale(kit: FaultKit, problems: list[str]) -> int:
+    """`runs show` and `pending list` of a million rows stream them, under 300 MB each."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    with SandboxProcess(**SANDBOX) as sandbox:
+        warehouse = kit.workdir / "warehouse.duckdb"
+        decisions(sandbox, warehouse)
+        ledger = kit.workdir / "ledger.duckdb"
+        config = kit.config("target.json", sandbox.config(ledger_path=str(ledger)))
+        sync = ["target-jing", "sync", "--config", str(config), "--duckdb", str(warehouse)]
+        expect_exit(problems, kit.command("sync", [*sync, "--table", "decisions"]), 0, "sync")
+        with duckdb.connect(str(ledger)) as con:
+            run_id, destination = con.execute(
+                "SELECT run_id, destination FROM jing_sync_runs"
+            ).fetchone() or ("", "")
+            con.execute(
+                "INSERT INTO jing_sync_log SELECT $run, i, 'big', 'a' || (i % 100), 'u' || i, "
+                "'1', '1', NULL, NULL, 'failed', 'a reason of some length, row ' || i, "
+                "'r' || i, i // 100, now(), 'retryable' FROM range($n) AS t(i)",
+                {"run": run_id, "n": BIG_LEDGER_ROWS},
+            )
+            con.execute(
+                "INSERT INTO jing_pending SELECT 'a' || (i % 100), 'u' || i, '1', '1', NULL, "
+                "NULL, $run, $run, 1, 'a reason ' || i, $dest, 'pending', 'retryable', now() "
+                "FROM range($n) AS t(i)",
+                {"run": run_id, "dest": destination, "n": BIG_LEDGER_ROWS},
+            )
+        for name, argv in (
+            ("runs-show", ["runs", "show", run_id, "--ledger", str(ledger)]),
+            (
+                "runs-show-json",
+                ["runs", "show", run_id, "--ledger", str(ledger), "--format", "json"],
+            ),
+            ("pending-list", ["pending", "list", "--config", str(config)]),
+        ):
+            ran = kit.command(name, ["python", "-c", PEAK_RSS, str(BIN / "target-jing"), *argv])
+            expect_exit(problems, ran, exit_codes.OK, name)
+            peak = int(ran.output.split()[-1]) // 1024 if ran.code == 0 else 0
+            if peak > COMMAND_RSS_LIMIT_MB:
+                problems.append(f"{name}: peak RSS {peak} MB, over {COMMAND_RSS_LIMIT_MB} MB")
+        kit.keep_secrets(sandbox)
+    return 0
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -680,6 +734,11 @@ FAULTS: tuple[Fault, ...] = (
         "F7. tap-jing: a damaged --state, a start_date past the API's times",
         "2, before any record",
         tap_input_faults,
+    ),
+    Fault(
+        "F8. runs show and pending list of 1,000,000 rows",
+        "0, each under 300 MB (streamed)",
+        ledger_commands_at_scale,
     ),
 )
 

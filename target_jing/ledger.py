@@ -215,10 +215,16 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
     return rows[0][0] if rows else None
 
 
-def dict_rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The rows of an executed query as dicts, by column name."""
+#: Rows fetched at a time by `iter_dict_rows`.
+FETCH_ROWS = 2_000
+
+
+def iter_dict_rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """The rows of an executed query as dicts, a batch at a time (a run's log may be millions)."""
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    while batch := cursor.fetchmany(FETCH_ROWS):
+        for row in batch:
+            yield dict(zip(names, row, strict=True))
 
 
 def now() -> datetime:
@@ -971,8 +977,9 @@ class Ledger:
         )
         con.execute("DROP TABLE given_up")
 
-    def pending_rows(self, where: PendingFilter) -> list[dict[str, Any]]:
-        """This destination's rows of `jing_pending` that `where` selects, oldest first."""
+    def pending_rows(self, where: PendingFilter) -> Iterator[dict[str, Any]]:
+        """This destination's rows of `jing_pending` that `where` selects, oldest first
+        (streamed: read them before the ledger closes)."""
         clause, params = where.where()
         cursor = self.con.execute(
             f"SELECT {_KEY}, {_FIELDS}, state, failure, attempts, first_wanted_at, "
@@ -980,7 +987,7 @@ class Ledger:
             f"ORDER BY first_wanted_at NULLS FIRST, {_KEY}",
             {**self._params(), **params},
         )
-        return dict_rows(cursor)
+        return iter_dict_rows(cursor)
 
     def act_on_pending(self, action: str, where: PendingFilter) -> int:
         """`retry` (back to `pending`, attempts and age afresh) or `drop`; each row logged."""

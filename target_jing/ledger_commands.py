@@ -17,14 +17,14 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from jing_client import JingConfigError
 from jing_singer import exit_codes
 from target_jing import shell
 from target_jing.ledger import (
@@ -33,7 +33,7 @@ from target_jing.ledger import (
     Ledger,
     PendingFilter,
     destination_of,
-    dict_rows,
+    iter_dict_rows,
 )
 from target_jing.ledger_home import LedgerHome, open_database
 from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
@@ -41,6 +41,11 @@ from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
 logger = logging.getLogger("target-jing")
 
 #: The columns `runs` shows, in order.
+#: Rows whose cells set a table's column widths (the rest streams after them).
+TABLE_WIDTH_ROWS = 1_000
+#: DuckDB's memory for sorting a run's log before it is streamed (it spills past this).
+READ_MEMORY = "80MB"
+
 RUN_COLUMNS = (
     "run_id",
     "started_at",
@@ -94,16 +99,20 @@ def runs(argv: Sequence[str]) -> int:
             )
             return exit_codes.BAD_INPUT
         con = open_database(home, read_only=True)
-    except JingConfigError as exc:
+    except Exception as exc:  # a bad setting, a file that does not open
         return shell.stopped_by(exc, logger)
     with con:
-        if args.show:
-            rows = _run_rows(con, args.run_id, args.outcome)
-            columns = LOG_COLUMNS
-        else:
-            rows = _last_runs(con, args.limit)
-            columns = RUN_COLUMNS
-    _print(rows, columns, args.format)
+        try:
+            # A run's log may be millions of rows: sorted within this memory, then streamed.
+            _for_streaming(con)
+            if args.show:
+                _print(_run_rows(con, args.run_id, args.outcome), LOG_COLUMNS, args.format)
+            else:
+                _print(_last_runs(con, args.limit), RUN_COLUMNS, args.format)
+        except BrokenPipeError:
+            raise  # the reader left: `cli.main` ends quietly
+        except Exception as exc:  # the database or the machine failing
+            return shell.stopped_by(exc, logger)
     return exit_codes.OK
 
 
@@ -121,15 +130,20 @@ def pending(argv: Sequence[str]) -> int:
     try:
         settings = shell.settings_from(shell.read_config(args.config))
         ledger = Ledger(settings.ledger_home, _destination(settings))
-    except JingConfigError as exc:
+    except Exception as exc:  # a bad setting, a ledger that does not open
         return shell.stopped_by(exc, logger)
     try:
         if args.action == "list":
+            _for_streaming(ledger.con)
             _print(ledger.pending_rows(where), PENDING_COLUMNS, args.format)
         else:
             count = ledger.act_on_pending(args.action, where)
             done = "back to pending" if args.action == "retry" else "dropped"
             sys.stdout.write(f"{count:,} pending rows {done} (logged in jing_pending_actions)\n")
+    except BrokenPipeError:
+        raise  # the reader left: `cli.main` ends quietly
+    except Exception as exc:  # the database or the machine failing
+        return shell.stopped_by(exc, logger)
     finally:
         ledger.close()
     return exit_codes.OK
@@ -161,39 +175,51 @@ def _destination(settings: TargetSettings) -> str:
     return destination_of(settings.client.base_url, settings.client.app_id)
 
 
-def _last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[dict[str, Any]]:
+def _last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> Iterator[dict[str, Any]]:
     cursor = con.execute(
         "SELECT run_id, started_at, mode, status, rows_in, applied, unchanged, failed, rejected, "
         "superseded, update_calls, round(epoch(ended_at - started_at), 1) AS seconds "
         "FROM jing_sync_runs ORDER BY started_at DESC LIMIT ?",
         [limit],
     )
-    return dict_rows(cursor)
+    return iter_dict_rows(cursor)
 
 
 def _run_rows(
     con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     cursor = con.execute(
         f"SELECT {', '.join(LOG_COLUMNS)} FROM jing_sync_log WHERE run_id = $run "
         "AND ($outcome IS NULL OR outcome = $outcome) ORDER BY source, row_index",
         {"run": run_id, "outcome": outcome},
     )
-    return dict_rows(cursor)
+    return iter_dict_rows(cursor)
 
 
-def _print(rows: list[dict[str, Any]], columns: Sequence[str], form: str) -> None:
-    """JSON lines, or a table with one line of dashes under the header."""
+def _for_streaming(con: duckdb.DuckDBPyConnection) -> None:
+    """Sort within `READ_MEMORY` (spilling past it), in no order but the query's own."""
+    con.execute(f"SET memory_limit = '{READ_MEMORY}'")
+    con.execute("SET preserve_insertion_order = false")
+
+
+def _print(rows: Iterable[dict[str, Any]], columns: Sequence[str], form: str) -> None:
+    """JSON lines, or a table with one line of dashes under the header, as rows come.
+
+    The table's widths are those of its first `TABLE_WIDTH_ROWS` rows (a longer cell
+    later only pushes its line), so nothing waits for, or holds, the whole result.
+    """
+    rows = iter(rows)
     if form == "json":
         for row in rows:
             sys.stdout.write(json.dumps({c: _plain(row.get(c)) for c in columns}) + "\n")
         return
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    for line in (list(columns), ["-" * w for w in widths], *cells):
+    first = [[_cell(row.get(c)) for c in columns] for row in islice(rows, TABLE_WIDTH_ROWS)]
+    widths = [max([len(c), *(len(line[i]) for line in first)]) for i, c in enumerate(columns)]
+    rest = ([_cell(row.get(c)) for c in columns] for row in rows)
+    for line in chain((list(columns), ["-" * w for w in widths]), first, rest):
         sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
         sys.stdout.write("\n")
-    if not rows:
+    if not first:
         sys.stdout.write("(none)\n")
 
 
