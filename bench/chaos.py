@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +34,8 @@ from bench.chaos_extract import (
     run_reference,
     run_resumed,
 )
+from bench.chaos_faults import FAULTS, FaultResult, run_fault
+from bench.chaos_faults import markdown as faults_markdown
 from bench.chaos_report import Result, markdown
 from bench.chaos_sequences import SEQUENCES, run_sequence
 from bench.chaos_setup import CLIENT_SETTINGS, SANDBOX_LIMITS, SLOW_SECONDS, Options
@@ -52,10 +54,16 @@ class MatrixRun:
     results: list[Result]
     leaks: HuntReport
     seconds: float
+    #: The fault classes (`bench.chaos_faults`); the short matrix leaves them to their tests.
+    faults: list[FaultResult] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results) and not self.leaks.hits
+        return (
+            all(r.passed for r in self.results)
+            and all(f.passed for f in self.faults)
+            and not self.leaks.hits
+        )
 
 
 def _number(name: str) -> str:
@@ -106,11 +114,32 @@ def run_matrix(
         logging.getLogger().removeHandler(handler)
         handler.close()
         shutil.rmtree(options.private, ignore_errors=True)
+    faults: list[FaultResult] = []
+    for fault in FAULTS if not options.short else ():
+        if wanted(fault.name):
+            name = _number(fault.name)
+            result = run_fault(fault, options.scenario_dir(name), options.private / name)
+            faults.append(result)
+            verdict = "ok" if result.passed else f"BROKEN: {result.problems}"
+            tell(f"{result.scenario}: {result.seconds:.1f} s, {verdict}")
     leaks = hunt([options.workdir], options.secrets)
     say(leaks.summary())
     for hit in leaks.hits[:20]:
         say(f"LEAK: {hit}")
-    return MatrixRun(results, leaks, time.monotonic() - started)
+    return MatrixRun(results, leaks, time.monotonic() - started, faults)
+
+
+FAULTS_HEADING = """
+## Fault classes
+
+Each fault a user can meet ends clean (issue 19): the documented exit code, no Python
+traceback in any output, no secret in any spelling in any output, log or ledger table
+(PostgreSQL ledgers dumped and hunted too), and the rest of the run's work done. Every
+command runs as a child process at DEBUG level where it matters; `bench/chaos_faults.py`
+says what each scenario checks, and `tests/reliability/test_reliability_fault_classes.py`
+runs each as a test.
+
+"""
 
 
 def _debug_log(path: Path) -> logging.Handler:
@@ -181,15 +210,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         f"{run.seconds / 60:.1f} minutes on a {os.cpu_count()}-core machine."
     )
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(
-        markdown(
-            run.results,
-            header=header,
-            settings=settings_text(options),
-            leak_summary=run.leaks.summary(),
-            command=command,
-        )
+    report = markdown(
+        run.results,
+        header=header,
+        settings=settings_text(options),
+        leak_summary=run.leaks.summary(),
+        command=command,
     )
+    if run.faults:
+        report += FAULTS_HEADING + faults_markdown(run.faults) + "\n"
+    args.report.write_text(report)
     say(f"wrote {args.report}")
     return 0 if run.passed else 1
 

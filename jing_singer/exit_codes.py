@@ -25,7 +25,9 @@ ROWS_FAILED = 1
 BAD_INPUT = 2
 #: A fatal authentication or permission error stopped the run.
 FATAL_AUTH = 3
-#: The API was unreachable past every retry: the run was aborted; run again later.
+#: The API was unreachable past every retry (or asked for a wait past the cap), or what
+#: the run needs of the machine was (the ledger's PostgreSQL server, disk, memory): the
+#: run was aborted; run again later.
 API_UNREACHABLE = 4
 
 
