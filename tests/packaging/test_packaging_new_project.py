@@ -146,7 +146,8 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
     }
     assert added == {"extractors": ["tap-jing"], "loaders": ["target-jing", "target-jsonl"]}
     set_pip_url(project, "extractors", "tap-jing", str(wheel))
-    set_pip_url(project, "loaders", "target-jing", f"{wheel}[target]")
+    # The extras of the Hub definition: `runs` and `pending` once crashed there (pytz).
+    set_pip_url(project, "loaders", "target-jing", f"{wheel}[target,postgres]")
     run([*meltano, "install"], project)
 
     out = tmp_path / "jsonl"
@@ -183,6 +184,12 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
         for r in sandbox.registrations()
     }
     assert all(held[(r["activity_id"], r["user_id"])] == r["approve_status"] for r in rows)
+    # The ledger's commands, in the plugin's own venv.
+    assert summary["run_id"] in run([*meltano, "invoke", "target-jing:runs"], project, env)
+    shown = run([*meltano, "invoke", "target-jing:runs", "show", summary["run_id"]], project, env)
+    assert shown.count("applied") >= len(rows)
+    listed = run([*meltano, "invoke", "target-jing:pending", "list"], project, env)
+    assert "(none)" in listed
 
     tap_venv = project / ".meltano/extractors/tap-jing/venv"
     installed = {p.name.split("-")[0].lower() for p in site_packages(tap_venv).glob("*.dist-info")}
