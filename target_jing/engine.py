@@ -589,10 +589,11 @@ def _readable(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> An
     text = {name for name, kind in kinds.items() if name in ids and kind != "VARCHAR"}
     times = [name for name, kind in kinds.items() if kind.startswith(("DATE", "TIMESTAMP"))]
     if times:
-        found = relation.aggregate(
+        # fetchall: DuckDB 2's relations have no fetchone().
+        (found,) = relation.aggregate(
             ", ".join(f"bool_or(isinf({quote_identifier(name)}))" for name in times)
-        ).fetchone()
-        text |= {name for name, infinite in zip(times, found or (), strict=True) if infinite}
+        ).fetchall()
+        text |= {name for name, infinite in zip(times, found, strict=True) if infinite}
     if not text:
         return relation
     parts = [

@@ -44,7 +44,7 @@ logger = logging.getLogger("target-jing")
 #: Rows whose cells set a table's column widths (the rest streams after them).
 TABLE_WIDTH_ROWS = 1_000
 #: DuckDB's memory for sorting a run's log before it is streamed (it spills past this).
-READ_MEMORY = "80MB"
+READ_MEMORY = "64MB"
 
 RUN_COLUMNS = (
     "run_id",
@@ -197,8 +197,10 @@ def _run_rows(
 
 
 def _for_streaming(con: duckdb.DuckDBPyConnection) -> None:
-    """Sort within `READ_MEMORY` (spilling past it), in no order but the query's own."""
+    """Sort within `READ_MEMORY` (spilling past it), on one thread (each holds buffers of
+    its own), in no order but the query's own."""
     con.execute(f"SET memory_limit = '{READ_MEMORY}'")
+    con.execute("SET threads = 1")
     con.execute("SET preserve_insertion_order = false")
 
 
