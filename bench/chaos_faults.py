@@ -694,6 +694,42 @@ def ledger_commands_at_scale(kit: FaultKit, problems: list[str]) -> int:
     return 0
 
 
+def a_million_rows_with_the_api_down(kit: FaultKit, problems: list[str]) -> int:
+    """1,000,000 rows and no API: the run stops as unreachable (or, where the ledger's
+    memory runs out first, as out of memory), exit 4 either way, every row pending."""
+    kit.workdir.mkdir(parents=True, exist_ok=True)
+    warehouse = kit.workdir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "CREATE TABLE decisions AS SELECT "
+            "'act' || lpad(CAST(i % 1000 AS VARCHAR), 19, '0') AS activity_id, "
+            "'user' || lpad(CAST(i AS VARCHAR), 18, '0') AS user_id, "
+            "CAST(i % 3 AS VARCHAR) AS approve_status, CAST(i % 2 AS VARCHAR) AS signin_status "
+            "FROM range($n) AS t(i)",
+            {"n": BIG_LEDGER_ROWS},
+        )
+    ledger = kit.workdir / "ledger.duckdb"
+    config = {
+        "app_id": "100000000000000000000000001",
+        "app_secret": "5a4d0b0e5e1f4c7c9d3b2a1f0e9d8c7b",
+        "base_url": f"http://127.0.0.1:{_closed_port()}",
+        "ledger_path": str(ledger),
+        "max_attempts": 2,
+        "backoff_max_seconds": 0.1,
+    }
+    kit.secrets.add(config["app_secret"])
+    path = kit.config("target.json", config)
+    sync = ["target-jing", "sync", "--config", str(path), "--duckdb", str(warehouse)]
+    ran = kit.command("sync", [*sync, "--table", "decisions"])
+    expect_exit(problems, ran, exit_codes.API_UNREACHABLE, "a million rows, no API")
+    if ran.code is not None:
+        with duckdb.connect(str(ledger), read_only=True) as con:
+            pending = con.execute("SELECT count(*) FROM jing_pending").fetchone()
+        if pending != (BIG_LEDGER_ROWS,):
+            problems.append(f"{pending} rows pending, not {BIG_LEDGER_ROWS:,}")
+    return 0
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         "F1. Retry-After: 86400 on every call",
@@ -739,6 +775,11 @@ FAULTS: tuple[Fault, ...] = (
         "F8. runs show and pending list of 1,000,000 rows",
         "0, each under 300 MB (streamed)",
         ledger_commands_at_scale,
+    ),
+    Fault(
+        "F9. 1,000,000 rows with the API down",
+        "4, every row pending",
+        a_million_rows_with_the_api_down,
     ),
 )
 

@@ -379,9 +379,9 @@ class SyncRun:
             ledger.log_unchanged(self.run_id, dry_run=dry_run)
             ledger.log_refused(self.run_id)
         with ledger.transaction() as con:
-            minimum_calls = plan.make_chunks(
-                con, self.run_id, self.settings.batch_size, compare=compare
-            )
+            plan.make_chunks(con, self.run_id, self.settings.batch_size, compare=compare)
+        with ledger.transaction() as con:
+            minimum_calls = plan.make_work(con, self.run_id)
         ledger.set_minimum_calls(self.run_id, minimum_calls)
         if dry_run:
             ledger.log_planned(self.run_id)

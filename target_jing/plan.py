@@ -196,10 +196,13 @@ def find_refused(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) 
 
 def make_chunks(
     con: duckdb.DuckDBPyConnection, run_id: str, batch_size: int, *, compare: bool
-) -> int:
-    """Write the run's chunks (`jing_plan`, `jing_work`); return how many calls they need.
+) -> None:
+    """Cut the run's wanted registrations into chunks (`jing_plan`); `make_work` follows.
 
     With `compare`, registrations logged `unchanged` or refused before are left out.
+    The two are apart so that each can commit on its own: DuckDB holds a
+    transaction's sorted appends in memory, and both at once did not fit in the
+    ledger's memory at a million rows.
     """
     skip_unchanged = (
         "ANTI JOIN unchanged_keys USING (entity_uuid, omni_user_uuid) "
@@ -225,6 +228,11 @@ def make_chunks(
         """,
         {"run": run_id, "batch": batch_size},
     )
+
+
+def make_work(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """Write each input row of the run's chunks (`jing_work`), in chunk order; return how
+    many calls the chunks need."""
     con.execute(
         f"""
         INSERT INTO jing_work
