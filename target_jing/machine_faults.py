@@ -90,8 +90,9 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         )
     if _connection_lost(error):
         return exit_codes.API_UNREACHABLE, (
-            f"the ledger's PostgreSQL database was lost: {first_line(error)}; what was "
-            "recorded before stays, and the next run finishes this one. Run again later"
+            f"the connection to PostgreSQL (the ledger or the source) was lost: "
+            f"{first_line(error)}; what was recorded before stays, and the next run "
+            "finishes this one. Run again later"
         )
     if isinstance(error, duckdb.Error | OSError) or _is_psycopg_error(error):
         return exit_codes.BAD_INPUT, f"the ledger or the source failed: {first_line(error)}"
