@@ -250,10 +250,11 @@ class JingClient:
         wait = float(error.retry_after or 0.0)
         with self._counts_lock:
             self._held_off_until = max(self._held_off_until, time.monotonic() + wait)
-        cap = self.settings.max_retry_after_seconds
+        cap = self._retry.retry_after_cap
         return JingRateLimited(
-            f"throttled, and asked to wait {wait:g}s (Retry-After), past "
-            f"max_retry_after_seconds={cap:g}: not retried, and no call is made until then",
+            f"throttled, and asked to wait {wait:g}s (Retry-After), past {cap:g}s "
+            "(max_retry_after_seconds, at most max_retry_seconds): not retried, and no call "
+            "is made until then",
             retry_after=error.retry_after,
             path=error.path,
             http_status=error.http_status,
@@ -267,8 +268,8 @@ class JingClient:
         remaining = self._held_off_until - time.monotonic()
         if remaining > 0:
             raise JingHeldOff(
-                f"not sent: the API asked for a wait past max_retry_after_seconds="
-                f"{self.settings.max_retry_after_seconds:g}, and {remaining:.0f}s of it remain",
+                f"not sent: the API asked for a wait past {self._retry.retry_after_cap:g}s "
+                f"(max_retry_after_seconds), and {remaining:.0f}s of it remain",
                 path=path,
             )
 

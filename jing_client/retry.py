@@ -62,12 +62,18 @@ class RetryPolicy:
             return max(error.retry_after, backoff)
         return backoff
 
+    @property
+    def retry_after_cap(self) -> float:
+        """The longest `Retry-After` waited for: the setting, and never past the whole
+        retry budget (a wait longer than that could not end in a retry anyway)."""
+        return min(self.max_retry_after_seconds, self.max_retry_seconds)
+
     def past_retry_after_cap(self, error: JingTransientError) -> bool:
         """Whether the server asked for a longer wait than this policy will ever make."""
         return (
             isinstance(error, JingRateLimited)
             and error.retry_after is not None
-            and error.retry_after > self.max_retry_after_seconds
+            and error.retry_after > self.retry_after_cap
         )
 
     def run(self, attempt_call: Callable[[], T], on_retry: OnRetry | None = None) -> T:

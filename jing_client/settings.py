@@ -154,9 +154,10 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_retry_after_seconds",
         "number",
-        "The longest wait a throttling answer's Retry-After may impose. A longer one is "
-        "not waited for: that call fails as retryable, and no call is made until the "
-        "server's wait is over (the target leaves those rows pending).",
+        "The longest wait a throttling answer's Retry-After may impose (at most "
+        "max_retry_seconds). A longer one is not waited for: that call fails as retryable, "
+        "and no call is made until the server's wait is over (the target leaves those rows "
+        "pending).",
         default=300.0,
         minimum=0,
     ),

@@ -203,3 +203,16 @@ def test_a_call_held_off_is_not_retried() -> None:
     with pytest.raises(JingHeldOff):
         _policy(clock).run(held_off)
     assert calls == [1] and clock.sleeps == []
+
+
+def test_the_cap_is_never_past_the_whole_retry_budget() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def throttled() -> None:
+        calls.append(1)
+        raise JingRateLimited("busy", retry_after=30)
+
+    with pytest.raises(JingRateLimited):
+        _policy(clock, max_retry_seconds=20, max_retry_after_seconds=50).run(throttled)
+    assert calls == [1] and clock.sleeps == []
