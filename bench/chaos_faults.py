@@ -439,8 +439,8 @@ def ledger_file_faults(kit: FaultKit, problems: list[str]) -> int:
 
 
 def singer_line_faults(kit: FaultKit, problems: list[str]) -> int:
-    """A RECORD before its SCHEMA, an unknown message type, a line that is not JSON:
-    exit 2, naming the line."""
+    """A RECORD before its SCHEMA, an unknown message type, a line that is not JSON or not
+    an object, messages without the fields their type needs: exit 2, naming the line."""
     kit.workdir.mkdir(parents=True, exist_ok=True)
     schema = json.dumps(
         {
@@ -461,6 +461,11 @@ def singer_line_faults(kit: FaultKit, problems: list[str]) -> int:
             ("record-before-schema", [record], 1),
             ("unknown-type", [schema, '{"type": "WHATEVER", "stream": "decisions"}'], 2),
             ("not-json", [schema, record, "{oops"], 3),
+            ("not-an-object", [schema, "[1, 2]"], 2),
+            ("no-type", [schema, record, '{"stream": "decisions"}'], 3),
+            ("record-not-an-object", [schema, '{"type": "RECORD", "stream": "d", "record": 5}'], 2),
+            ("schema-not-an-object", ['{"type": "SCHEMA", "stream": "d", "schema": 5}'], 1),
+            ("batch-without-encoding", [schema, '{"type": "BATCH", "stream": "decisions"}'], 2),
         ):
             ran = kit.command(
                 name, ["target-jing", "--config", str(config)], stdin="\n".join(lines) + "\n"
@@ -757,7 +762,7 @@ FAULTS: tuple[Fault, ...] = (
         ledger_file_faults,
     ),
     Fault(
-        "F5b. a RECORD before its SCHEMA, an unknown message type, a line not JSON",
+        "F5b. Singer lines: a RECORD before its SCHEMA, unknown types, not JSON, bad shapes",
         "2, naming the line",
         singer_line_faults,
     ),

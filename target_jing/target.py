@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections import Counter
-from collections.abc import Callable
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 import click
 from singer_sdk import Target
-from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import (
     FLATTENING_CONFIG,
     STREAM_MAPS_CONFIG,
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     PluginCapabilities,
 )
-from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
-from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 
 from jing_client import JingConfigError
@@ -41,59 +37,9 @@ from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
 from target_jing.sdk_private import HostSignals
 from target_jing.settings import TARGET_DECLARATIONS, TargetSettings
+from target_jing.singer_lines import SingerLineReader
 from target_jing.sinks import IgnoredStreamSink, StatusSink
 from target_jing.sources import SourceError
-
-#: The message types of the Singer spec and the SDK's extensions.
-SINGER_TYPES = frozenset({"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"})
-
-
-class RecordBeforeSchema(InvalidInputLine, RecordsWithoutSchemaException):
-    """A RECORD before its stream's SCHEMA, with its line: still the SDK's exception too."""
-
-
-class SingerLineReader(SingerReader):
-    """The SDK's reader, with the line's number in every message about a bad line.
-
-    A line that is not JSON, a message of a type Singer does not have, and a
-    RECORD before its stream's SCHEMA each end the run (`InvalidInputLine`, exit
-    2); `TargetJing.invoke` says so in one message, without the SDK's traceback.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.line_number = 0
-
-    def deserialize_json(self, line: str) -> dict:
-        self.line_number += 1
-        try:
-            return deserialize_json(line)
-        except ValueError as exc:
-            raise InvalidInputLine(
-                f"line {self.line_number} is not JSON ({exc}): {line[:200]}"
-            ) from None
-
-    def process_lines(
-        self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
-    ) -> Counter[str]:
-        def numbered(callback: Callable[[dict], None]) -> Callable[[dict], None]:
-            def call(message: dict) -> None:
-                try:
-                    callback(message)
-                except RecordsWithoutSchemaException as exc:
-                    raise RecordBeforeSchema(f"line {self.line_number}: {exc}") from None
-
-            return call
-
-        return super().process_lines(
-            file_input, {kind: numbered(callback) for kind, callback in callbacks.items()}
-        )
-
-    def _process_unknown_message(self, message_dict: dict) -> None:
-        raise InvalidInputLine(
-            f"line {self.line_number}: {str(message_dict.get('type'))[:50]!r} is not a Singer "
-            f"message type (known: {', '.join(sorted(SINGER_TYPES))})"
-        )
 
 
 class TargetJing(HostSignals, DeclaredConfig, Target):
