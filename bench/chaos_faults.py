@@ -608,9 +608,32 @@ def bad_values(kit: FaultKit, problems: list[str]) -> int:
         return wrong
 
 
+def _reader_leaves(kit: FaultKit, argv: Sequence[str]) -> Ran:
+    """Run `argv` with its stdout read for one line and then closed (a target that died)."""
+    err_path = kit.workdir / "reader-leaves.out"
+    started = time.monotonic()
+    with err_path.open("w", encoding="utf-8") as err:
+        child = subprocess.Popen(
+            [str(BIN / argv[0]), *argv[1:]], stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        assert child.stdout is not None
+        child.stdout.readline()
+        child.stdout.close()
+        try:
+            code: int | None = child.wait(timeout=COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            code = None
+    ran = Ran(code, err_path.read_text(encoding="utf-8"), time.monotonic() - started)
+    kit.ran.append(ran)
+    return ran
+
+
 def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
     """Damaged `--state` files and a start_date past the API's times: exit 2 before any
-    record is emitted; a good state still runs."""
+    record is emitted; a reader that leaves after one line: exit 1, said as such; a good
+    state still runs."""
     kit.workdir.mkdir(parents=True, exist_ok=True)
     with SandboxProcess(**SANDBOX) as sandbox:
         config = kit.config("tap.json", sandbox.config(start_date="2020-01-01T00:00:00Z"))
@@ -637,6 +660,10 @@ def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
         far = kit.config("far.json", sandbox.config(start_date="9999-12-31T23:59:59Z"))
         ran = kit.command("start-date-far", ["tap-jing", "--config", str(far)])
         expect_exit(problems, ran, exit_codes.BAD_INPUT, "start_date 9999-12-31T23:59:59Z")
+        ran = _reader_leaves(kit, ["tap-jing", "--config", str(config)])
+        expect_exit(problems, ran, exit_codes.ROWS_FAILED, "the reader leaving")
+        if ran.code is not None and "output was closed" not in ran.output:
+            problems.append("the reader leaving is not said as such")
         good = kit.workdir / "good-state.json"
         good.write_text(json.dumps({"bookmarks": {}}))
         ran = kit.command("state-good", ["tap-jing", "--config", str(config), "--state", str(good)])
@@ -772,8 +799,8 @@ FAULTS: tuple[Fault, ...] = (
         bad_values,
     ),
     Fault(
-        "F7. tap-jing: a damaged --state, a start_date past the API's times",
-        "2, before any record",
+        "F7. tap-jing: a damaged --state, a start_date past the API's times, its reader gone",
+        "2, before any record; 1 for the reader",
         tap_input_faults,
     ),
     Fault(

@@ -7,6 +7,7 @@ tap needs are in `tap_jing.sdk_private` and `jing_singer.sdk_private`.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import weakref
 from collections.abc import Iterator
@@ -54,6 +55,15 @@ def errors_end_the_run(logger: logging.Logger) -> Iterator[None]:
     except (JingError, InvalidStreamSortException) as error:
         logger.error("tap-jing stopped: %s: %s", type(error).__name__, redact(str(error)))
         sys.exit(exit_codes.for_error(error))
+    except BrokenPipeError:
+        # The reader left (the target stopped): nothing more can be written, not even
+        # at exit, and the next run resumes from the last STATE that reached it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        logger.error(
+            "tap-jing stopped: its output was closed (the target stopped reading); the next "
+            "run resumes from the last STATE the target received"
+        )
+        sys.exit(exit_codes.ROWS_FAILED)
 
 
 class TapJing(DeclaredConfig, Tap):
