@@ -657,6 +657,32 @@ def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
             expect_exit(problems, ran, exit_codes.BAD_INPUT, f"--state {name}")
             if '"RECORD"' in ran.output:
                 problems.append(f"--state {name}: records were emitted before the exit")
+        catalogs = {
+            "not-json": "{not json",
+            "streams-a-number": json.dumps({"streams": 5}),
+            "a-stream-without-schema": json.dumps({"streams": [{"tap_stream_id": "users"}]}),
+        }
+        for name, text in catalogs.items():
+            catalog = kit.workdir / f"catalog-{name}.json"
+            catalog.write_text(text)
+            argv = ["tap-jing", "--config", str(config), "--catalog", str(catalog)]
+            ran = kit.command(f"catalog-{name}", argv)
+            expect_exit(problems, ran, exit_codes.BAD_INPUT, f"--catalog {name}")
+            if '"RECORD"' in ran.output:
+                problems.append(f"--catalog {name}: records were emitted before the exit")
+        catalog = kit.workdir / "catalog-good.json"
+        with catalog.open("w", encoding="utf-8") as out:  # stdout alone: the catalog
+            subprocess.run(
+                [str(BIN / "tap-jing"), "--config", str(config), "--discover"],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                check=True,
+                timeout=COMMAND_TIMEOUT,
+            )
+        ran = kit.command(
+            "catalog-good", ["tap-jing", "--config", str(config), "--catalog", str(catalog)]
+        )
+        expect_exit(problems, ran, exit_codes.OK, "a discovered catalog")
         far = kit.config("far.json", sandbox.config(start_date="9999-12-31T23:59:59Z"))
         ran = kit.command("start-date-far", ["tap-jing", "--config", str(far)])
         expect_exit(problems, ran, exit_codes.BAD_INPUT, "start_date 9999-12-31T23:59:59Z")
@@ -799,7 +825,7 @@ FAULTS: tuple[Fault, ...] = (
         bad_values,
     ),
     Fault(
-        "F7. tap-jing: a damaged --state, a start_date past the API's times, its reader gone",
+        "F7. tap-jing: a damaged --state or --catalog, a start_date too far, its reader gone",
         "2, before any record; 1 for the reader",
         tap_input_faults,
     ),

@@ -27,9 +27,9 @@ from jing_client.times import ApiTimes
 from jing_singer import exit_codes
 from jing_singer.config_input import read_config
 from jing_singer.sdk_private import DeclaredConfig, config_input
+from tap_jing.input_files import checked_catalog, checked_state
 from tap_jing.output import MessageWriter
 from tap_jing.settings import TAP_DECLARATIONS, cross_setting_problems
-from tap_jing.state_file import checked_state
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
 
 
@@ -150,6 +150,7 @@ class TapJing(DeclaredConfig, Tap):
     def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
         with errors_end_the_run(cls.logger):
             kwargs["state"] = checked_state(kwargs.get("state"))
+            kwargs["catalog"] = checked_catalog(kwargs.get("catalog"))
             super().invoke(**kwargs)
 
     @classmethod
