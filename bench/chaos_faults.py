@@ -100,16 +100,22 @@ class FaultKit:
         return ran
 
     def start(
-        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        piped: bool = False,
     ) -> tuple[subprocess.Popen[str], Path]:
-        """Start `argv` in the background; `finish` waits for it and keeps what it printed."""
+        """Start `argv` in the background; `finish` waits for it and keeps what it printed
+        (its stderr only when `piped`: then the caller reads its stdout)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         out_path = self.workdir / f"{name}.out"
         with out_path.open("w", encoding="utf-8") as out:
             child = subprocess.Popen(
                 [str(BIN / argv[0]), *argv[1:]],
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=subprocess.PIPE if piped else out,
+                stderr=out if piped else subprocess.STDOUT,
                 text=True,
                 env={**os.environ, **(env or {})},
             )
@@ -610,24 +616,12 @@ def bad_values(kit: FaultKit, problems: list[str]) -> int:
 
 def _reader_leaves(kit: FaultKit, argv: Sequence[str]) -> Ran:
     """Run `argv` with its stdout read for one line and then closed (a target that died)."""
-    err_path = kit.workdir / "reader-leaves.out"
-    started = time.monotonic()
-    with err_path.open("w", encoding="utf-8") as err:
-        child = subprocess.Popen(
-            [str(BIN / argv[0]), *argv[1:]], stdout=subprocess.PIPE, stderr=err, text=True
-        )
-        assert child.stdout is not None
-        child.stdout.readline()
-        child.stdout.close()
-        try:
-            code: int | None = child.wait(timeout=COMMAND_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            code = None
-    ran = Ran(code, err_path.read_text(encoding="utf-8"), time.monotonic() - started)
-    kit.ran.append(ran)
-    return ran
+    started = kit.start("reader-leaves", argv, piped=True)
+    stdout = started[0].stdout
+    assert stdout is not None
+    stdout.readline()
+    stdout.close()
+    return kit.finish(started)
 
 
 def tap_input_faults(kit: FaultKit, problems: list[str]) -> int:
