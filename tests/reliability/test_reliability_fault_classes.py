@@ -14,7 +14,13 @@ import pytest
 from bench.chaos_faults import FAULTS, Fault, run_fault
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name.split(".")[0])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(f, id=f.name.split(".")[0], marks=[pytest.mark.slow] if f.slow else [])
+        for f in FAULTS
+    ],
+)
 def test_the_fault_ends_clean(fault: Fault, tmp_path: Path) -> None:
     result = run_fault(fault, tmp_path / "out", tmp_path / "private")
     assert result.problems == []
