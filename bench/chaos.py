@@ -34,12 +34,13 @@ from bench.chaos_extract import (
     run_reference,
     run_resumed,
 )
-from bench.chaos_faults import FAULTS, FaultResult, run_fault
-from bench.chaos_faults import markdown as faults_markdown
+from bench.chaos_faults import FAULTS
 from bench.chaos_report import Result, markdown
 from bench.chaos_sequences import SEQUENCES, run_sequence
 from bench.chaos_setup import CLIENT_SETTINGS, SANDBOX_LIMITS, SLOW_SECONDS, Options
 from bench.chaos_writeback import SCENARIOS, UNREGISTERED, run_unregistered, run_writeback
+from bench.fault_kit import FaultResult, run_fault
+from bench.fault_kit import markdown as faults_markdown
 from bench.leak_hunt import HuntReport, hunt
 
 ROOT = Path(__file__).resolve().parent.parent

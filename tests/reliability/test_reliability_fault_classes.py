@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos_faults import FAULTS, Fault, run_fault
+from bench.chaos_faults import FAULTS
+from bench.fault_kit import Fault, run_fault
 
 
 @pytest.mark.parametrize(
