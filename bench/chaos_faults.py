@@ -43,6 +43,7 @@ from bench.fault_kit import (
     pending_rows,
 )
 from jing_sandbox.process import SandboxProcess
+from jing_sandbox.settings import DEFAULT_APP_ID, DEFAULT_APP_SECRET
 from jing_singer import exit_codes
 
 # -- the scenarios -------------------------------------------------------------------------
@@ -561,8 +562,8 @@ def a_million_rows_with_the_api_down(kit: FaultKit, problems: list[str]) -> int:
         )
     ledger = kit.workdir / "ledger.duckdb"
     config = {
-        "app_id": "100000000000000000000000001",
-        "app_secret": "5a4d0b0e5e1f4c7c9d3b2a1f0e9d8c7b",
+        "app_id": DEFAULT_APP_ID,
+        "app_secret": DEFAULT_APP_SECRET,
         "base_url": f"http://127.0.0.1:{_closed_port()}",
         "ledger_path": str(ledger),
         "max_attempts": 2,

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,26 +77,7 @@ class FaultKit:
         timeout: float = COMMAND_TIMEOUT,
     ) -> Ran:
         """Run `argv` (its first word a console script of this venv); keep what it printed."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        out_path = self.workdir / f"{name}.out"
-        started = time.monotonic()
-        with out_path.open("w", encoding="utf-8") as out:
-            try:
-                done = subprocess.run(
-                    [str(BIN / argv[0]), *argv[1:]],
-                    input=stdin,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env={**os.environ, **(env or {})},
-                    timeout=timeout,
-                )
-                code: int | None = done.returncode
-            except subprocess.TimeoutExpired:
-                code = None
-        ran = Ran(code, out_path.read_text(encoding="utf-8"), time.monotonic() - started)
-        self.ran.append(ran)
-        return ran
+        return self.finish(self.start(name, argv, env, stdin=stdin), timeout)
 
     def start(
         self,
@@ -104,26 +86,35 @@ class FaultKit:
         env: dict[str, str] | None = None,
         *,
         piped: bool = False,
+        stdin: str | None = None,
     ) -> tuple[subprocess.Popen[str], Path]:
-        """Start `argv` in the background; `finish` waits for it and keeps what it printed
-        (its stderr only when `piped`: then the caller reads its stdout)."""
+        """Start `argv` in the background, `stdin` written to it; `finish` waits for it and
+        keeps what it printed (its stderr only when `piped`: the caller reads its stdout)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         out_path = self.workdir / f"{name}.out"
         with out_path.open("w", encoding="utf-8") as out:
             child = subprocess.Popen(
                 [str(BIN / argv[0]), *argv[1:]],
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE if piped else out,
                 stderr=out if piped else subprocess.STDOUT,
                 text=True,
                 env={**os.environ, **(env or {})},
             )
+        if child.stdin is not None:
+            with suppress(BrokenPipeError):  # a child that stops reading early
+                child.stdin.write(stdin or "")
+                child.stdin.close()
         return child, out_path
 
-    def finish(self, started: tuple[subprocess.Popen[str], Path]) -> Ran:
+    def finish(
+        self, started: tuple[subprocess.Popen[str], Path], timeout: float = COMMAND_TIMEOUT
+    ) -> Ran:
+        """Wait for a started command (killed past `timeout`: its code is None)."""
         child, out_path = started
         begun = time.monotonic()
         try:
-            code: int | None = child.wait(timeout=COMMAND_TIMEOUT)
+            code: int | None = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()

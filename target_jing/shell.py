@@ -86,7 +86,7 @@ def stopped_by(error: BaseException, logger: logging.Logger) -> int:
         text = f"{type(error).__name__}: {text}"
         logger.debug("where it happened:", exc_info=error)
     logger.error("%s: %s", what, redact(text))
-    return exit_code(error)
+    return fault[0] if fault is not None else exit_code(error)
 
 
 def stop_on_signals() -> None:
