@@ -208,14 +208,6 @@ class SyncRun:
                 "once, put the ledger on PostgreSQL (ledger_url) or give each shard its own "
                 "ledger_path"
             ) from None
-        if self.shard is not None:
-            self._ledger.con.create_function(
-                plan.SHARD_FUNCTION,
-                self.shard.holds,
-                ["VARCHAR"],
-                "BOOLEAN",
-                null_handling="special",
-            )
         try:
             if self.mode != "dry_run":
                 self._recover()
@@ -368,7 +360,7 @@ class SyncRun:
         dry_run = self.mode == "dry_run"
         with ledger.transaction() as con:
             plan.mark_conflicts(con, self.run_id)
-        with ledger.transaction() as con:
+        with ledger.shard_activities(), ledger.transaction() as con:
             plan.add_pending(con, self.run_id, self.destination, sharded=self.shard is not None)
         ledger.log_rejected(self.run_id, dry_run=dry_run)
         if compare:

@@ -1,8 +1,9 @@
 """The ledger: the tables that remember every run, every row and what JING holds.
 
 They are a DuckDB file by default, or a schema of a PostgreSQL database
-(`ledger_home`); the SQL is DuckDB's on both, and who may run at once is DuckDB's
-file lock or PostgreSQL's advisory locks (`ledger_locks`).
+(`ledger_home`); the statements are one set, in the SQL that DuckDB and
+PostgreSQL share, and who may run at once is DuckDB's file lock or PostgreSQL's
+advisory locks (`ledger_locks`).
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`, `jing_pending_actions`). The engine also
@@ -38,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jing_client import JingConfigError
-from target_jing.duckdb_postgres import needs_postgres_extra
-from target_jing.ledger_home import LedgerHome, open_database, release, use_ledger_schema
+from target_jing.ledger_home import (
+    LedgerConnection,
+    LedgerHome,
+    Rows,
+    open_database,
+    release,
+    stream,
+)
+from target_jing.postgres_url import needs_postgres_extra
 from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
 
@@ -177,6 +185,9 @@ ANSWER_COLUMNS: tuple[str, ...] = (
 #: The `source` of retried rows from `jing_pending` in the log.
 PENDING_SOURCE = "pending"
 
+#: The table a sharded run's plan reads its shard's activities from (`shard_activities`).
+SHARD_ACTIVITIES = "shard_activities"
+
 INTERRUPTED = "the run ended before this row was confirmed; it stays pending and is retried"
 
 
@@ -200,12 +211,12 @@ class PendingFilter:
                 clauses.append(f"{column} = ${column}")
                 params[column] = value
         if self.reason is not None:
-            clauses.append("contains(lower(last_reason), lower($reason))")
+            clauses.append("strpos(lower(last_reason), lower($reason)) > 0")
             params["reason"] = self.reason
         return " AND ".join(clauses), params
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
+def scalar(con: LedgerConnection, sql: str, params: Any = None) -> Any:
     """The one value of a one-row query, the result read to its end.
 
     A result left unread (as `fetchone` leaves it) blocks the next use of the
@@ -219,7 +230,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
 FETCH_ROWS = 2_000
 
 
-def iter_dict_rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+def iter_dict_rows(cursor: Rows) -> Iterator[dict[str, Any]]:
     """The rows of an executed query as dicts, a batch at a time (a run's log may be millions)."""
     names = [column[0] for column in cursor.description]
     while batch := cursor.fetchmany(FETCH_ROWS):
@@ -250,10 +261,6 @@ class Ledger:
             with self._locks.entering(shard) if self._locks else nullcontext():
                 self.con = open_database(home)
                 undo.callback(self._close_database)
-                # The engine streams; DuckDB's own buffers are what grows with the data.
-                self.con.execute("SET memory_limit = '128MB'")
-                self.con.execute("SET preserve_insertion_order = true")
-                self.con.execute("SET TimeZone = 'UTC'")
                 self._create_schema()
             undo.pop_all()
 
@@ -286,11 +293,9 @@ class Ledger:
             return None
         return self._locks.sending_shards(self.shard.count)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> LedgerConnection:
         """A second connection to the ledger, for reading while the first one writes."""
-        cursor = self.con.cursor()
-        use_ledger_schema(cursor, self.home)
-        return cursor
+        return self.con.cursor()
 
     def _create_schema(self) -> None:
         with self.transaction():
@@ -345,7 +350,7 @@ class Ledger:
                 )
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[LedgerConnection]:
         """All statements in the block commit together or not at all."""
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -390,6 +395,23 @@ class Ledger:
             yield
         finally:
             self.con.unregister(name)
+
+    @contextmanager
+    def shard_activities(self) -> Iterator[None]:
+        """For the block, the table `SHARD_ACTIVITIES`: the activities of this run's shard
+        that have pending rows (none when the run is not sharded: it takes them all)."""
+        if self.shard is None:
+            yield
+            return
+        rows = self.con.execute(
+            "SELECT DISTINCT entity_uuid FROM jing_pending WHERE destination = ? "
+            "AND state = 'pending'",
+            [self.destination],
+        ).fetchall()
+        mine = [activity for (activity,) in rows if self.shard.holds(activity)]
+        table = pa.table({"entity_uuid": pa.array(mine, pa.string())})
+        with self._registered(SHARD_ACTIVITIES, table):
+            yield
 
     def unstage(self, run_id: str, source: str, from_index: int) -> None:
         """Take back the rows of one `add_*` call that failed part-way."""
@@ -436,21 +458,32 @@ class Ledger:
             WITH why AS (
                 SELECT outcome, entity_uuid, omni_user_uuid,
                        regexp_replace(regexp_replace(coalesce(reason, ''),
-                           '^row [0-9]+ of .*?: ', ''), ' request_id=[0-9A-Za-z]+', '', 'g')
+                           '^row [0-9]+? of .*?: ', ''), ' request_id=[0-9A-Za-z]+', '', 'g')
                            AS reason
                 FROM jing_sync_log
                 WHERE run_id = $run AND outcome IN ('failed', 'rejected', 'superseded')
+            ), ranked AS (
+                SELECT outcome, reason, entity_uuid, omni_user_uuid,
+                       count(*) OVER (PARTITION BY outcome, reason) AS rows,
+                       row_number() OVER (PARTITION BY outcome, reason
+                                          ORDER BY entity_uuid, omni_user_uuid) AS n
+                FROM why
             )
-            SELECT outcome, reason, count(*) AS rows,
-                   list([entity_uuid, omni_user_uuid] ORDER BY entity_uuid, omni_user_uuid)[:3]
-            FROM why GROUP BY outcome, reason ORDER BY rows DESC, outcome, reason LIMIT $limit
+            SELECT outcome, reason, rows, entity_uuid, omni_user_uuid FROM ranked
+            WHERE n <= 3 ORDER BY rows DESC, outcome, reason, n
             """,
-            {"run": run_id, "limit": limit},
+            {"run": run_id},
         ).fetchall()
-        return [
-            {"outcome": outcome, "reason": reason, "rows": int(count), "examples": examples}
-            for outcome, reason, count, examples in rows
-        ]
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for outcome, reason, count, activity, user in rows:
+            group = groups.get((outcome, reason))
+            if group is None:
+                if len(groups) == limit:
+                    break
+                group = {"outcome": outcome, "reason": reason, "rows": int(count), "examples": []}
+                groups[(outcome, reason)] = group
+            group["examples"].append([activity, user])
+        return list(groups.values())
 
     def update_calls(self, run_id: str) -> int:
         sql = "SELECT coalesce(sum(calls), 0) FROM jing_calls WHERE run_id = ?"
@@ -480,7 +513,7 @@ class Ledger:
 
     def close_run(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: LedgerConnection,
         run_id: str,
         status: str,
         fatal_error: str | None,
@@ -499,13 +532,13 @@ class Ledger:
                 rejected = c.rejected, planned = c.planned, superseded = c.superseded,
                 retried = c.retried
             FROM (
-                SELECT count(*) FILTER (outcome = 'applied') AS applied,
-                       count(*) FILTER (outcome = 'unchanged') AS unchanged,
-                       count(*) FILTER (outcome = 'failed') AS failed,
-                       count(*) FILTER (outcome = 'rejected') AS rejected,
-                       count(*) FILTER (outcome = 'planned') AS planned,
-                       count(*) FILTER (outcome = 'superseded') AS superseded,
-                       count(*) FILTER (source = '{PENDING_SOURCE}') AS retried
+                SELECT count(*) FILTER (WHERE outcome = 'applied') AS applied,
+                       count(*) FILTER (WHERE outcome = 'unchanged') AS unchanged,
+                       count(*) FILTER (WHERE outcome = 'failed') AS failed,
+                       count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+                       count(*) FILTER (WHERE outcome = 'planned') AS planned,
+                       count(*) FILTER (WHERE outcome = 'superseded') AS superseded,
+                       count(*) FILTER (WHERE source = '{PENDING_SOURCE}') AS retried
                 FROM jing_sync_log WHERE run_id = $run
             ) AS c
             WHERE run_id = $run
@@ -528,7 +561,7 @@ class Ledger:
             f"""
             DELETE FROM jing_applied_status AS s
             USING (SELECT {_KEY}, max(confirmed_at) AS newest FROM jing_applied_status
-                   WHERE run_id = $run AND destination = $dest GROUP BY ALL
+                   WHERE run_id = $run AND destination = $dest GROUP BY {_KEY}
                    HAVING count(*) > 1) AS k
             WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
               AND s.destination = $dest AND s.run_id = $run AND s.confirmed_at < k.newest
@@ -632,15 +665,20 @@ class Ledger:
         `observed` has `entity_uuid`, `omni_user_uuid`, the wanted fields (API strings)
         and `observed_at`; `known_by` says where it came from, for the log's reasons.
         """
-        with self._registered("observed_batch", observed), self.transaction() as con:
+        prefix, at, suffix = known_by.partition("{at}")
+        labels = (
+            pc.binary_join_element_wise(prefix, _stamps(observed), suffix, "")
+            if at
+            else pa.array([known_by] * observed.num_rows, pa.string())
+        )
+        batch = observed.append_column("known_by", labels)
+        with self._registered("observed_batch", batch), self.transaction() as con:
             con.execute(
                 f"""
                 INSERT INTO jing_observed
-                SELECT $run, {_KEY}, {_FIELDS}, observed_at,
-                       replace($known_by, '{{at}}', strftime(observed_at, '%Y-%m-%d %H:%M:%S UTC'))
-                FROM observed_batch
+                SELECT $run, {_KEY}, {_FIELDS}, observed_at, known_by FROM observed_batch
                 """,
-                {"run": run_id, "known_by": known_by},
+                {"run": run_id},
             )
         return observed.num_rows
 
@@ -709,8 +747,9 @@ class Ledger:
         holds becomes the ledger's knowledge. A row the listing lacks stays unknown.
         """
         same = " AND ".join(f"(l.{f} IS NULL OR l.{f} = o.{f})" for f in WANTED_FIELDS)
-        label = "'read back at ' || strftime(o.observed_at, '%Y-%m-%d %H:%M:%S UTC')"
-        with self._registered("read_back", observed), self.transaction() as con:
+        label = "'read back at ' || o.observed_text"
+        read_back = observed.append_column("observed_text", _stamps(observed))
+        with self._registered("read_back", read_back), self.transaction() as con:
             con.execute(
                 f"""
                 UPDATE jing_sync_log AS l SET
@@ -733,9 +772,10 @@ class Ledger:
                        {", ".join(f"o.{f}" for f in WANTED_FIELDS)}, NULL, now(), $run, $dest,
                        'read_back'
                 FROM read_back AS o
-                SEMI JOIN (SELECT {_KEY} FROM jing_applied_status
-                           WHERE run_id = $run AND destination = $dest AND basis = 'unknown') AS u
-                USING ({_KEY})
+                WHERE EXISTS (SELECT 1 FROM jing_applied_status AS u
+                              WHERE u.run_id = $run AND u.destination = $dest
+                                AND u.basis = 'unknown' AND u.entity_uuid = o.entity_uuid
+                                AND u.omni_user_uuid = o.omni_user_uuid)
                 """,
                 self._params(run_id),
             )
@@ -784,7 +824,7 @@ class Ledger:
 
     def settle_unlogged(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: LedgerConnection,
         run_id: str,
         outcome: str,
         reason: str,
@@ -800,14 +840,16 @@ class Ledger:
         been in flight), the rows that were in a chunk have an unknown outcome:
         their users' state becomes unknown. Runs inside `con`'s transaction.
         """
+        con.execute("DROP TABLE IF EXISTS unlogged")
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE unlogged AS
+            CREATE TEMP TABLE unlogged AS
             SELECT s.*, w.chunk_id FROM jing_staged AS s
-            ANTI JOIN (SELECT source, row_index FROM jing_sync_log WHERE run_id = $run) AS l
-            USING (source, row_index)
-            LEFT JOIN jing_work AS w USING (run_id, source, row_index)
-            WHERE s.run_id = $run
+            LEFT JOIN jing_work AS w
+                ON w.run_id = s.run_id AND w.source = s.source AND w.row_index = s.row_index
+            WHERE s.run_id = $run AND NOT EXISTS (
+                SELECT 1 FROM jing_sync_log AS l
+                WHERE l.run_id = $run AND l.source = s.source AND l.row_index = s.row_index)
             """,
             {"run": run_id},
         )
@@ -852,7 +894,7 @@ class Ledger:
 
     def _pend(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: LedgerConnection,
         rows_sql: str,
         run_id: str,
         params: Mapping[str, object] | None = None,
@@ -869,13 +911,13 @@ class Ledger:
             SELECT {_KEY}, {_FIELDS}, $run, $run, 1, reason, $dest,
                    CASE WHEN failure = '{PERMANENT}' THEN 'permanent' ELSE 'pending' END,
                    failure, now()
-            FROM ({rows_sql})
+            FROM ({rows_sql}) AS pended
             """,
             self._params(run_id, **(params or {})),
         )
 
     def _compact_pending(
-        self, con: duckdb.DuckDBPyConnection, run_id: str, limits: PendingLimits | None
+        self, con: LedgerConnection, run_id: str, limits: PendingLimits | None
     ) -> None:
         """Settle `jing_pending` for a closing run: one row per user still waiting.
 
@@ -919,16 +961,19 @@ class Ledger:
         )
         # Of one run's own rows for a user (a pending retry and a chunk), one stays, the
         # one still to retry first. By its values, not `rowid`: PostgreSQL has none.
+        con.execute("DROP TABLE IF EXISTS pending_twice")
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE pending_twice AS
-            SELECT DISTINCT ON ({_KEY}) p.* FROM jing_pending AS p
-            SEMI JOIN (SELECT {_KEY} FROM jing_pending
-                       WHERE last_run_id = $run AND destination = $dest
-                       GROUP BY ALL HAVING count(*) > 1) AS d USING ({_KEY})
-            WHERE p.last_run_id = $run AND p.destination = $dest
-            ORDER BY {_KEY}, CASE p.failure WHEN '{UNKNOWN}' THEN 0 WHEN '{RETRYABLE}' THEN 1
-                                ELSE 2 END, p.last_reason
+            CREATE TEMP TABLE pending_twice AS
+            SELECT DISTINCT ON (p.entity_uuid, p.omni_user_uuid) p.* FROM jing_pending AS p
+            WHERE p.last_run_id = $run AND p.destination = $dest AND EXISTS (
+                SELECT 1 FROM jing_pending AS d
+                WHERE d.last_run_id = $run AND d.destination = $dest
+                  AND d.entity_uuid = p.entity_uuid AND d.omni_user_uuid = p.omni_user_uuid
+                GROUP BY d.entity_uuid, d.omni_user_uuid HAVING count(*) > 1)
+            ORDER BY p.entity_uuid, p.omni_user_uuid,
+                     CASE p.failure WHEN '{UNKNOWN}' THEN 0 WHEN '{RETRYABLE}' THEN 1 ELSE 2 END,
+                     p.last_reason
             """,
             params,
         )
@@ -945,23 +990,30 @@ class Ledger:
         if limits is not None:
             self._give_up(con, run_id, limits)
 
-    def _give_up(self, con: duckdb.DuckDBPyConnection, run_id: str, limits: PendingLimits) -> None:
+    def _give_up(self, con: LedgerConnection, run_id: str, limits: PendingLimits) -> None:
         """Retryable rows past `limits` become `given_up`; the run's log says so too."""
+        con.execute("DROP TABLE IF EXISTS given_up")
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE given_up AS
+            CREATE TEMP TABLE given_up AS
             SELECT entity_uuid, omni_user_uuid,
                    'given up after ' || attempts || ' attempts over '
-                   || CAST(round(epoch(now() - first_wanted_at) / 3600, 1) AS VARCHAR)
-                   || ' h (limits: pending_max_attempts ' || $attempts
-                   || ', pending_max_age_hours ' || $hours || '); the last failure: '
+                   || CAST(CAST(extract(epoch FROM now() - first_wanted_at) / 3600
+                                AS NUMERIC(18, 1)) AS VARCHAR)
+                   || ' h (limits: pending_max_attempts ' || $attempts_text
+                   || ', pending_max_age_hours ' || $hours_text || '); the last failure: '
                    || coalesce(last_reason, '?') AS why
             FROM jing_pending
             WHERE destination = $dest AND state = 'pending' AND last_run_id = $run
-              AND (attempts >= $attempts
-                   OR first_wanted_at < now() - to_milliseconds(CAST($hours * 3600000 AS BIGINT)))
+              AND (attempts >= $attempts OR first_wanted_at < $oldest)
             """,
-            self._params(run_id, attempts=limits.max_attempts, hours=limits.max_age_hours),
+            self._params(
+                run_id,
+                attempts=limits.max_attempts,
+                attempts_text=str(limits.max_attempts),
+                hours_text=str(float(limits.max_age_hours)),
+                oldest=now() - timedelta(hours=limits.max_age_hours),
+            ),
         )
         con.execute(
             "UPDATE jing_pending AS p SET state = 'given_up', last_reason = g.why "
@@ -981,7 +1033,8 @@ class Ledger:
         """This destination's rows of `jing_pending` that `where` selects, oldest first
         (streamed: read them before the ledger closes)."""
         clause, params = where.where()
-        cursor = self.con.execute(
+        cursor = stream(
+            self.con,
             f"SELECT {_KEY}, {_FIELDS}, state, failure, attempts, first_wanted_at, "
             f"first_run_id, last_run_id, last_reason FROM jing_pending WHERE {clause} "
             f"ORDER BY first_wanted_at NULLS FIRST, {_KEY}",
@@ -1015,6 +1068,13 @@ class Ledger:
             else:
                 raise ValueError(f"unknown pending action {action!r}")
         return int(count or 0)
+
+
+def _stamps(observed: pa.Table) -> pa.Array:
+    """Each row's `observed_at` as the log's reasons write it (`2026-01-02 03:04:05 UTC`)."""
+    # To the second first: Arrow's %S would print the microseconds too.
+    times = observed["observed_at"].cast(pa.timestamp("s", tz="UTC"), safe=False)
+    return pc.strftime(times, format="%Y-%m-%d %H:%M:%S UTC")
 
 
 @cache

@@ -35,7 +35,7 @@ from target_jing.ledger import (
     destination_of,
     iter_dict_rows,
 )
-from target_jing.ledger_home import LedgerHome, open_database
+from target_jing.ledger_home import LedgerConnection, LedgerHome, open_database, stream
 from target_jing.settings import DEFAULT_LEDGER_NAME, TargetSettings
 
 logger = logging.getLogger("target-jing")
@@ -175,20 +175,21 @@ def _destination(settings: TargetSettings) -> str:
     return destination_of(settings.client.base_url, settings.client.app_id)
 
 
-def _last_runs(con: duckdb.DuckDBPyConnection, limit: int) -> Iterator[dict[str, Any]]:
-    cursor = con.execute(
+def _last_runs(con: LedgerConnection, limit: int) -> Iterator[dict[str, Any]]:
+    cursor = stream(
+        con,
         "SELECT run_id, started_at, mode, status, rows_in, applied, unchanged, failed, rejected, "
-        "superseded, update_calls, round(epoch(ended_at - started_at), 1) AS seconds "
+        "superseded, update_calls, CAST(CAST(extract(epoch FROM ended_at - started_at) "
+        "AS NUMERIC(18, 1)) AS DOUBLE PRECISION) AS seconds "
         "FROM jing_sync_runs ORDER BY started_at DESC LIMIT ?",
         [limit],
     )
     return iter_dict_rows(cursor)
 
 
-def _run_rows(
-    con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None
-) -> Iterator[dict[str, Any]]:
-    cursor = con.execute(
+def _run_rows(con: LedgerConnection, run_id: str, outcome: str | None) -> Iterator[dict[str, Any]]:
+    cursor = stream(
+        con,
         f"SELECT {', '.join(LOG_COLUMNS)} FROM jing_sync_log WHERE run_id = $run "
         "AND ($outcome IS NULL OR outcome = $outcome) ORDER BY source, row_index",
         {"run": run_id, "outcome": outcome},
@@ -196,9 +197,11 @@ def _run_rows(
     return iter_dict_rows(cursor)
 
 
-def _for_streaming(con: duckdb.DuckDBPyConnection) -> None:
+def _for_streaming(con: LedgerConnection) -> None:
     """Sort within `READ_MEMORY` (spilling past it), on one thread (each holds buffers of
-    its own), in no order but the query's own."""
+    its own), in no order but the query's own. (PostgreSQL sorts on its server.)"""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return
     con.execute(f"SET memory_limit = '{READ_MEMORY}'")
     con.execute("SET threads = 1")
     con.execute("SET preserve_insertion_order = false")

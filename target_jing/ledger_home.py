@@ -1,32 +1,50 @@
-"""Where the ledger lives, and the DuckDB connection that reads and writes it there.
+"""Where the ledger lives, and the connection that reads and writes it there.
 
 The ledger is a DuckDB file by default (`ledger_path`). With `ledger_url` it is a
 schema of a PostgreSQL database (`ledger_schema`), so that it outlives a worker
-whose disk goes when its task ends. Either way the ledger's SQL runs in DuckDB:
-for PostgreSQL, an in-memory DuckDB attaches the database with DuckDB's postgres
-extension and makes the ledger's schema the default one, so every statement of
-`ledger.py` and `plan.py` runs unchanged on both engines, and its tables are
-ordinary PostgreSQL tables that the warehouse's users query (the attach itself:
-`duckdb_postgres`).
+whose disk goes when its task ends. The statements of `ledger.py` and `plan.py`
+are one set, in the SQL both engines share: on a file they run in DuckDB, on
+PostgreSQL in PostgreSQL itself, through psycopg (`postgres_ledger`), with the
+ledger's schema first on the search path. Its tables are ordinary PostgreSQL
+tables that the warehouse's users query.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 
 from jing_client import JingConfigError
-from jing_client.redact import first_line
-from target_jing.duckdb_postgres import attached
 from target_jing.machine_faults import open_problem
-from target_jing.postgres_url import shown
-from target_jing.sources import quote_identifier
+from target_jing.postgres_url import needs_postgres_extra, shown
 
-#: The catalog name the PostgreSQL database is attached under.
-CATALOG = "jing_ledger"
+
+class LedgerConnection(Protocol):
+    """What the ledger calls on its connection: DuckDB's, or `PostgresLedgerConnection`."""
+
+    def execute(self, statement: str, params: Any = ...) -> Any: ...
+
+    def register(self, name: str, data: Any) -> Any: ...
+
+    def unregister(self, name: str) -> Any: ...
+
+    def cursor(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Rows(Protocol):
+    """A query's result as both engines give it: column names, then batches of rows."""
+
+    description: Any
+
+    def fetchmany(self, size: int) -> Sequence[tuple[Any, ...]]: ...
+
 
 #: Ledger files open in this process: a second run on one would take the first for a dead one.
 _OPEN: set[Path] = set()
@@ -59,16 +77,31 @@ class LedgerHome:
         return f"{shown(self.url)} (schema {self.schema})"
 
 
-def open_database(home: LedgerHome, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose default schema holds the ledger's tables.
+def open_database(home: LedgerHome, *, read_only: bool = False) -> LedgerConnection:
+    """A connection whose default schema holds the ledger's tables: DuckDB's, or a
+    `PostgresLedgerConnection` (psycopg's, in the shape of DuckDB's).
 
     A DuckDB file is taken for this run alone (`JingConfigError` when another run
     holds it); PostgreSQL leaves who may run at once to `ledger_locks`.
     """
     if home.url is not None:
-        return _attach_postgres(home, read_only=read_only)
+        try:
+            from target_jing.postgres_ledger import PostgresLedgerConnection
+        except ImportError:
+            raise JingConfigError(needs_postgres_extra("ledger_url")) from None
+        return PostgresLedgerConnection(home.url, home.schema, read_only=read_only)
     assert home.path is not None
     return _open_file(home.path, read_only=read_only)
+
+
+def stream(con: LedgerConnection, statement: str, params: Any = None) -> Rows:
+    """Run a query whose result may be millions of rows, to be read a batch at a time.
+
+    DuckDB streams any result; PostgreSQL does through a server-side cursor.
+    """
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con.execute(statement, params or [])
+    return con.stream(statement, params)  # type: ignore[attr-defined]
 
 
 def release(home: LedgerHome) -> None:
@@ -76,12 +109,6 @@ def release(home: LedgerHome) -> None:
     if home.path is not None and not home.on_postgres:
         with _OPEN_LOCK:
             _OPEN.discard(home.path.resolve())
-
-
-def use_ledger_schema(con: duckdb.DuckDBPyConnection, home: LedgerHome) -> None:
-    """Make the ledger's schema the default of `con` (a cursor starts in DuckDB's own)."""
-    if home.on_postgres:
-        con.execute(f"USE {CATALOG}.{quote_identifier(home.schema)}")
 
 
 def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -106,20 +133,8 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         except (OSError, duckdb.Error) as exc:
             raise open_problem(path, exc) from None
         _OPEN.add(where)
-    return con
-
-
-def _attach_postgres(home: LedgerHome, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    assert home.url is not None
-    con = attached(home.url, CATALOG, read_only=read_only, setting="ledger_url")
-    try:
-        if not read_only:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote_identifier(home.schema)}")
-        use_ledger_schema(con, home)
-    except duckdb.Error as exc:
-        con.close()
-        raise JingConfigError(
-            f"setting 'ledger_url': cannot open the ledger in PostgreSQL (schema "
-            f"{home.schema}): {first_line(exc)}"
-        ) from None
+    # The engine streams; DuckDB's own buffers are what grows with the data.
+    con.execute("SET memory_limit = '128MB'")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET TimeZone = 'UTC'")
     return con

@@ -5,8 +5,9 @@ in the Meltano project): `target_entity_uuid`, `omni_user_uuid`, the two statuse
 the two times (UTC instants) and `updated_time`, JING's own time of the
 registration's last change. That time is the observation's: newer than a
 ledger confirmation, it means someone changed the registration since. The
-warehouse is a DuckDB file, or a PostgreSQL database (attached to DuckDB, so the
-query is the same).
+warehouse is a DuckDB file, or a PostgreSQL database: there its rows of the
+run's activities are read through psycopg (the relation or query is PostgreSQL's)
+and then put in the ledger's form by the same DuckDB query, in memory.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import pyarrow as pa
 
 from jing_client import JingConfigError
 from jing_client.redact import first_line
-from target_jing.duckdb_postgres import attached, is_postgres_url
-from target_jing.postgres_url import shown
+from target_jing.postgres_url import is_postgres_url, needs_postgres_extra, shown
 from target_jing.read_back import OBSERVED_SCHEMA
 from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
-from target_jing.sources import quote_identifier
+from target_jing.sources import SourceError, quote_identifier
 
 #: The columns the observed state must have.
 COLUMNS = ("target_entity_uuid", "omni_user_uuid", *STATUS_FIELDS, *TIME_FIELDS, "updated_time")
@@ -40,6 +40,27 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
         if _QUERY.match(source)
         else ".".join(quote_identifier(part) for part in source.split("."))
     )
+    try:
+        if is_postgres_url(path):
+            with duckdb.connect() as con:
+                con.register("observed_rows", _postgres_rows(path, relation, source, activities))
+                table = _as_observed(con, "observed_rows", settings, activities)
+        else:
+            with duckdb.connect(str(Path(path)), read_only=True) as con:
+                _require(_columns(con, relation), source)
+                table = _as_observed(con, relation, settings, activities)
+    except duckdb.Error as exc:
+        where = shown(path) if is_postgres_url(path) else path
+        raise JingConfigError(
+            f"setting 'observed_state': cannot read {source} in {where}: {first_line(exc)}"
+        ) from None
+    return table.select(OBSERVED_SCHEMA.names).cast(OBSERVED_SCHEMA)
+
+
+def _as_observed(
+    con: duckdb.DuckDBPyConnection, relation: str, settings: TargetSettings, activities: list[str]
+) -> pa.Table:
+    """The rows of `relation` for `activities`: API strings, and the observation's time."""
     times = ", ".join(
         f"strftime(timezone($zone, CAST({name} AS TIMESTAMPTZ)), '%Y-%m-%d %H:%M:%S') AS {name}"
         for name in TIME_FIELDS
@@ -53,30 +74,55 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
         FROM {relation} AS observed
         WHERE CAST(target_entity_uuid AS VARCHAR) IN (SELECT unnest($activities))
     """
+    con.execute("SET TimeZone = 'UTC'")
+    return con.sql(
+        sql, params={"zone": settings.api_timezone, "activities": activities}
+    ).to_arrow_table()
+
+
+def _postgres_rows(url: str, relation: str, source: str, activities: list[str]) -> pa.Table:
+    """The rows of `relation` in the PostgreSQL warehouse for `activities`, as they are."""
     try:
-        with _open(path) as con:
-            con.execute("SET TimeZone = 'UTC'")
-            _check_columns(con, relation, source)
-            table = con.sql(
-                sql, params={"zone": settings.api_timezone, "activities": activities}
-            ).to_arrow_table()
-    except duckdb.Error as exc:
-        where = shown(path) if is_postgres_url(path) else path
-        raise JingConfigError(
-            f"setting 'observed_state': cannot read {source} in {where}: {first_line(exc)}"
-        ) from None
-    return table.select(OBSERVED_SCHEMA.names).cast(OBSERVED_SCHEMA)
+        import psycopg
+
+        from target_jing.postgres_source import connect
+    except ImportError:
+        raise JingConfigError(needs_postgres_extra("observed_state_path")) from None
+    try:
+        con = connect(url, "setting 'observed_state_path'")
+    except SourceError as exc:
+        raise JingConfigError(str(exc)) from None
+    with con:
+        con.read_only = True
+        try:
+            cursor = con.execute(
+                f"SELECT * FROM {relation} AS observed "
+                "WHERE CAST(target_entity_uuid AS VARCHAR) = ANY(%s)",
+                [activities],
+            )
+        except psycopg.Error as exc:
+            raise JingConfigError(
+                f"setting 'observed_state': cannot read {source} in {shown(url)}: {first_line(exc)}"
+            ) from None
+        names = [column.name for column in cursor.description or ()]
+        _require(names, source)
+        rows = cursor.fetchall()
+    return pa.table({name: _column([row[i] for row in rows]) for i, name in enumerate(names)})
 
 
-def _open(path: str) -> duckdb.DuckDBPyConnection:
-    """The warehouse, read-only: a DuckDB file, or a PostgreSQL database attached."""
-    if not is_postgres_url(path):
-        return duckdb.connect(str(Path(path)), read_only=True)
-    return attached(path, "warehouse", read_only=True, setting="observed_state_path")
+def _column(values: list[object]) -> pa.Array:
+    """A column as Arrow infers it; as text when Arrow has no type for its values (a UUID)."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
 
 
-def _check_columns(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> None:
-    found = [column[0] for column in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [column[0] for column in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+
+
+def _require(found: list[str], source: str) -> None:
     missing = [name for name in COLUMNS if name not in found]
     if missing:
         raise JingConfigError(

@@ -1,7 +1,8 @@
-"""Plan a run in DuckDB SQL: which rows to send, and in how few calls.
+"""Plan a run in SQL: which rows to send, and in how few calls.
 
 Everything here works on the ledger's tables for one run, never on Python lists
-of rows: a million rows are a few SQL statements. The plan keeps the rows whose
+of rows: a million rows are a few SQL statements, in the SQL that DuckDB and
+PostgreSQL share (`ledger_home`). The plan keeps the rows whose
 wanted values differ from what JING last confirmed (all of them in mode
 `full`), adds the pending rows of earlier runs, groups them by activity and by
 the exact set of fields and values (a field left empty is not sent, so it is
@@ -15,13 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import duckdb
-
-from target_jing.duckdb_postgres import literal
-from target_jing.ledger import PENDING_SOURCE, scalar
-from target_jing.ledger_home import CATALOG, LedgerHome
+from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
+from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
 from target_jing.settings import WANTED_FIELDS
-from target_jing.sources import quote_identifier
 
 #: Rows fetched from DuckDB at a time while chunks are read out.
 FETCH_ROWS = 10_000
@@ -50,7 +47,7 @@ class Chunk:
     rows: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+def mark_conflicts(con: LedgerConnection, run_id: str) -> None:
     """Reject both rows when one run asks two different things for the same registration.
 
     Identical duplicates are kept: they collapse into one send and share its outcome.
@@ -67,16 +64,15 @@ def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
                 SELECT row_index, source, {_KEY}, {_FIELDS} FROM jing_staged
                 WHERE run_id = $run AND reason IS NULL
             ), repeated AS (
-                SELECT {_KEY} FROM valid GROUP BY ALL HAVING count(*) > 1
+                SELECT {_KEY} FROM valid GROUP BY {_KEY} HAVING count(*) > 1
             ), candidates AS (
                 SELECT v.* FROM valid AS v JOIN repeated USING ({_KEY})
             )
-            SELECT a.row_index, a.source,
-                   arg_min(b.row_index, (b.source, b.row_index)) AS other_index,
-                   arg_min(b.source, (b.source, b.row_index)) AS other_source
+            SELECT DISTINCT ON (a.row_index, a.source) a.row_index, a.source,
+                   b.row_index AS other_index, b.source AS other_source
             FROM candidates AS a JOIN candidates AS b USING ({_KEY})
             WHERE {_differs("a", "b")}
-            GROUP BY a.row_index, a.source
+            ORDER BY a.row_index, a.source, b.source, b.row_index
         ) AS c
         WHERE s.run_id = $run AND s.row_index = c.row_index AND s.source = c.source
         """,
@@ -84,12 +80,8 @@ def mark_conflicts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-#: The SQL function a sharded run registers on the ledger: whether an activity is its shard's.
-SHARD_FUNCTION = "jing_shard_holds"
-
-
 def add_pending(
-    con: duckdb.DuckDBPyConnection, run_id: str, destination: str, *, sharded: bool = False
+    con: LedgerConnection, run_id: str, destination: str, *, sharded: bool = False
 ) -> None:
     """Bring in the destination's pending rows of earlier runs, as rows of source `pending`.
 
@@ -101,7 +93,7 @@ def add_pending(
     Rows given up or permanent are not retried on their own (`target-jing pending`).
     A sharded run (`--shard`) takes only its shard's pending rows.
     """
-    in_shard = f"AND {SHARD_FUNCTION}(entity_uuid)" if sharded else ""
+    in_shard = f"AND entity_uuid IN (SELECT entity_uuid FROM {SHARD_ACTIVITIES})" if sharded else ""
     con.execute(
         f"""
         INSERT INTO jing_staged
@@ -111,23 +103,29 @@ def add_pending(
                    || ', a newer wish for this registration (that row was rejected: '
                    || r.reason || ')' END
         FROM (  -- one row per user, even beside a killed run not yet recovered (a dry run)
-            SELECT * FROM jing_pending WHERE destination = $dest AND state = 'pending' {in_shard}
-            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY last_run_id DESC) = 1
+            SELECT {_KEY}, {_FIELDS} FROM (
+                SELECT {_KEY}, {_FIELDS}, row_number() OVER (
+                    PARTITION BY {_KEY} ORDER BY last_run_id DESC) AS newest
+                FROM jing_pending WHERE destination = $dest AND state = 'pending' {in_shard}
+            ) AS q WHERE newest = 1
         ) AS p
-        ANTI JOIN (SELECT DISTINCT {_KEY} FROM jing_staged
-                   WHERE run_id = $run AND reason IS NULL) AS s
-        USING ({_KEY})
         LEFT JOIN (
-            SELECT {_KEY}, row_index, source, reason FROM jing_staged
-            WHERE run_id = $run AND reason IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY source, row_index) = 1
+            SELECT {_KEY}, row_index, source, reason FROM (
+                SELECT {_KEY}, row_index, source, reason, row_number() OVER (
+                    PARTITION BY {_KEY} ORDER BY source, row_index) AS first
+                FROM jing_staged WHERE run_id = $run AND reason IS NOT NULL
+            ) AS q WHERE first = 1
         ) AS r USING ({_KEY})
+        WHERE NOT EXISTS (
+            SELECT 1 FROM jing_staged AS s
+            WHERE s.run_id = $run AND s.reason IS NULL
+              AND s.entity_uuid = p.entity_uuid AND s.omni_user_uuid = p.omni_user_uuid)
         """,
         {"run": run_id, "pending": PENDING_SOURCE, "dest": destination},
     )
 
 
-def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+def find_unchanged(con: LedgerConnection, run_id: str, destination: str) -> None:
     """Write the temp table `unchanged_keys`: registrations JING is known to hold as wanted.
 
     What JING holds is the newest of what the ledger knows (a confirmation, a
@@ -137,9 +135,14 @@ def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str
     differ. `known_by` says where the knowledge came from, for the log.
     """
     same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = k.{f})" for f in WANTED_FIELDS)
+    is_wanted = (
+        "EXISTS (SELECT 1 FROM wanted AS w WHERE w.entity_uuid = k.entity_uuid "
+        "AND w.omni_user_uuid = k.omni_user_uuid)"
+    )
+    con.execute("DROP TABLE IF EXISTS unchanged_keys")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE unchanged_keys AS
+        CREATE TEMP TABLE unchanged_keys AS
         WITH wanted AS (
             SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
             WHERE run_id = $run AND reason IS NULL
@@ -150,17 +153,18 @@ def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str
                    1 AS priority,
                    CASE basis WHEN 'read_back' THEN 'read back by run ' || run_id
                         ELSE 'confirmed by run ' || run_id END AS known_by
-            FROM jing_applied_status SEMI JOIN wanted USING ({_KEY})
-            WHERE destination = $dest
+            FROM jing_applied_status AS k
+            WHERE destination = $dest AND {is_wanted}
             UNION ALL
             SELECT {_KEY}, {_FIELDS}, 'observed', observed_at, 0, known_by
-            FROM jing_observed SEMI JOIN wanted USING ({_KEY})
-            WHERE run_id = $run
+            FROM jing_observed AS k
+            WHERE run_id = $run AND {is_wanted}
         ), newest AS (
-            SELECT * FROM known
-            QUALIFY row_number() OVER (
-                PARTITION BY {_KEY} ORDER BY known_at DESC, priority
-            ) = 1
+            SELECT * FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY {_KEY} ORDER BY known_at DESC, priority) AS rank
+                FROM known
+            ) AS ranked WHERE rank = 1
         )
         SELECT DISTINCT w.entity_uuid, w.omni_user_uuid, k.known_by
         FROM wanted AS w JOIN newest AS k USING ({_KEY})
@@ -170,7 +174,7 @@ def find_unchanged(con: duckdb.DuckDBPyConnection, run_id: str, destination: str
     )
 
 
-def find_refused(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> None:
+def find_refused(con: LedgerConnection, run_id: str, destination: str) -> None:
     """Write the temp table `refused_keys`: wanted rows that JING refused before, as they are.
 
     A row whose registration and values equal a `permanent` row of `jing_pending`
@@ -178,9 +182,10 @@ def find_refused(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) 
     again: it is not sent, and `target-jing pending retry` puts it back in play.
     """
     same = " AND ".join(f"w.{f} IS NOT DISTINCT FROM p.{f}" for f in WANTED_FIELDS)
+    con.execute("DROP TABLE IF EXISTS refused_keys")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE refused_keys AS
+        CREATE TEMP TABLE refused_keys AS
         SELECT DISTINCT w.entity_uuid, w.omni_user_uuid,
                'JING refused this same wish before (run ' || p.last_run_id || ': '
                || coalesce(p.last_reason, '?') || '); not sent again: '
@@ -194,9 +199,7 @@ def find_refused(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) 
     )
 
 
-def make_chunks(
-    con: duckdb.DuckDBPyConnection, run_id: str, batch_size: int, *, compare: bool
-) -> None:
+def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare: bool) -> None:
     """Cut the run's wanted registrations into chunks (`jing_plan`); `make_work` follows.
 
     With `compare`, registrations logged `unchanged` or refused before are left out.
@@ -205,8 +208,11 @@ def make_chunks(
     ledger's memory at a million rows.
     """
     skip_unchanged = (
-        "ANTI JOIN unchanged_keys USING (entity_uuid, omni_user_uuid) "
-        "ANTI JOIN refused_keys USING (entity_uuid, omni_user_uuid)"
+        " ".join(
+            f"AND NOT EXISTS (SELECT 1 FROM {table} AS u WHERE u.entity_uuid = w.entity_uuid "
+            "AND u.omni_user_uuid = w.omni_user_uuid)"
+            for table in ("unchanged_keys", "refused_keys")
+        )
         if compare
         else ""
     )
@@ -218,19 +224,20 @@ def make_chunks(
                dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
                {_KEY}, {_FIELDS}
         FROM (
-            SELECT *, (row_number() OVER (PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
-                      // $batch AS part
+            SELECT *, CAST(floor((row_number() OVER (
+                           PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
+                       / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
             FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
-                  WHERE run_id = $run AND reason IS NULL) AS wanted
-            {skip_unchanged}
-        )
+                  WHERE run_id = $run AND reason IS NULL) AS w
+            WHERE TRUE {skip_unchanged}
+        ) AS parted
         ORDER BY chunk_id, omni_user_uuid
         """,
         {"run": run_id, "batch": batch_size},
     )
 
 
-def make_work(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+def make_work(con: LedgerConnection, run_id: str) -> int:
     """Write each input row of the run's chunks (`jing_work`), in chunk order; return how
     many calls the chunks need."""
     con.execute(
@@ -248,7 +255,7 @@ def make_work(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     )
 
 
-def wanted_activities(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:
     """The activities of the run's wanted rows (its input and the pending rows it retries)."""
     rows = con.execute(
         "SELECT DISTINCT entity_uuid FROM jing_staged WHERE run_id = ? AND reason IS NULL "
@@ -258,14 +265,12 @@ def wanted_activities(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def planned_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+def planned_rows(con: LedgerConnection, run_id: str) -> int:
     """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
     return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
 
 
-def iter_chunks(
-    cursor: duckdb.DuckDBPyConnection, run_id: str, home: LedgerHome
-) -> Iterator[Chunk]:
+def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan is never all in memory.
 
     `jing_work` was written in chunk order, and DuckDB scans a file's table in the
@@ -276,17 +281,15 @@ def iter_chunks(
     of its own (`Ledger.cursor()`), so that the ledger can be written between
     chunks without ending this read.
     """
-    columns = f"chunk_id, {_KEY}, {_FIELDS}, source, row_index"
-    if home.on_postgres:
-        query = (
-            f"SELECT {columns} FROM {quote_identifier(home.schema)}.jing_work "
-            f"WHERE run_id = {literal(run_id)} ORDER BY chunk_id, omni_user_uuid"
-        )
-        cursor.execute(f"SELECT * FROM postgres_query('{CATALOG}', ?)", [query])
-    else:
-        cursor.execute(f"SELECT {columns} FROM jing_work WHERE run_id = ?", [run_id])
+    order = " ORDER BY chunk_id, omni_user_uuid" if home.on_postgres else ""
+    rows = stream(
+        cursor,
+        f"SELECT chunk_id, {_KEY}, {_FIELDS}, source, row_index FROM jing_work "
+        f"WHERE run_id = ?{order}",
+        [run_id],
+    )
     current: Chunk | None = None
-    while batch := cursor.fetchmany(FETCH_ROWS):
+    while batch := rows.fetchmany(FETCH_ROWS):
         for chunk_id, entity_uuid, user_id, *values, source, row_index in batch:
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:

@@ -102,3 +102,16 @@ def shown(url: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def is_postgres_url(text: str) -> bool:
+    """Whether a setting's value names a PostgreSQL database rather than a DuckDB file."""
+    return text.startswith(("postgresql:", "postgres:", "postgresql+", "postgres+"))
+
+
+def needs_postgres_extra(setting: str) -> str:
+    """What to install for `setting` to work."""
+    return (
+        f"setting '{setting}' needs the postgres extra: "
+        "pip install 'jing-connectors[target,postgres]'"
+    )
