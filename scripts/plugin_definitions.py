@@ -25,6 +25,18 @@ from target_jing.settings import TARGET_DECLARATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "https://github.com/jing-connectors/jing-connectors"
+RAW = "https://raw.githubusercontent.com/jing-connectors/jing-connectors/main"
+
+#: The Hub's metadata, the same for both connectors (keys as MeltanoLabs' definitions carry).
+#: `quality` is the Hub's rating scale (gold, silver, bronze); silver: tested end to end
+#: and documented, not yet proven in many teams' production.
+HUB_METADATA: dict[str, Any] = {
+    "maintenance_status": "active",
+    "quality": "silver",
+    "domain_url": "https://jingopenapi.jingsocial.com",
+    "logo_url": f"{RAW}/docs/assets/jing-logo.svg",
+    "supported_python_versions": ["3.11", "3.12", "3.13"],
+}
 
 #: The fixed parts of each plugin's definition; the settings come from the declarations.
 DEFINITIONS: dict[str, dict[str, Any]] = {
@@ -38,7 +50,6 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             "label": "JING",
             "description": "Activities, their registrations with sign-in and approval status, "
             "and users from the JING marketing cloud (JINGdigital / JingSocial) Open API",
-            "logo_url": None,
             "pip_url": "jing-connectors",
             "executable": "tap-jing",
             "capabilities": [
@@ -66,7 +77,6 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             "label": "JING (status write-back)",
             "description": "Reverse ETL: write registrants' sign-in and approval statuses back "
             "to the JING marketing cloud, sending only what changed, with a per-row ledger",
-            "logo_url": None,
             # The postgres extra too: the ledger on PostgreSQL (`ledger_url`) and `sync --postgres`.
             "pip_url": "jing-connectors[target,postgres]",
             "executable": "target-jing",
@@ -118,7 +128,7 @@ def settings_of(declarations: Declarations) -> list[dict[str, Any]]:
 def definition(plugin: str) -> dict[str, Any]:
     """The Hub definition of `plugin`, settings included."""
     spec = DEFINITIONS[plugin]
-    found = {k: v for k, v in spec["definition"].items() if v is not None}
+    found = {**spec["definition"], **HUB_METADATA}
     found["settings_group_validation"] = [["app_id", "app_secret"]]
     found["settings"] = settings_of(spec["declarations"])
     return found
@@ -128,7 +138,8 @@ def definition_text(plugin: str) -> str:
     header = (
         f"# The Meltano Hub definition of {plugin}, written by scripts/plugin_definitions.py\n"
         "# from the settings' declarations. Add it to a project with\n"
-        f"#   meltano add {_kind(plugin)} {plugin} --from-ref <this file or its URL>\n"
+        f"#   meltano add --plugin-type {_kind(plugin)} {plugin} --from-ref <this file or its URL>"
+        " --no-install\n"
     )
     return header + _yaml(definition(plugin))
 

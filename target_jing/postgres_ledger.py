@@ -36,9 +36,7 @@ from target_jing.postgres_source import connect
 from target_jing.sources import SourceError
 
 #: A comment, a quoted literal or identifier (left as they are), a `$name`, a `?` or a `%`.
-_TOKEN = re.compile(
-    r"--[^\n]*|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$([A-Za-z_][A-Za-z0-9_]*)|\?|%"
-)
+_TOKEN = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$([A-Za-z_][A-Za-z0-9_]*)|\?|%")
 #: Names of server-side cursors: one per stream, never reused within a session.
 _CURSOR_NAMES = itertools.count()
 
