@@ -267,6 +267,32 @@ class Declarations:
                 found[setting.name] = _from_text(setting, text)
         return found
 
+    def unknown_in_environment(
+        self, environ: Mapping[str, str] | None = None, *, known: Iterable[str] = ()
+    ) -> list[str]:
+        """A problem for each `<PREFIX><NAME>` variable that names no setting, with a did-you-mean.
+
+        Such a variable is a setting meant for this plugin and misspelt (by hand, or
+        by `meltano config set`, which hands undeclared settings on as variables too):
+        ignored, the run would go on with the default. Not settings: `<PREFIX>LOGLEVEL`
+        (the SDK's log level) and Meltano's extras (`<PREFIX>_SELECT`: a second `_`).
+        The variable's value is never quoted.
+        """
+        environ = os.environ if environ is None else environ
+        prefix = self.env_prefix
+        names = set(self._settings) | set(known)
+        found = []
+        for variable in sorted(environ):
+            if not variable.startswith(prefix):
+                continue
+            name = variable[len(prefix) :].lower()
+            if name in names or name in _NOT_SETTINGS or not name or name.startswith("_"):
+                continue
+            close = difflib.get_close_matches(name, list(names), n=1)
+            hint = f"; did you mean {close[0]!r} ({prefix}{close[0].upper()})?" if close else ""
+            found.append(f"unknown setting {name!r} (the environment variable {variable}){hint}")
+        return found
+
     def markdown_table(self) -> str:
         """The README table of these settings."""
         lines = [
@@ -281,6 +307,10 @@ class Declarations:
             description = s.description.replace("|", "&#124;")
             lines.append(f"| {name} | {s.meltano_kind} | {default} | {description} |")
         return "\n".join(lines)
+
+
+#: Variables of a plugin's prefix that are not its settings: the Singer SDK's log level.
+_NOT_SETTINGS = frozenset({"loglevel"})
 
 
 def plain_number(value: Any) -> Any:

@@ -13,7 +13,7 @@ hands the result to the SDK's command line.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,20 @@ def read_config(
     values: Sequence[str],
     declarations: Declarations,
     environ: Mapping[str, str] | None = None,
+    *,
+    known: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Merge the `--config` files (later wins), then the environment when `ENV` is given.
 
-    Raises `JingConfigError` naming the file for one that cannot be read. Every
-    secret found is registered for redaction before anything can log it.
+    Raises `JingConfigError` naming the file for one that cannot be read, and
+    naming each variable of the plugin's prefix that is no setting (declared, or
+    in `known`: the SDK's own), with or without `ENV`: a misspelt variable must not
+    leave the run on a default. Every secret found is registered for redaction
+    before anything can log it.
     """
+    unknown = declarations.unknown_in_environment(environ, known=known)
+    if unknown:
+        raise JingConfigError("; ".join(unknown))
     config: dict[str, Any] = {}
     for value in values:
         if value == "ENV":

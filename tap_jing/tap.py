@@ -6,6 +6,7 @@ tap needs are in `tap_jing.sdk_private` and `jing_singer.sdk_private`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
@@ -157,7 +158,10 @@ class TapJing(DeclaredConfig, Tap):
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Read `--config` files and `ENV` by the declarations; a bad file exits 2, in one line."""
         with errors_end_the_run(cls.logger):
-            return config_input(read_config(value, TAP_DECLARATIONS))
+            schema = copy.deepcopy(cls.config_jsonschema)
+            cls.append_builtin_config(schema)  # the SDK's own settings are no misspelling
+            known = tuple(schema["properties"])
+            return config_input(read_config(value, TAP_DECLARATIONS, known=known))
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

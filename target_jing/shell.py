@@ -37,7 +37,7 @@ def read_config(values: Sequence[str]) -> dict[str, Any]:
 
     Raises `JingConfigError` naming a file that cannot be read.
     """
-    return read_config_files(values, TARGET_DECLARATIONS)
+    return read_config_files(values, TARGET_DECLARATIONS, known=SDK_BUILTIN_SETTINGS)
 
 
 def settings_from(
