@@ -6,6 +6,8 @@ per activity type, before and after, and the write-back's own summary. The dev
 warehouse, ledger and sandbox database under `output/` are started afresh so
 that the before/after table shows this run alone; they stay there afterwards for
 a look (`duckdb output/warehouse.duckdb`). The sandbox stops even on failure.
+`--project DIR` runs it in another copy of the project (the smoke test's, so that
+`make test` leaves this `output/` alone).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,11 +32,6 @@ from orchestrate.meltano_commands import (
 )
 from orchestrate.status_counts import before_after_table, status_counts
 
-OUTPUT = PROJECT_DIR / "output"
-WAREHOUSE = OUTPUT / "warehouse.duckdb"
-LEDGER = OUTPUT / "jing_ledger.duckdb"
-SANDBOX_DB = OUTPUT / "demo-sandbox.json"
-LOG = OUTPUT / "demo.log"
 UPDATE_PATH = "/v1/activity/update/userStatus/batch"
 
 #: Who "checks in" at the door: one in `one_in` registrants of each published activity.
@@ -50,6 +48,33 @@ WHERE a.status = 'published' AND r.ems_signinstatus = '0' AND hash(r.omni_user_u
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where a demo in the project at `project` keeps its files (its `output/`)."""
+
+    project: Path
+
+    @property
+    def output(self) -> Path:
+        return self.project / "output"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.output / "warehouse.duckdb"
+
+    @property
+    def ledger(self) -> Path:
+        return self.output / "jing_ledger.duckdb"
+
+    @property
+    def sandbox_db(self) -> Path:
+        return self.output / "demo-sandbox.json"
+
+    @property
+    def log(self) -> Path:
+        return self.output / "demo.log"
+
+
 def step(title: str, action: Callable[[], T]) -> T:
     """Run one step with a one-line progress report and its duration."""
     print(f"- {title} ...", end="", flush=True)
@@ -59,10 +84,10 @@ def step(title: str, action: Callable[[], T]) -> T:
     return result
 
 
-def fresh_start() -> None:
+def fresh_start(files: DemoFiles) -> None:
     """Remove the previous demo's warehouse, ledger and sandbox data."""
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    for path in (WAREHOUSE, LEDGER, SANDBOX_DB, LOG):
+    files.output.mkdir(parents=True, exist_ok=True)
+    for path in (files.warehouse, files.ledger, files.sandbox_db, files.log):
         for stale in (path, path.with_name(path.name + ".wal")):
             stale.unlink(missing_ok=True)
 
@@ -74,20 +99,22 @@ def seed_checkins(warehouse: Path, one_in: int = 5) -> int:
         return con.execute("SELECT count(*) FROM raw.checkins").fetchone()[0]
 
 
-def run_pipeline(sandbox: SandboxProcess) -> None:
+def run_pipeline(sandbox: SandboxProcess, files: DemoFiles) -> None:
     """Every step against a running sandbox; print the result."""
     # A setting's environment variable beats meltano.yml: both connectors use this sandbox.
     env = {"TAP_JING_BASE_URL": sandbox.url, "TARGET_JING_BASE_URL": sandbox.url}
 
     def run(*args: str) -> str:
-        return meltano(*args, log=LOG, env=env)
+        return meltano(*args, log=files.log, env=env, project_dir=files.project)
 
     step(
         "extract: meltano run --full-refresh jing-extract",
         lambda: run("run", "--full-refresh", "jing-extract"),
     )
-    before = status_counts(WAREHOUSE)
-    checkins = step("seed raw.checkins (the people at the door)", lambda: seed_checkins(WAREHOUSE))
+    before = status_counts(files.warehouse)
+    checkins = step(
+        "seed raw.checkins (the people at the door)", lambda: seed_checkins(files.warehouse)
+    )
     decided = step(
         "decide: meltano invoke jing-decide", lambda: last_json_line(run("invoke", "jing-decide"))
     )
@@ -103,7 +130,7 @@ def run_pipeline(sandbox: SandboxProcess) -> None:
     )
     repeat_calls = sandbox.stats()["calls"].get(UPDATE_PATH, 0) - calls_after
     step("re-extract: meltano run jing-extract (incremental)", lambda: run("run", "jing-extract"))
-    after = status_counts(WAREHOUSE)
+    after = status_counts(files.warehouse)
 
     print()
     print(f"{checkins:,} check-ins seeded; decisions: {decided['tables']}")
@@ -118,8 +145,8 @@ def run_pipeline(sandbox: SandboxProcess) -> None:
     print(f"Second write-back (the daily job on the same data): {repeat_calls} update calls")
     print()
     print(
-        f"Look closer: duckdb {WAREHOUSE.relative_to(PROJECT_DIR)} (raw.*, decide.*), "
-        f"duckdb {LEDGER.relative_to(PROJECT_DIR)} (jing_sync_runs, jing_sync_log)"
+        f"Look closer: duckdb {files.warehouse.relative_to(files.project)} (raw.*, decide.*), "
+        f"duckdb {files.ledger.relative_to(files.project)} (jing_sync_runs, jing_sync_log)"
     )
 
 
@@ -128,24 +155,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m orchestrate.demo", description=__doc__)
     for name in ("activities", "users", "registrations"):
         parser.add_argument(f"--{name}", type=int, help=f"sandbox {name} (its default if unset)")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Meltano project to run in, with its plugins installed (default: this one)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 on success, 1 with the failing step's log tail otherwise."""
     sizes = vars(parse_args(argv))
+    files = DemoFiles(sizes.pop("project").resolve())
     started = time.monotonic()
     print("JING pipeline demo: sandbox -> warehouse -> decisions -> write-back")
-    fresh_start()
+    fresh_start(files)
     try:
-        installed = step("set up: meltano install", lambda: install_plugins(LOG))
+        installed = step("set up: meltano install", lambda: install_plugins(files.log))
         if not installed:
             print("  (the plugins were already installed from these files)")
-        with SandboxProcess(db=SANDBOX_DB, **sizes) as sandbox:
-            print(f"- sandbox listening on {sandbox.url} (its data: {SANDBOX_DB.name})")
-            run_pipeline(sandbox)
+        with SandboxProcess(db=files.sandbox_db, **sizes) as sandbox:
+            print(f"- sandbox listening on {sandbox.url} (its data: {files.sandbox_db.name})")
+            run_pipeline(sandbox, files)
     except (MeltanoFailed, SandboxError, duckdb.Error) as err:
-        print(f"\nFAILED: {err}\nFull log: {LOG}", file=sys.stderr)
+        print(f"\nFAILED: {err}\nFull log: {files.log}", file=sys.stderr)
         return 1
     print(f"\nDemo finished in {time.monotonic() - started:.0f} s; the sandbox is stopped.")
     return 0

@@ -1,9 +1,14 @@
-"""`make demo` runs to the end and shows the before/after table and the write-back summary."""
+"""`make demo` runs to the end and shows the before/after table and the write-back summary.
+
+It runs in a copy of the project (`project_copy`), so the repository's `output/`,
+where a person's own `make demo` left its files to look at, is left alone.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +19,11 @@ SMALL = ("--activities", "12", "--users", "600", "--registrations", "2400")
 
 
 @pytest.mark.slow
-def test_demo_runs_and_shows_what_changed() -> None:
+def test_demo_runs_and_shows_what_changed(project_copy: Path) -> None:
+    output = PROJECT_DIR / "output"
+    before = {p: p.stat().st_mtime_ns for p in output.rglob("*")} if output.exists() else {}
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrate.demo", *SMALL],
+        [sys.executable, "-m", "orchestrate.demo", *SMALL, "--project", str(project_copy)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -34,3 +41,6 @@ def test_demo_runs_and_shows_what_changed() -> None:
     assert "Write-back summary" in out and "update calls" in out
     assert "Second write-back (the daily job on the same data): 0 update calls" in out
     assert "the sandbox is stopped" in out
+    assert (project_copy / "output" / "warehouse.duckdb").is_file()
+    after = {p: p.stat().st_mtime_ns for p in output.rglob("*")} if output.exists() else {}
+    assert after == before, "the demo in a copy touched the repository's output/"

@@ -19,7 +19,7 @@ from jing_singer import exit_codes
 PASSWORD = "Pg-extra-S3cret"
 URL = f"postgresql://jing:{PASSWORD}@127.0.0.1:9/warehouse"
 #: The modules of the `postgres` extra.
-EXTRA_MODULES = ("psycopg", "duckdb_extension_postgres_scanner")
+EXTRA_MODULES = ("psycopg",)
 RUN_WITHOUT_EXTRA = (
     "import sys\n"
     f"sys.modules.update(dict.fromkeys({EXTRA_MODULES!r}))\n"
