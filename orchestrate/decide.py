@@ -82,7 +82,13 @@ def run_transform(duckdb_path: Path, sql_dir: Path) -> dict[str, object]:
         raise DecideError(f"duckdb_path {duckdb_path} does not exist: run the extract first")
     import duckdb  # here, so that --help and a missing extra need no DuckDB
 
-    with duckdb.connect(str(duckdb_path)) as con:
+    from target_jing.machine_faults import file_problem
+
+    try:
+        con = duckdb.connect(str(duckdb_path))
+    except duckdb.Error as err:
+        raise DecideError(f"duckdb_path: {file_problem(duckdb_path, err)}") from None
+    with con:
         con.execute("BEGIN TRANSACTION")
         for path in files:
             try:

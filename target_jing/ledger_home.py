@@ -119,7 +119,10 @@ def _open_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     under a lock so that two threads cannot both pass.
     """
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise open_problem(path, exc) from None
     where = path.resolve()
     with _OPEN_LOCK:
         if where in _OPEN:

@@ -24,6 +24,8 @@ from jing_client.redact import first_line
 from jing_singer import exit_codes
 
 _STORAGE_VERSION = re.compile(r"version number (\d+)", re.IGNORECASE)
+#: Where a DuckDB file's header holds the creating release's version string, and its end.
+_RELEASE_AT, _HEADER_END = 0x34, 0x54
 #: What DuckDB's and libpq's messages say when the PostgreSQL server went away.
 _CONNECTION_LOST = (
     "server closed the connection",
@@ -44,7 +46,7 @@ class LedgerBusy(JingConfigError):
 
 
 def open_problem(path: Path, error: BaseException) -> JingConfigError:
-    """Why the DuckDB file at `path` did not open, and what to do about it."""
+    """Why the ledger's DuckDB file at `path` did not open, and what to do about it."""
     text = first_line(error)
     lowered = text.lower()
     if "could not set lock" in lowered or "conflicting lock" in lowered:
@@ -52,19 +54,26 @@ def open_problem(path: Path, error: BaseException) -> JingConfigError:
             f"setting 'ledger_path': {path} is held by another process (another "
             f"target-jing run?): {text}"
         )
-    return JingConfigError(f"setting 'ledger_path': {_open_problem(path, text)}")
+    return JingConfigError(f"setting 'ledger_path': {file_problem(path, error)}")
 
 
-def _open_problem(path: Path, text: str) -> str:
+def file_problem(path: Path, error: BaseException) -> str:
+    """What is wrong with a DuckDB file (a ledger, a warehouse) that did not open, in one line:
+    another release's file names that release and how to read it."""
+    text = first_line(error)
     lowered = text.lower()
     version = _STORAGE_VERSION.search(text)
     if version or "storage version" in lowered:
         number = version.group(1) if version else "unknown"
+        writer = written_by(path)
+        ours = f"v{duckdb.__version__}"
+        by = f"DuckDB {writer}" if writer else "another DuckDB release"
         return (
-            f"{path} was written by another DuckDB release (storage version {number}); this "
-            f"target-jing runs DuckDB {duckdb.__version__}. Convert it with the DuckDB that "
-            f"wrote it (EXPORT DATABASE 'dir'), then IMPORT DATABASE 'dir' into a new file "
-            f"with DuckDB {duckdb.__version__}: {text}"
+            f"{path} was written by {by} (storage version {number}), which DuckDB {ours}, the "
+            f"one target-jing runs here, cannot read. Run target-jing with a DuckDB that reads "
+            f"it (pip install 'duckdb=={(writer or 'X.Y.Z').lstrip('v')}' in its environment), "
+            f"or convert the file: open it with {by} and EXPORT DATABASE 'dir', then IMPORT "
+            f"DATABASE 'dir' into a new file with DuckDB {ours}: {text}"
         )
     if "corrupt" in lowered or "not a valid duckdb database" in lowered:
         return (
@@ -74,6 +83,23 @@ def _open_problem(path: Path, text: str) -> str:
     if "no space left on device" in lowered:
         return f"{path} cannot be written: the disk is full: {text}"
     return f"cannot open {path}: {text}"
+
+
+def written_by(path: Path) -> str | None:
+    """The DuckDB release that created the file at `path`, as its header names it (`v2.0.1`).
+
+    A DuckDB file's main header holds, after its checksum, the magic `DUCK`, the
+    storage version and flags, then the creating library's version string.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(_HEADER_END)
+    except OSError:
+        return None
+    if header[8:12] != b"DUCK" or len(header) < _HEADER_END:
+        return None
+    release = header[_RELEASE_AT:_HEADER_END].split(b"\0", 1)[0].decode("ascii", "replace")
+    return release.strip() or None
 
 
 def classify(error: BaseException) -> tuple[int, str] | None:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from jing_client import JingConfigError
 from jing_client.redact import first_line
+from target_jing.machine_faults import file_problem
 from target_jing.postgres_url import is_postgres_url, needs_postgres_extra, shown
 from target_jing.read_back import OBSERVED_SCHEMA
 from target_jing.settings import STATUS_FIELDS, TIME_FIELDS, TargetSettings
@@ -46,7 +47,7 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
                 con.register("observed_rows", _postgres_rows(path, relation, source, activities))
                 table = _as_observed(con, "observed_rows", settings, activities)
         else:
-            with duckdb.connect(str(Path(path)), read_only=True) as con:
+            with _open_file(Path(path)) as con:
                 _require(_columns(con, relation), source)
                 table = _as_observed(con, relation, settings, activities)
     except duckdb.Error as exc:
@@ -55,6 +56,13 @@ def load(settings: TargetSettings, activities: list[str]) -> pa.Table:
             f"setting 'observed_state': cannot read {source} in {where}: {first_line(exc)}"
         ) from None
     return table.select(OBSERVED_SCHEMA.names).cast(OBSERVED_SCHEMA)
+
+
+def _open_file(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise JingConfigError(f"setting 'observed_state_path': {file_problem(path, exc)}") from None
 
 
 def _as_observed(

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from jing_client.redact import first_line
+from target_jing.machine_faults import file_problem
+
 FILE_READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
 
 
@@ -60,7 +63,8 @@ def _connect(path: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
     except duckdb.Error as exc:
-        raise SourceError(f"--duckdb: cannot open {path} read-only: {exc}") from exc
+        problem = file_problem(path, exc) if path else first_line(exc)
+        raise SourceError(f"--duckdb: {problem}") from None
     try:
         yield con
     finally:
