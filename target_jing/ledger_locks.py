@@ -13,10 +13,11 @@ count hold theirs. A short "gate" lock, one per schema, makes that check, and th
 first creation of the schema's tables, one run's work at a time (of any
 destination); no run waits for another while it holds it.
 
-The locks live on a psycopg connection of their own, in autocommit: DuckDB's
-postgres extension opens and closes sessions as it likes, and a session lock
-must stay in one session. Every key is two 31-bit integers hashed from the
-ledger's schema and destination (`pg_locks` shows them as classid and objid).
+The locks live on a psycopg connection of their own, in autocommit: the
+ledger's session opens transactions and a reader opens a second session, and a
+session lock must stay in one session that does nothing else. Every key is two
+31-bit integers hashed from the ledger's schema and destination (`pg_locks` shows
+them as classid and objid).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """`target-jing sync --postgres URL`: status rows from a PostgreSQL table or query, streamed.
 
 The driver is psycopg 3 (the `postgres` extra, its binary build: libpq comes with
-it, so nothing is needed from the system). DuckDB's postgres extension, which the
-PostgreSQL ledger runs on, would read the same rows, but a `--query` through it is
-either pushed to the server whole (`postgres_query`, no cursor to stream it) or
-parsed as DuckDB's SQL, not PostgreSQL's; the ADBC driver yields Arrow, but has no
-server-side cursor either.
+it, so nothing is needed from the system), as for the PostgreSQL ledger
+(`postgres_ledger`). The ADBC driver yields Arrow, but has no server-side cursor.
 
 The rows come through a server-side cursor, `BATCH_ROWS` at a time, so a table of
 millions is never held in memory, and the session is read-only, so a stray

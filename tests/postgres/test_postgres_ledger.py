@@ -321,15 +321,15 @@ def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_ro
 
 
 def _readme_queries() -> list[str]:
-    """The SQL block of the README's "Querying the ledger", one statement each."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text[text.index("### Querying the ledger") :]
+    """The SQL block of docs/LEDGER.md's "Querying the ledger", one statement each."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "LEDGER.md").read_text()
+    section = text[text.index("## Querying the ledger") :]
     start = section.index("```sql") + len("```sql")
     block = section[start : section.index("```", start)]
     return [part.strip() for part in block.split(";") if part.strip()]
 
 
-def test_the_readme_ledger_queries_run_on_both_engines(
+def test_the_documented_ledger_queries_run_on_both_engines(
     postgres: PostgresServer, sandbox: SandboxProcess, schema: str, tmp_path: Path
 ) -> None:
     _, config, source = _prepared(postgres, sandbox, schema)
