@@ -8,6 +8,13 @@ target-jing:sync --file rows.csv` against a sandbox. target-jsonl is the PyPI
 release (0.1.4, pinned): MeltanoLabs' variant is not published on PyPI, and
 this machine reaches no git host. The README's "Add to your Meltano project"
 section shows these same steps.
+
+Then the warehouse a user has today: stock target-duckdb (the Hub's PyPI variant,
+`target-duckdb~=0.8`, which brings the current DuckDB, 2.x) loads the extract into
+a DuckDB 2 file; a decision step (SQL, as a user's dbt or script would run it) puts
+statuses in a table; target-jing writes them back from it, its ledger first a
+DuckDB file and then PostgreSQL; `runs` and `pending` read both. A misspelt setting
+set with `meltano config set` is refused, with the right name.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
+from pg_server import PASSWORD, PostgresServer
 
 from jing_sandbox.process import SandboxProcess
 
@@ -35,6 +44,25 @@ TARGET_JSONL = {
     "executable": "target-jsonl",
     "settings": [{"name": "destination_path", "kind": "string"}],
 }
+#: The Hub's target-duckdb as a user adds it (jwills' variant: the one on PyPI).
+TARGET_DUCKDB = {
+    "name": "target-duckdb",
+    "namespace": "target_duckdb",
+    "variant": "jwills",
+    "pip_url": "target-duckdb~=0.8",
+    "settings": [
+        {"name": "filepath", "kind": "string"},
+        {"name": "default_target_schema", "kind": "string"},
+    ],
+}
+#: The user's decision step: approve the pending registrants, reject nobody.
+DECIDE_SQL = """
+CREATE SCHEMA IF NOT EXISTS decide;
+CREATE OR REPLACE TABLE decide.registrant_status AS
+SELECT target_entity_uuid AS activity_id, omni_user_uuid AS user_id,
+       CASE WHEN ems_approvestatus = '1' THEN '2' ELSE '1' END AS approve_status
+FROM raw.activity_users ORDER BY 1, 2 LIMIT 60;
+"""
 #: Packages that only the target needs: the tap's virtualenv must not hold them.
 TARGET_ONLY = ("duckdb", "pandas", "pyarrow")
 
@@ -96,7 +124,7 @@ def wanted_rows(sandbox: SandboxProcess, count: int) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
-    sandbox: SandboxProcess, tmp_path: Path
+    sandbox: SandboxProcess, postgres: PostgresServer, tmp_path: Path
 ) -> None:
     wheel = build_wheel(tmp_path / "dist")
     run([str(BIN / "meltano"), "init", "newproj", "--no_usage_stats"], tmp_path)
@@ -144,7 +172,24 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
     added = {
         kind: [p["name"] for p in plugins] for kind, plugins in project_file["plugins"].items()
     }
-    assert added == {"extractors": ["tap-jing"], "loaders": ["target-jing", "target-jsonl"]}
+    duckdb_ref = tmp_path / "target-duckdb.yml"
+    duckdb_ref.write_text(yaml.safe_dump(TARGET_DUCKDB))
+    run(
+        [
+            *meltano,
+            *("add", "--plugin-type", "loader", "target-duckdb"),
+            *("--from-ref", str(duckdb_ref), "--no-install"),
+        ],
+        project,
+    )
+    project_file = yaml.safe_load((project / "meltano.yml").read_text())
+    added = {
+        kind: [p["name"] for p in plugins] for kind, plugins in project_file["plugins"].items()
+    }
+    assert added == {
+        "extractors": ["tap-jing"],
+        "loaders": ["target-jing", "target-jsonl", "target-duckdb"],
+    }
     set_pip_url(project, "extractors", "tap-jing", str(wheel))
     # The extras of the Hub definition: `runs` and `pending` once crashed there (pytz).
     set_pip_url(project, "loaders", "target-jing", f"{wheel}[target,postgres]")
@@ -191,6 +236,8 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
     listed = run([*meltano, "invoke", "target-jing:pending", "list"], project, env)
     assert "(none)" in listed
 
+    _warehouse_write_back(project, meltano, env, sandbox, postgres)
+
     tap_venv = project / ".meltano/extractors/tap-jing/venv"
     installed = {p.name.split("-")[0].lower() for p in site_packages(tap_venv).glob("*.dist-info")}
     assert not installed & set(TARGET_ONLY), installed & set(TARGET_ONLY)
@@ -207,3 +254,77 @@ def test_a_new_meltano_project_adds_both_connectors_from_a_wheel(
         f"\ntap-jing plugin venv: {size_mb(tap_venv):.0f} MB; "
         f"target-jing plugin venv: {size_mb(target_venv):.0f} MB"
     )
+
+
+def _warehouse_write_back(
+    project: Path,
+    meltano: list[str],
+    env: dict[str, str],
+    sandbox: SandboxProcess,
+    postgres: PostgresServer,
+) -> None:
+    """Extract into a DuckDB 2 file by stock target-duckdb, decide, write back, read the ledger."""
+    warehouse = project / "warehouse.duckdb"
+    run([*meltano, "config", "set", "target-duckdb", "filepath", str(warehouse)], project)
+    run([*meltano, "config", "set", "target-duckdb", "default_target_schema", "raw"], project)
+    run([*meltano, "run", "tap-jing", "target-duckdb"], project, env)
+    target_python = project / ".meltano/loaders/target-jing/venv/bin/python"
+    users_duckdb = project / ".meltano/loaders/target-duckdb/venv/bin/python"
+    for python in (target_python, users_duckdb):
+        release = run([str(python), "-c", "import duckdb; print(duckdb.__version__)"], project)
+        assert release.startswith("2."), (python, release)
+    assert warehouse.read_bytes()[0x34:0x36] == b"v2", "a file of DuckDB 2's own"
+    script = f"import duckdb; duckdb.connect({str(warehouse)!r}).execute({DECIDE_SQL!r})"
+    run([str(users_duckdb), "-c", script], project)
+    decided = json.loads(
+        run(
+            [
+                str(users_duckdb),
+                "-c",
+                "import duckdb, json; print(json.dumps(duckdb.connect("
+                f"{str(warehouse)!r}, read_only=True).execute('SELECT * FROM "
+                "decide.registrant_status').fetchall()))",
+            ],
+            project,
+        )
+    )
+    assert len(decided) == 60
+    sync = [*meltano, "invoke", "target-jing:sync", "--duckdb", str(warehouse)]
+    sync += ["--table", "decide.registrant_status"]
+
+    # A misspelt setting, set the way Meltano users set them, stops the run before any call.
+    run([*meltano, "config", "set", "target-jing", "bach_size", "50"], project)
+    calls_before = sandbox.stats()["calls"].get("/v1/activity/update/userStatus/batch", 0)
+    refused = subprocess.run(sync, cwd=project, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "did you mean 'batch_size'" in refused.stdout + refused.stderr
+    assert sandbox.stats()["calls"].get("/v1/activity/update/userStatus/batch", 0) == calls_before
+    run([*meltano, "config", "unset", "target-jing", "bach_size"], project)
+
+    summary = json.loads(run(sync, project, env).strip().splitlines()[-1])
+    assert summary["exit_code"] == 0, summary
+    assert summary["counts"]["applied"] + summary["counts"]["unchanged"] == len(decided)
+    held = {
+        (r["target_entity_uuid"], r["omni_user_uuid"]): r["ems_approvestatus"]
+        for r in sandbox.registrations()
+    }
+    assert all(held[(activity, user)] == status for activity, user, status in decided)
+    assert summary["run_id"] in run([*meltano, "invoke", "target-jing:runs"], project, env)
+
+    # The same project with its ledger in PostgreSQL: the URL's password stays out of view.
+    run([*meltano, "config", "set", "target-jing", "ledger_url", postgres.url], project)
+    run([*meltano, "config", "set", "target-jing", "ledger_schema", "new_project"], project)
+    again = json.loads(run(sync, project, env).strip().splitlines()[-1])
+    assert again["exit_code"] == 0 and again["counts"]["applied"] == len(decided), again
+    runs = run([*meltano, "invoke", "target-jing:runs", "--format", "json"], project, env)
+    assert [json.loads(line)["run_id"] for line in runs.splitlines()] == [again["run_id"]]
+    shown = run([*meltano, "invoke", "target-jing:runs", "show", again["run_id"]], project, env)
+    assert shown.count("applied") >= len(decided)
+    assert "(none)" in run([*meltano, "invoke", "target-jing:pending", "list"], project, env)
+    with psycopg.connect(postgres.url) as con:
+        logged = con.execute(
+            "SELECT count(*) FROM new_project.jing_sync_log WHERE run_id = %s", [again["run_id"]]
+        ).fetchone()
+    assert logged == (len(decided),)
+    assert PASSWORD not in runs + shown
+    run([*meltano, "config", "unset", "target-jing", "ledger_url"], project)
