@@ -275,8 +275,10 @@ class Declarations:
         Such a variable is a setting meant for this plugin and misspelt (by hand, or
         by `meltano config set`, which hands undeclared settings on as variables too):
         ignored, the run would go on with the default. Not settings: `<PREFIX>LOGLEVEL`
-        (the SDK's log level) and Meltano's extras (`<PREFIX>_SELECT`: a second `_`).
-        The variable's value is never quoted.
+        (the SDK's log level), Meltano's extras (`<PREFIX>_SELECT`: a double `_`), and
+        a setting of a plugin whose name extends this one's (Meltano hands a plugin
+        `target-jing-sync` its settings as `TARGET_JING_SYNC_<SETTING>` too). The
+        variable's value is never quoted.
         """
         environ = os.environ if environ is None else environ
         prefix = self.env_prefix
@@ -286,8 +288,10 @@ class Declarations:
             if not variable.startswith(prefix):
                 continue
             name = variable[len(prefix) :].lower()
-            if name in names or name in _NOT_SETTINGS or not name or name.startswith("_"):
+            if name in names or name in _NOT_SETTINGS or not name or "__" in f"_{name}":
                 continue
+            if any(name.endswith("_" + known_name) for known_name in names):
+                continue  # another plugin's prefix: `sync_` + a setting
             close = difflib.get_close_matches(name, list(names), n=1)
             hint = f"; did you mean {close[0]!r} ({prefix}{close[0].upper()})?" if close else ""
             found.append(f"unknown setting {name!r} (the environment variable {variable}){hint}")

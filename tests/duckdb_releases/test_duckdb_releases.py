@@ -52,20 +52,10 @@ def duckdb15() -> Iterator[Path]:
             check=True,
             timeout=600,
         )
-        own = subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        own = _python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])")
         ours = sysconfig.get_paths()["purelib"]
         (Path(own) / "zz_tests_venv.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-        found = subprocess.run(
-            [str(python), "-c", "import duckdb, target_jing; print(duckdb.__version__)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        found = _python(python, "import duckdb, target_jing; print(duckdb.__version__)")
         assert found == OLD_RELEASE
         yield python
     finally:

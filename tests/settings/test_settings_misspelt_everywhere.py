@@ -36,6 +36,7 @@ def test_every_variable_of_the_prefix_that_names_no_setting_is_a_problem() -> No
             "TARGET_JING_LOGLEVEL": "debug",  # the SDK's log level
             "TARGET_JING__SELECT": "[]",  # a Meltano extra
             "TARGET_JING_STREAM_MAPS": "{}",  # the SDK's own setting
+            "TARGET_JING_SYNC_BATCH_SIZE": "5",  # Meltano's, for a plugin target-jing-sync
             "TAP_JING_BACH_SIZE": "5",  # another plugin's
         },
         known=SDK_BUILTIN_SETTINGS,
