@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import duckdb
 import pytest
 from pipeline_checks import UPDATE_PATH, expected_statuses, statuses
 
@@ -32,6 +33,20 @@ def test_meltano_extract_decide_write_back(
     warehouse = project_copy / "output" / "warehouse.duckdb"
 
     run("run", "tap-jing", "target-warehouse")
+    # The warehouse holds every record (target-duckdb 0.8.0 alone drops one per batch;
+    # loaders/target_duckdb_header_fix is what keeps it), in a file of DuckDB 2's own.
+    counts = pipeline_sandbox.counts()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loaded = {
+            table: con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0]
+            for table in ("activities", "activity_users", "users")
+        }
+    assert loaded == {
+        "activities": counts["activities"],
+        "activity_users": counts["registrations"],
+        "users": counts["users"],
+    }
+    assert warehouse.read_bytes()[0x34:0x36] == b"v2"
     assert seed_checkins(warehouse, one_in=3) > 0
     decided = last_json_line(run("invoke", "jing-decide"))
     assert decided["tables"]["decide.registrant_status"] > 0
