@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
@@ -164,10 +164,10 @@ class ServerRows:
         declare = sql.SQL("DECLARE {} NO SCROLL CURSOR WITH HOLD FOR ").format(self._name)
         text = pyformat(statement) if params else statement
         owner._raw(declare + sql.SQL(text), params or None)
-        self._ahead: list[tuple[Any, ...]] = []
         self.description: Sequence[Any] = ()
         self._done = False
-        self._ahead = self._fetch(1_000)
+        # A first batch now, so that `description` names the columns before any fetch.
+        self._ahead: list[tuple[Any, ...]] = self._fetch(1_000)
 
     def _fetch(self, count: int) -> list[tuple[Any, ...]]:
         if self._done:
@@ -185,7 +185,3 @@ class ServerRows:
             rows, self._ahead = self._ahead, []
             return rows
         return self._fetch(count)
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        while batch := self.fetchmany(2_000):
-            yield from batch
