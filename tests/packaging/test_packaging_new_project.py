@@ -289,6 +289,9 @@ def _warehouse_write_back(
         )
     )
     assert len(decided) == 60
+    # The ledger where `runs` and `pending` find it (by default it sits beside the warehouse).
+    ledger = project / "ledger.duckdb"
+    run([*meltano, "config", "set", "target-jing", "ledger_path", str(ledger)], project)
     sync = [*meltano, "invoke", "target-jing:sync", "--duckdb", str(warehouse)]
     sync += ["--table", "decide.registrant_status"]
 
@@ -311,7 +314,11 @@ def _warehouse_write_back(
     assert all(held[(activity, user)] == status for activity, user, status in decided)
     assert summary["run_id"] in run([*meltano, "invoke", "target-jing:runs"], project, env)
 
+    assert "(none)" in run([*meltano, "invoke", "target-jing:pending", "list"], project, env)
+    assert ledger.read_bytes()[0x34:0x36] == b"v2", "the ledger is a DuckDB 2 file too"
+
     # The same project with its ledger in PostgreSQL: the URL's password stays out of view.
+    run([*meltano, "config", "unset", "target-jing", "ledger_path"], project)
     run([*meltano, "config", "set", "target-jing", "ledger_url", postgres.url], project)
     run([*meltano, "config", "set", "target-jing", "ledger_schema", "new_project"], project)
     again = json.loads(run(sync, project, env).strip().splitlines()[-1])
