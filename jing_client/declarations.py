@@ -270,32 +270,9 @@ class Declarations:
     def unknown_in_environment(
         self, environ: Mapping[str, str] | None = None, *, known: Iterable[str] = ()
     ) -> list[str]:
-        """A problem for each `<PREFIX><NAME>` variable that names no setting, with a did-you-mean.
-
-        Such a variable is a setting meant for this plugin and misspelt (by hand, or
-        by `meltano config set`, which hands undeclared settings on as variables too):
-        ignored, the run would go on with the default. Not settings: `<PREFIX>LOGLEVEL`
-        (the SDK's log level), Meltano's extras (`<PREFIX>_SELECT`: a double `_`), and
-        a setting of a plugin whose name extends this one's (Meltano hands a plugin
-        `target-jing-sync` its settings as `TARGET_JING_SYNC_<SETTING>` too). The
-        variable's value is never quoted.
-        """
+        """`unknown_variables` of this plugin's prefix (`known`: the SDK's own settings too)."""
         environ = os.environ if environ is None else environ
-        prefix = self.env_prefix
-        names = set(self._settings) | set(known)
-        found = []
-        for variable in sorted(environ):
-            if not variable.startswith(prefix):
-                continue
-            name = variable[len(prefix) :].lower()
-            if name in names or name in _NOT_SETTINGS or not name or "__" in f"_{name}":
-                continue
-            if any(name.endswith("_" + known_name) for known_name in names):
-                continue  # another plugin's prefix: `sync_` + a setting
-            close = difflib.get_close_matches(name, list(names), n=1)
-            hint = f"; did you mean {close[0]!r} ({prefix}{close[0].upper()})?" if close else ""
-            found.append(f"unknown setting {name!r} (the environment variable {variable}){hint}")
-        return found
+        return unknown_variables(environ, self.env_prefix, {*self._settings, *known})
 
     def markdown_table(self) -> str:
         """The README table of these settings."""
@@ -315,6 +292,33 @@ class Declarations:
 
 #: Variables of a plugin's prefix that are not its settings: the Singer SDK's log level.
 _NOT_SETTINGS = frozenset({"loglevel"})
+
+
+def unknown_variables(environ: Mapping[str, str], prefix: str, names: Iterable[str]) -> list[str]:
+    """A problem for each `<prefix><NAME>` variable that names no setting, with a did-you-mean.
+
+    Such a variable is a setting meant for this plugin and misspelt (by hand, or
+    by `meltano config set`, which hands undeclared settings on as variables too):
+    ignored, the run would go on with the default. Not settings: `<prefix>LOGLEVEL`
+    (the SDK's log level), Meltano's extras (`<prefix>_SELECT`: a double `_`), and a
+    setting of a plugin whose name extends this one's (Meltano hands a plugin
+    `target-jing-sync` its settings as `TARGET_JING_SYNC_<SETTING>` too). The
+    variable's value is never quoted.
+    """
+    names = set(names)
+    found = []
+    for variable in sorted(environ):
+        if not variable.startswith(prefix):
+            continue
+        name = variable[len(prefix) :].lower()
+        if name in names or name in _NOT_SETTINGS or not name or "__" in f"_{name}":
+            continue
+        if any(name.endswith("_" + known) for known in names):
+            continue  # another plugin's prefix: `sync_` + a setting
+        close = difflib.get_close_matches(name, list(names), n=1)
+        hint = f"; did you mean {close[0]!r} ({prefix}{close[0].upper()})?" if close else ""
+        found.append(f"unknown setting {name!r} (the environment variable {variable}){hint}")
+    return found
 
 
 def plain_number(value: Any) -> Any:

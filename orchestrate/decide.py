@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jing_client.declarations import unknown_variables
 from jing_singer.extras import require_extra
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ def run_postgres_transform(url: str, sql_dir: Path) -> dict[str, object]:
         return {"sql_files": [path.name for path in files], "tables": tables}
 
 
+#: The utility's settings, as Meltano hands them over: `JING_DECIDE_<SETTING>`.
+ENV_PREFIX = "JING_DECIDE_"
+SETTINGS = ("duckdb_path", "postgres_url", "sql_dir")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Flags, with defaults from the environment that Meltano sets for the utility."""
     parser = argparse.ArgumentParser(prog="jing-decide", description=__doc__.splitlines()[0])
@@ -146,6 +152,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "or transform/postgres/ with --postgres)",
     )
     args = parser.parse_args(argv)
+    if problems := unknown_variables(os.environ, ENV_PREFIX, SETTINGS):
+        parser.error("; ".join(problems))
     if bool(args.duckdb) == bool(args.postgres):
         parser.error("give one of --duckdb (JING_DECIDE_DUCKDB_PATH) or --postgres")
     if args.sql_dir is None:

@@ -11,19 +11,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from orchestrate import decide
 from tap_jing.settings import TAP_DECLARATIONS
 from target_jing.settings import SDK_BUILTIN_SETTINGS, TARGET_DECLARATIONS
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def _env(**variables: str) -> dict[str, str]:
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_JING_", "TARGET_JING_"))}
+    ours = ("TAP_JING_", "TARGET_JING_", "JING_DECIDE_")
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return {**kept, **variables}
 
 
@@ -113,3 +118,21 @@ def test_the_singer_target_and_the_tap_refuse_a_misspelt_variable(tmp_path: Path
     assert tap.returncode == 2, tap.stderr
     assert "did you mean 'page_size' (TAP_JING_PAGE_SIZE)?" in tap.stderr
     assert tap.stdout == ""
+
+
+def test_jing_decide_refuses_a_misspelt_variable_and_knows_its_meltano_settings(
+    tmp_path: Path,
+) -> None:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (utility,) = [u for u in project["plugins"]["utilities"] if u["name"] == "jing-decide"]
+    assert tuple(s["name"] for s in utility["settings"]) == decide.SETTINGS
+    done = subprocess.run(
+        [str(BIN / "jing-decide"), "--duckdb", str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+        env=_env(JING_DECIDE_SQL_DIRR=str(tmp_path)),
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "did you mean 'sql_dir' (JING_DECIDE_SQL_DIR)?" in done.stderr
+    assert "Traceback" not in done.stderr
