@@ -68,12 +68,13 @@ def file_problem(path: Path, error: BaseException) -> str:
         writer = written_by(path)
         ours = f"v{duckdb.__version__}"
         by = f"DuckDB {writer}" if writer else "another DuckDB release"
+        install = f" (pip install 'duckdb=={writer[1:]}' in its environment)" if writer else ""
         return (
             f"{path} was written by {by} (storage version {number}), which DuckDB {ours}, the "
             f"one target-jing runs here, cannot read. Run target-jing with a DuckDB that reads "
-            f"it (pip install 'duckdb=={(writer or 'X.Y.Z').lstrip('v')}' in its environment), "
-            f"or convert the file: open it with {by} and EXPORT DATABASE 'dir', then IMPORT "
-            f"DATABASE 'dir' into a new file with DuckDB {ours}: {text}"
+            f"it{install}, or convert the file: open it with {by} and EXPORT "
+            f"DATABASE 'dir', then IMPORT DATABASE 'dir' into a new file with DuckDB {ours}: "
+            f"{text}"
         )
     if "corrupt" in lowered or "not a valid duckdb database" in lowered:
         return (
