@@ -68,7 +68,8 @@ def file_problem(path: Path, error: BaseException) -> str:
         writer = written_by(path)
         ours = f"v{duckdb.__version__}"
         by = f"DuckDB {writer}" if writer else "another DuckDB release"
-        install = f" (pip install 'duckdb=={writer[1:]}' in its environment)" if writer else ""
+        release = (writer or "").lstrip("v")
+        install = f" (pip install 'duckdb=={release}' in its environment)" if release else ""
         return (
             f"{path} was written by {by} (storage version {number}), which DuckDB {ours}, the "
             f"one target-jing runs here, cannot read. Run target-jing with a DuckDB that reads "
