@@ -30,6 +30,7 @@ from jing_singer.config_input import read_config
 from jing_singer.sdk_private import DeclaredConfig, config_input
 from tap_jing.input_files import checked_catalog, checked_state
 from tap_jing.output import MessageWriter
+from tap_jing.sdk_private import skip_selection_walk_when_all_selected
 from tap_jing.settings import TAP_DECLARATIONS, cross_setting_problems
 from tap_jing.streams import ActivitiesStream, ActivityUsersStream, UsersStream
 
@@ -87,6 +88,7 @@ class TapJing(DeclaredConfig, Tap):
     ]
 
     def discover_streams(self) -> list[Stream]:
+        skip_selection_walk_when_all_selected()
         return [ActivitiesStream(self), ActivityUsersStream(self), UsersStream(self)]
 
     def sync_all(self) -> None:

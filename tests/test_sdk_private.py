@@ -62,6 +62,45 @@ def test_write_starting_replication_value_is_what_a_partition_sync_writes_first(
     assert "_write_starting_replication_value(" in _source(tap_private.write_starting_value)
 
 
+def test_the_selection_walk_is_the_core_modules_global_that_each_record_goes_through() -> None:
+    import singer_sdk.helpers._catalog as sdk_catalog
+    import singer_sdk.streams.core as sdk_stream_core
+
+    assert "pop_deselected_record_properties(record, self.schema, self.mask)" in _source(
+        Stream._generate_record_messages
+    )
+    tap_private.skip_selection_walk_when_all_selected()
+    tap_private.skip_selection_walk_when_all_selected()  # once is enough: not wrapped twice
+    wrapped = sdk_stream_core.pop_deselected_record_properties
+    assert wrapped.skips_when_all_selected  # type: ignore[attr-defined]
+    assert (
+        list(inspect.signature(wrapped).parameters)
+        == list(inspect.signature(sdk_catalog.pop_deselected_record_properties).parameters)[:3]
+    )
+
+
+def test_the_walk_is_skipped_only_when_the_mask_selects_everything() -> None:
+    import singer_sdk.streams.core as sdk_stream_core
+    from singer_sdk.singerlib.catalog import SelectionMask
+
+    tap_private.skip_selection_walk_when_all_selected()
+    walk = sdk_stream_core.pop_deselected_record_properties
+    every = SelectionMask({(): True, ("properties", "a"): True, ("properties", "b"): True})
+    record = {"a": 1, "b": {"c": 2}, "d": 3}
+    walk(record, {}, every)
+    assert record == {"a": 1, "b": {"c": 2}, "d": 3}
+    some = SelectionMask(
+        {(): True, ("properties", "a"): True, ("properties", "b", "properties", "c"): False}
+    )
+    record = {"a": 1, "b": {"c": 2, "e": 4}}
+    walk(record, {}, some)
+    assert record == {"a": 1, "b": {"e": 4}}
+    none_of_b = SelectionMask({(): True, ("properties", "b"): False})
+    record = {"a": 1, "b": 2}
+    walk(record, {}, none_of_b)
+    assert record == {"a": 1}
+
+
 def test_write_state_message_is_the_one_state_writer() -> None:
     assert list(inspect.signature(Stream._write_state_message).parameters) == ["self"]
     assert "self._write_state_message()" in _source(Stream._sync_records)
