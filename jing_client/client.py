@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,9 +22,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from jing_client.errors import (
     EXCERPT_CHARS,
@@ -49,6 +53,7 @@ from jing_client.retry import RetryPolicy
 from jing_client.settings import ClientSettings, ErrorCodes
 from jing_client.throttle import Throttle
 from jing_client.tokens import TokenManager
+from jing_client.transport import Transport, read_body
 
 LOGGER_NAME = "jing_client"
 
@@ -74,8 +79,11 @@ class JingClient:
         register_secret(settings.app_secret)
         install_filter(logging.getLogger(LOGGER_NAME), self._logger)
         self._base_url = settings.base_url.rstrip("/")
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self._session = session_for(self._base_url, settings.max_concurrency)
+        self._transport = Transport(
+            self._base_url,
+            settings.max_concurrency,
+            (settings.connect_timeout, settings.read_timeout),
+        )
         self._throttle = Throttle(settings.requests_per_second, settings.max_concurrency)
         self._retry = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -163,7 +171,7 @@ class JingClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> JingClient:
         return self
@@ -278,46 +286,36 @@ class JingClient:
     ) -> tuple[int, Mapping[str, str], bytes]:
         """POST and read the whole body; transport failures become transient errors."""
         try:
-            response = self._session.post(
-                self._base_url + path,
-                json=body,
-                headers=headers,
-                timeout=self._timeout,
-                stream=True,
-                # A redirect would carry the secret and the token to wherever it points.
-                allow_redirects=False,
-            )
-        except requests.exceptions.SSLError:
+            response = self._transport.post(self._base_url + path, body, headers)
+        except SSLError:
             host = urlsplit(self._base_url).hostname
             raise JingConfigError(
                 f"the TLS certificate of {host} was refused (path={path}): fix 'base_url', or "
                 "point REQUESTS_CA_BUNDLE at the CA bundle that signs it; not retried"
             ) from None
-        except requests.RequestException as exc:
-            if _never_sent(exc):
-                raise JingUnreachable(
-                    f"no connection to {self._base_url}: {type(exc).__name__}: {redact(str(exc))}",
-                    path=path,
-                ) from None
-            if isinstance(exc, requests.Timeout):
-                raise JingTimeout(f"timed out: {redact(str(exc))}", path=path) from None
+        except ConnectTimeoutError as exc:  # refused, no such host, connect timeout: unsent
+            raise JingUnreachable(
+                f"no connection to {self._base_url}: {type(exc).__name__}: {redact(str(exc))}",
+                path=path,
+            ) from None
+        except ReadTimeoutError as exc:
+            raise JingTimeout(f"timed out: {redact(str(exc))}", path=path) from None
+        except (HTTPError, OSError) as exc:
             raise JingTransientError(
                 f"connection failed: {type(exc).__name__}: {redact(str(exc))}", path=path
             ) from None
         try:
-            return response.status_code, response.headers, response.content
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            return response.status, response.headers, read_body(response)
+        except (ProtocolError, DecodeError):
             raise JingMalformedResponse(
-                "body cut off", path=path, http_status=response.status_code
+                "body cut off", path=path, http_status=response.status
             ) from None
-        except requests.RequestException as exc:
+        except (HTTPError, OSError) as exc:
             raise JingTransientError(
                 f"connection dropped while reading the body: {type(exc).__name__}",
                 path=path,
-                http_status=response.status_code,
+                http_status=response.status,
             ) from None
-        finally:
-            response.close()
 
     def _log_call(
         self, path: str, status: int | None, code: int | None, request_id: str, ms: float
@@ -336,44 +334,6 @@ class JingClient:
             self._counts[name] += 1
             counts = self._by_path.setdefault(path, {"calls": 0, "retries": 0, "throttled": 0})
             counts[name] += 1
-
-
-# -- transport ----------------------------------------------------------------------------
-
-
-def _never_sent(error: requests.RequestException) -> bool:
-    """Whether the request failed before it was sent: refused, no such host, connect timeout.
-
-    requests wraps urllib3's reason in a `MaxRetryError`; a connection dropped or
-    timed out after the request went out is not among these, and may have taken effect.
-    """
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(reason, ConnectTimeoutError)
-
-
-def session_for(base_url: str, pool_size: int) -> requests.Session:
-    """A pooled session for `base_url` that reads the environment once, here, not per call.
-
-    With `trust_env`, requests reads the proxy variables (HTTPS_PROXY, NO_PROXY, ...),
-    the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) and ~/.netrc again on every
-    call: about 1 ms of CPU a call, more than the rest of a page costs. Every call
-    goes to the one host of `base_url`, so what the environment says for that host is
-    resolved once, with requests' own rules, and given to the session explicitly.
-    A change to the environment after the client is created is not seen.
-    """
-    session = requests.Session()
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    session.verify = (
-        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    )
-    session.auth = requests.utils.get_netrc_auth(base_url)
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 # -- answers ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from jing_client import JingClient
-from jing_client.client import session_for
+from jing_client.transport import Transport
 from jing_sandbox.process import SandboxProcess
 
 PROXY_VARIABLES = (
@@ -133,10 +133,22 @@ def test_environment_is_read_when_the_client_is_made_not_per_call(
 def test_ca_bundle_variables_set_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    assert session_for("https://api.example.test", 1).verify is True
+    assert _transport().verify is True
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/curl-bundle.pem")
-    assert session_for("https://api.example.test", 1).verify == "/etc/curl-bundle.pem"
+    assert _transport().verify == "/etc/curl-bundle.pem"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/requests-bundle.pem")
-    session = session_for("https://api.example.test", 1)
-    assert session.verify == "/etc/requests-bundle.pem"
-    assert session.trust_env is False
+    assert _transport().verify == "/etc/requests-bundle.pem"
+
+
+def test_the_proxy_is_the_environments_for_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert _transport().proxy is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pa%40ss@proxy.example.test:3128")
+    assert _transport().proxy == "http://user:pa%40ss@proxy.example.test:3128"
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    assert _transport().proxy is None
+
+
+def _transport() -> Transport:
+    return Transport("https://api.example.test", 1, (1.0, 1.0))

@@ -1,0 +1,107 @@
+"""One HTTP POST to the API's one host, through urllib3's connection pool directly.
+
+requests costs about 1.4 ms of CPU a call in its own layers (session hooks,
+adapters, cookie jars, header merging, response objects): more than the rest of
+a page. Every call of a client goes to the one host of `base_url`, with a JSON
+body, no cookies and no redirects, so those layers buy nothing here; urllib3,
+which requests runs on, is called directly, one pool of keep-alive connections
+shared by the client's threads.
+
+Kept as requests did them, and read once, when the client is made (a change to
+the environment later is not seen):
+- TLS verification, against certifi's bundle or the one REQUESTS_CA_BUNDLE or
+  CURL_CA_BUNDLE names (a file or a folder);
+- the proxy the environment gives for the host (HTTPS_PROXY, ALL_PROXY,
+  NO_PROXY, ..., by requests' own rules), with its credentials;
+- credentials in ~/.netrc for the host;
+- redirects never followed: one would carry the secret and the token to
+  wherever it points; the 3xx answer is returned as it is;
+- the connect and read timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import certifi
+import requests.utils
+import urllib3
+
+#: Headers of every call (a call's own come on top).
+BASE_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": "jing-connectors",
+}
+
+
+class Transport:
+    """POSTs JSON to one host over a pool of `pool_size` keep-alive connections."""
+
+    def __init__(self, base_url: str, pool_size: int, timeout: tuple[float, float]) -> None:
+        #: What verifies the server's certificate: True (certifi's bundle) or a path.
+        self.verify: bool | str = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        proxies = requests.utils.get_environ_proxies(base_url)
+        #: The proxy that calls go through (None: straight to the host).
+        self.proxy: str | None = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+        self._pool = _pool(self.proxy, pool_size, self.verify)
+        self._headers = dict(BASE_HEADERS)
+        auth = requests.utils.get_netrc_auth(base_url)
+        if auth:
+            self._headers |= urllib3.make_headers(basic_auth=":".join(auth))
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+
+    def post(
+        self, url: str, body: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> urllib3.BaseHTTPResponse:
+        """Send `body` as JSON; the answer's headers are read, its body not yet (`read_body`).
+
+        Raises urllib3's errors as they come: nothing is retried here.
+        """
+        data = json.dumps(body, allow_nan=False).encode()
+        return self._pool.request(
+            "POST",
+            url,
+            body=data,
+            headers={**self._headers, **headers},
+            timeout=self._timeout,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The whole body, decoded (gzip, deflate); the connection goes back to the pool."""
+    try:
+        return response.read(decode_content=True)
+    finally:
+        response.release_conn()
+
+
+def _pool(proxy: str | None, pool_size: int, verify: bool | str) -> urllib3.PoolManager:
+    tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+    if isinstance(verify, str) and os.path.isdir(verify):
+        tls["ca_cert_dir"] = verify
+    else:
+        tls["ca_certs"] = verify if isinstance(verify, str) else certifi.where()
+    if proxy is None:
+        return urllib3.PoolManager(maxsize=pool_size, **tls)
+    if "://" not in proxy:
+        proxy = "http://" + proxy  # as requests reads `HTTPS_PROXY=host:port`
+    parts = urlsplit(proxy)
+    proxy_headers = None
+    if parts.username:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=credentials)
+    return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, maxsize=pool_size, **tls)
