@@ -171,4 +171,14 @@ def test_meltano_yml_plugin_matches_its_hub_definition(kind: str, name: str) -> 
     for key in ("namespace", "executable", "capabilities"):
         assert plugin[key] == definition[key], key
     extra = definition["pip_url"].removeprefix("jing-connectors")
-    assert plugin["pip_url"] == f"-e .{extra}"
+    editable, package, *pins = plugin["pip_url"].split()
+    assert f"{editable} {package}" == f"-e .{extra}"
+    # Beside it, only the DuckDB of every warehouse plugin of the project (meltano.yml).
+    assert pins in ([], [_project_duckdb(project)])
+
+
+def _project_duckdb(project: dict) -> str:
+    """The DuckDB requirement of the warehouse loader, which the project's plugins share."""
+    loader = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-warehouse")
+    (pin,) = [part for part in loader["pip_url"].split() if part.startswith("duckdb")]
+    return pin
