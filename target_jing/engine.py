@@ -65,6 +65,16 @@ LANDING_SECONDS = 5.0
 logger = logging.getLogger("target-jing")
 
 
+#: The ledger's tables that a run fills in bulk, and that settling a run joins.
+WORKING_TABLES = (
+    "jing_staged",
+    "jing_work",
+    "jing_sync_log",
+    "jing_applied_status",
+    "jing_pending",
+)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a run is: `read` rows staged, `plan`, `send` rows answered, `done`."""
@@ -335,6 +345,7 @@ class SyncRun:
         if self._client is not None:
             stats = self._client.stats()
         fatal = redact(f"{type(error).__name__}: {error}") if error else None
+        ledger.refresh_statistics("jing_sync_log", "jing_applied_status", "jing_pending")
         with ledger.transaction() as con:
             if fatal:
                 ledger.settle_unlogged(
@@ -358,6 +369,7 @@ class SyncRun:
         ledger = self._require_ledger()
         compare = self.mode != "full"
         dry_run = self.mode == "dry_run"
+        ledger.refresh_statistics("jing_staged", "jing_pending", "jing_applied_status")
         with ledger.transaction() as con:
             plan.mark_conflicts(con, self.run_id)
         with ledger.shard_activities(), ledger.transaction() as con:
@@ -365,6 +377,7 @@ class SyncRun:
         ledger.log_rejected(self.run_id, dry_run=dry_run)
         if compare:
             self._observe()
+            ledger.refresh_statistics("jing_staged", "jing_observed", "jing_sync_log")
             with ledger.transaction() as con:
                 plan.find_unchanged(con, self.run_id, self.destination)
                 plan.find_refused(con, self.run_id, self.destination)
@@ -372,8 +385,10 @@ class SyncRun:
             ledger.log_refused(self.run_id)
         with ledger.transaction() as con:
             plan.make_chunks(con, self.run_id, self.settings.batch_size, compare=compare)
+        ledger.refresh_statistics("jing_plan")
         with ledger.transaction() as con:
             minimum_calls = plan.make_work(con, self.run_id)
+        ledger.refresh_statistics("jing_work")
         ledger.set_minimum_calls(self.run_id, minimum_calls)
         if dry_run:
             ledger.log_planned(self.run_id)
@@ -502,6 +517,7 @@ class SyncRun:
         with ledger.dead_runs(but=self.run_id) as dead:
             for run_id, mode in dead:
                 self._let_calls_land(run_id)
+                ledger.refresh_statistics(*WORKING_TABLES)
                 with ledger.transaction() as con:
                     self._settle_run(con, run_id, mode, INTERRUPTED)
                     ledger.close_run(
@@ -537,6 +553,7 @@ class SyncRun:
     def _abort(self, reason: str) -> None:
         """Record this run as aborted with what it knows; its unsent rows become pending."""
         ledger = self._require_ledger()
+        ledger.refresh_statistics(*WORKING_TABLES)
         with ledger.transaction() as con:
             self._settle_run(con, self.run_id, self.mode, INTERRUPTED)
             ledger.close_run(con, self.run_id, "aborted", reason, self.settings.pending_limits)
