@@ -73,10 +73,16 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardingProxy]:
-    """A running proxy, and an environment with no proxy or CA variables set."""
+def plain_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment with no proxy or CA variables set."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def proxy(plain_environment: pytest.MonkeyPatch) -> Iterator[ForwardingProxy]:
+    """A running proxy, in `plain_environment`."""
     server = ForwardingProxy()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -130,9 +136,8 @@ def test_environment_is_read_when_the_client_is_made_not_per_call(
     assert len(proxy.paths) > before
 
 
-def test_ca_bundle_variables_set_verification(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def test_ca_bundle_variables_set_verification(plain_environment: pytest.MonkeyPatch) -> None:
+    monkeypatch = plain_environment
     assert _transport().verify is True
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/curl-bundle.pem")
     assert _transport().verify == "/etc/curl-bundle.pem"
@@ -140,9 +145,8 @@ def test_ca_bundle_variables_set_verification(monkeypatch: pytest.MonkeyPatch) -
     assert _transport().verify == "/etc/requests-bundle.pem"
 
 
-def test_the_proxy_is_the_environments_for_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def test_the_proxy_is_the_environments_for_the_host(plain_environment: pytest.MonkeyPatch) -> None:
+    monkeypatch = plain_environment
     assert _transport().proxy is None
     monkeypatch.setenv("HTTPS_PROXY", "http://user:pa%40ss@proxy.example.test:3128")
     assert _transport().proxy == "http://user:pa%40ss@proxy.example.test:3128"
