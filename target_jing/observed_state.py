@@ -93,28 +93,27 @@ def _postgres_rows(url: str, relation: str, source: str, activities: list[str]) 
     try:
         import psycopg
 
-        from target_jing.postgres_source import connect
+        from target_jing.postgres_source import connect_to_read
     except ImportError:
         raise JingConfigError(needs_postgres_extra("observed_state_path")) from None
     try:
-        con = connect(url, "setting 'observed_state_path'")
+        con = connect_to_read(url, "setting 'observed_state_path'")
     except SourceError as exc:
         raise JingConfigError(str(exc)) from None
     with con:
-        con.read_only = True
         try:
             cursor = con.execute(
                 f"SELECT * FROM {relation} AS observed "
                 "WHERE CAST(target_entity_uuid AS VARCHAR) = ANY(%s)",
                 [activities],
             )
+            names = [column.name for column in cursor.description or ()]
+            _require(names, source)
+            rows = cursor.fetchall()
         except psycopg.Error as exc:
             raise JingConfigError(
                 f"setting 'observed_state': cannot read {source} in {shown(url)}: {first_line(exc)}"
             ) from None
-        names = [column.name for column in cursor.description or ()]
-        _require(names, source)
-        rows = cursor.fetchall()
     return pa.table({name: _column([row[i] for row in rows]) for i, name in enumerate(names)})
 
 

@@ -43,10 +43,7 @@ def open_postgres(
     url: str, *, table: str | None = None, query: str | None = None
 ) -> Iterator[RowBatches]:
     """Yield the rows of `table` or `query`; the connection stays open until the block ends."""
-    connection = connect(url, "--postgres")
-    connection.read_only = True
-    for type_name, loader in _TIME_LOADERS.items():
-        connection.adapters.register_loader(type_name, loader)
+    connection = connect_to_read(url, "--postgres")
     try:
         with connection.transaction():
             statement = _table_query(connection, table) if table else _text_query(query or "")
@@ -60,6 +57,15 @@ def open_postgres(
                 yield RowBatches(columns, _batches(cursor, columns), label)
     finally:
         connection.close()
+
+
+def connect_to_read(url: str, option: str) -> psycopg.Connection:
+    """`connect`, in a read-only session whose times Python cannot hold come as their text."""
+    connection = connect(url, option)
+    connection.read_only = True
+    for type_name, loader in _TIME_LOADERS.items():
+        connection.adapters.register_loader(type_name, loader)
+    return connection
 
 
 def connect(url: str, option: str) -> psycopg.Connection:

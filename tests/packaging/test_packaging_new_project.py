@@ -297,11 +297,11 @@ def _warehouse_write_back(
 
     # A misspelt setting, set the way Meltano users set them, stops the run before any call.
     run([*meltano, "config", "set", "target-jing", "bach_size", "50"], project)
-    calls_before = sandbox.stats()["calls"].get("/v1/activity/update/userStatus/batch", 0)
+    calls_before = _update_calls(sandbox)
     refused = subprocess.run(sync, cwd=project, env=env, capture_output=True, text=True)
     assert refused.returncode != 0
     assert "did you mean 'batch_size'" in refused.stdout + refused.stderr
-    assert sandbox.stats()["calls"].get("/v1/activity/update/userStatus/batch", 0) == calls_before
+    assert _update_calls(sandbox) == calls_before
     run([*meltano, "config", "unset", "target-jing", "bach_size"], project)
 
     summary = json.loads(run(sync, project, env).strip().splitlines()[-1])
@@ -335,3 +335,7 @@ def _warehouse_write_back(
     assert logged == (len(decided),)
     assert PASSWORD not in runs + shown
     run([*meltano, "config", "unset", "target-jing", "ledger_url"], project)
+
+
+def _update_calls(sandbox: SandboxProcess) -> int:
+    return sandbox.stats()["calls"].get("/v1/activity/update/userStatus/batch", 0)
