@@ -68,8 +68,8 @@ def tally(ledger: Path, source: str, input_rows: int) -> Tally:
             [input_rows, source],
         ).fetchone()
         left = con.execute(
-            "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_plan) "
-            "+ (SELECT count(*) FROM jing_work), (SELECT count(*) FROM jing_pending)"
+            "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_plan), "
+            "(SELECT count(*) FROM jing_pending)"
         ).fetchone()
     problems = []
     lost = int(never_logged[0]) if never_logged else 0

@@ -68,7 +68,7 @@ logger = logging.getLogger("target-jing")
 #: The ledger's tables that a run fills in bulk, and that settling a run joins.
 WORKING_TABLES = (
     "jing_staged",
-    "jing_work",
+    "jing_plan",
     "jing_sync_log",
     "jing_applied_status",
     "jing_pending",
@@ -384,11 +384,10 @@ class SyncRun:
             ledger.log_unchanged(self.run_id, dry_run=dry_run)
             ledger.log_refused(self.run_id)
         with ledger.transaction() as con:
-            plan.make_chunks(con, self.run_id, self.settings.batch_size, compare=compare)
+            minimum_calls = plan.make_chunks(
+                con, self.run_id, self.settings.batch_size, compare=compare
+            )
         ledger.refresh_statistics("jing_plan")
-        with ledger.transaction() as con:
-            minimum_calls = plan.make_work(con, self.run_id)
-        ledger.refresh_statistics("jing_work")
         ledger.set_minimum_calls(self.run_id, minimum_calls)
         if dry_run:
             ledger.log_planned(self.run_id)
@@ -427,7 +426,7 @@ class SyncRun:
             nonlocal answered_rows, calls
             batch_calls = sum(item.calls for item in answered)
             ledger.record_answers(self.run_id, answers_table(answered), batch_calls)
-            answered_rows += sum(len(item.rows) for item in answered)
+            answered_rows += sum(item.chunk.input_rows for item in answered)
             calls += batch_calls
             self._progress("send", answered_rows, planned, calls)
 

@@ -7,8 +7,8 @@ advisory locks (`ledger_locks`).
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`, `jing_pending_actions`). The engine also
-keeps its working rows here (`jing_staged`, `jing_plan`, `jing_work`,
-`jing_calls`, `jing_observed`) rather than in memory, so a run of a million rows
+keeps its working rows here (`jing_staged`, `jing_plan`, `jing_calls`,
+`jing_observed`) rather than in memory, so a run of a million rows
 stays small, and a run killed at any moment leaves on disk all that the next run
 needs to finish its work.
 
@@ -64,7 +64,7 @@ from target_jing.shards import Shard
 if TYPE_CHECKING:
     from target_jing.ledger_locks import LedgerLocks
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Outcomes a log row can have; `planned` only in a dry run.
 OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
@@ -76,6 +76,12 @@ PENDING_STATES: tuple[str, ...] = ("pending", "given_up", "permanent")
 _FIELDS_DDL = ", ".join(f"{name} VARCHAR" for name in WANTED_FIELDS)
 _FIELDS = ", ".join(WANTED_FIELDS)
 _KEY = "entity_uuid, omni_user_uuid"
+
+
+def _fields_of(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in WANTED_FIELDS)
+
+
 _LOG_COLUMNS = (
     f"run_id, row_index, source, {_KEY}, {_FIELDS}, outcome, reason, request_id, chunk_id, "
     "logged_at, failure"
@@ -124,24 +130,23 @@ SCHEMA: tuple[str, ...] = (
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL}, reason VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS jing_plan (
         run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL,
-        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL})""",
+        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
+        input_rows BIGINT)""",
     """CREATE TABLE IF NOT EXISTS jing_calls (run_id VARCHAR NOT NULL, calls BIGINT NOT NULL)""",
-    f"""CREATE TABLE IF NOT EXISTS jing_work (
-        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
-        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
-        {_FIELDS_DDL})""",
     f"""CREATE TABLE IF NOT EXISTS jing_observed (
         run_id VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
         {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
 
 #: On PostgreSQL, an index on what grows with every run and is read by run: the log and
-#: the runs. (The working tables hold the running runs' rows only, and knowledge and
-#: pending rows are read by joins that scan them anyway; on a DuckDB file zone maps
-#: serve, and an index would slow every append.)
+#: the runs; and on the staged rows by registration, which each batch of answers looks
+#: up (a few thousand registrations among all the run's rows). (Knowledge and pending
+#: rows are read by joins that scan them anyway; on a DuckDB file zone maps serve, and
+#: an index would slow every append.)
 POSTGRES_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS jing_sync_log_run ON jing_sync_log (run_id)",
     "CREATE INDEX IF NOT EXISTS jing_sync_runs_run ON jing_sync_runs (run_id)",
+    "CREATE INDEX IF NOT EXISTS jing_staged_key ON jing_staged (entity_uuid, omni_user_uuid)",
 )
 
 #: Each version's upgrade of the one before. 1 -> 2: destinations, the basis of what is
@@ -163,13 +168,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Version 2 -> 3: the shard (`K/N`) of a run, so that a run recovers only dead runs.
     3: ("ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
+    # 3 -> 4: the plan is one row per registration, with its input rows counted; the
+    # input rows stay in jing_staged, so the copy of them by chunk (jing_work) goes.
+    4: (
+        "ALTER TABLE jing_plan ADD COLUMN IF NOT EXISTS input_rows BIGINT",
+        "DROP TABLE IF EXISTS jing_work",
+    ),
 }
 
-#: Columns of the table `record_answers` takes: one row per input row answered.
+#: Columns of the table `record_answers` takes: one row per registration answered.
 ANSWER_COLUMNS: tuple[str, ...] = (
     "chunk_id",
-    "source",
-    "row_index",
     "entity_uuid",
     "omni_user_uuid",
     *WANTED_FIELDS,
@@ -516,7 +525,7 @@ class Ledger:
             SELECT greatest(r.sending_since, (SELECT max(logged_at) FROM jing_sync_log
                                               WHERE run_id = $run))
             FROM jing_sync_runs AS r
-            WHERE r.run_id = $run AND EXISTS (SELECT 1 FROM jing_work WHERE run_id = $run)
+            WHERE r.run_id = $run AND EXISTS (SELECT 1 FROM jing_plan WHERE run_id = $run)
             """,
             {"run": run_id},
         )
@@ -579,7 +588,7 @@ class Ledger:
             self._params(run_id),
         )
         self._compact_pending(con, run_id, limits)
-        for table in ("jing_staged", "jing_plan", "jing_work", "jing_calls", "jing_observed"):
+        for table in ("jing_staged", "jing_plan", "jing_calls", "jing_observed"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- plan ---------------------------------------------------------------------------
@@ -625,7 +634,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
                 SELECT s.run_id, s.row_index, s.source, {_KEY},
-                       {", ".join(f"s.{f}" for f in WANTED_FIELDS)}, 'unchanged',
+                       {_fields_of("s")}, 'unchanged',
                        'JING already holds these values (' || u.known_by || ')',
                        NULL, NULL, now(), NULL
                 FROM jing_staged AS s JOIN unchanged_keys AS u USING ({_KEY})
@@ -648,7 +657,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
                 SELECT s.run_id, s.row_index, s.source, {_KEY},
-                       {", ".join(f"s.{f}" for f in WANTED_FIELDS)}, 'failed', r.reason,
+                       {_fields_of("s")}, 'failed', r.reason,
                        NULL, NULL, now(), '{PERMANENT}'
                 FROM jing_staged AS s JOIN refused_keys AS r USING ({_KEY})
                 WHERE s.run_id = $run AND s.reason IS NULL
@@ -662,9 +671,11 @@ class Ledger:
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL,
-                       chunk_id, now(), NULL
-                FROM jing_work WHERE run_id = $run
+                SELECT s.run_id, s.row_index, s.source, {_KEY}, {_fields_of("p")}, 'planned',
+                       NULL, NULL, p.chunk_id, now(), NULL
+                FROM jing_staged AS s JOIN jing_plan AS p USING ({_KEY})
+                WHERE s.run_id = $run AND p.run_id = $run AND s.reason IS NULL
+                ORDER BY p.chunk_id, omni_user_uuid, s.source, s.row_index
                 """,
                 {"run": run_id},
             )
@@ -697,11 +708,13 @@ class Ledger:
     def record_answers(self, run_id: str, answers: pa.Table, calls: int) -> None:
         """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
-        `answers` holds one row per input row answered, with `ANSWER_COLUMNS`. A
-        failure whose outcome is unknown makes its users' state unknown, so no older
-        confirmation can make a later run call them unchanged. This runs after every
-        few calls, so it only appends: confirmed users leave `jing_pending`, and older
-        knowledge goes, when the run closes (`close_run`).
+        `answers` holds one row per registration answered, with `ANSWER_COLUMNS`;
+        each input row behind it (`jing_staged`, the same values: the plan grouped
+        them) is logged with its answer. A failure whose outcome is unknown makes its
+        users' state unknown, so no older confirmation can make a later run call them
+        unchanged. This runs after every few calls, so it only appends: confirmed
+        users leave `jing_pending`, and older knowledge goes, when the run closes
+        (`close_run`).
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
         with self._registered("answers", answers), self.transaction() as con:
@@ -709,9 +722,10 @@ class Ledger:
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT $run, row_index, source, {_KEY}, {_FIELDS},
-                       outcome, reason, request_id, chunk_id, $stamp, failure
-                FROM answers
+                SELECT $run, s.row_index, s.source, {_KEY}, {_fields_of("a")},
+                       a.outcome, a.reason, a.request_id, a.chunk_id, $stamp, a.failure
+                FROM answers AS a JOIN jing_staged AS s USING ({_KEY})
+                WHERE s.run_id = $run AND s.reason IS NULL
                 """,
                 {"stamp": stamp, "run": run_id},
             )
@@ -779,7 +793,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
                 SELECT DISTINCT o.entity_uuid, o.omni_user_uuid,
-                       {", ".join(f"o.{f}" for f in WANTED_FIELDS)}, NULL, now(), $run, $dest,
+                       {_fields_of("o")}, NULL, now(), $run, $dest,
                        'read_back'
                 FROM read_back AS o
                 WHERE EXISTS (SELECT 1 FROM jing_applied_status AS u
@@ -854,9 +868,10 @@ class Ledger:
         con.execute(
             """
             CREATE TEMP TABLE unlogged AS
-            SELECT s.*, w.chunk_id FROM jing_staged AS s
-            LEFT JOIN jing_work AS w
-                ON w.run_id = s.run_id AND w.source = s.source AND w.row_index = s.row_index
+            SELECT s.*, p.chunk_id FROM jing_staged AS s
+            LEFT JOIN jing_plan AS p
+                ON p.run_id = s.run_id AND s.reason IS NULL
+               AND p.entity_uuid = s.entity_uuid AND p.omni_user_uuid = s.omni_user_uuid
             WHERE s.run_id = $run AND NOT EXISTS (
                 SELECT 1 FROM jing_sync_log AS l
                 WHERE l.run_id = $run AND l.source = s.source AND l.row_index = s.row_index)
@@ -868,7 +883,7 @@ class Ledger:
             f"""
             INSERT INTO jing_sync_log ({_LOG_COLUMNS})
             SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid,
-                   {", ".join(f"u.{f}" for f in WANTED_FIELDS)},
+                   {_fields_of("u")},
                    CASE WHEN u.reason IS NULL THEN $outcome
                         WHEN u.source = $pending THEN 'superseded' ELSE 'rejected' END,
                    coalesce(u.reason, $reason), NULL, u.chunk_id, $stamp,

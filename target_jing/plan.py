@@ -14,7 +14,7 @@ changes, because one call sets the same values for one activity.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
@@ -25,10 +25,6 @@ FETCH_ROWS = 10_000
 
 _KEY = "entity_uuid, omni_user_uuid"
 _FIELDS = ", ".join(WANTED_FIELDS)
-
-
-def _fields_of(alias: str) -> str:
-    return ", ".join(f"{alias}.{name}" for name in WANTED_FIELDS)
 
 
 def _differs(left: str, right: str) -> str:
@@ -43,8 +39,8 @@ class Chunk:
     entity_uuid: str
     fields: dict[str, str]
     user_ids: list[str] = field(default_factory=list)
-    #: user id -> the (source, row_index) of each input row behind it (duplicates, retries).
-    rows: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: The input rows behind the users (a user asked for twice, or retried, counts twice).
+    input_rows: int = 0
 
 
 def mark_conflicts(con: LedgerConnection, run_id: str) -> None:
@@ -199,13 +195,14 @@ def find_refused(con: LedgerConnection, run_id: str, destination: str) -> None:
     )
 
 
-def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare: bool) -> None:
-    """Cut the run's wanted registrations into chunks (`jing_plan`); `make_work` follows.
+def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare: bool) -> int:
+    """Cut the run's wanted registrations into chunks (`jing_plan`); return how many calls
+    they need.
 
-    With `compare`, registrations logged `unchanged` or refused before are left out.
-    The two are apart so that each can commit on its own: DuckDB holds a
-    transaction's sorted appends in memory, and both at once did not fit in the
-    ledger's memory at a million rows.
+    The plan is one row per registration sent, in chunk order, with the number of
+    input rows behind it: the input rows themselves stay in `jing_staged`, and an
+    answer reaches them by the registration (`Ledger.record_answers`). With
+    `compare`, registrations logged `unchanged` or refused before are left out.
     """
     skip_unchanged = (
         " ".join(
@@ -219,36 +216,22 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
     partition = f"entity_uuid, {_FIELDS}"
     con.execute(
         f"""
-        INSERT INTO jing_plan
+        INSERT INTO jing_plan (run_id, chunk_id, {_KEY}, {_FIELDS}, input_rows)
         SELECT $run,
                dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
-               {_KEY}, {_FIELDS}
+               {_KEY}, {_FIELDS}, input_rows
         FROM (
             SELECT *, CAST(floor((row_number() OVER (
                            PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
                        / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
-            FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
-                  WHERE run_id = $run AND reason IS NULL) AS w
+            FROM (SELECT {_KEY}, {_FIELDS}, count(*) AS input_rows FROM jing_staged
+                  WHERE run_id = $run AND reason IS NULL
+                  GROUP BY {_KEY}, {_FIELDS}) AS w
             WHERE TRUE {skip_unchanged}
         ) AS parted
         ORDER BY chunk_id, omni_user_uuid
         """,
         {"run": run_id, "batch": batch_size},
-    )
-
-
-def make_work(con: LedgerConnection, run_id: str) -> int:
-    """Write each input row of the run's chunks (`jing_work`), in chunk order; return how
-    many calls the chunks need."""
-    con.execute(
-        f"""
-        INSERT INTO jing_work
-        SELECT $run, p.chunk_id, s.row_index, s.source, {_KEY}, {_fields_of("p")}
-        FROM jing_staged AS s JOIN jing_plan AS p USING ({_KEY})
-        WHERE s.run_id = $run AND p.run_id = $run AND s.reason IS NULL
-        ORDER BY p.chunk_id, omni_user_uuid
-        """,
-        {"run": run_id},
     )
     return int(
         scalar(con, "SELECT count(DISTINCT chunk_id) FROM jing_plan WHERE run_id = ?", [run_id])
@@ -267,40 +250,41 @@ def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:
 
 def planned_rows(con: LedgerConnection, run_id: str) -> int:
     """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
-    return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
+    return int(
+        scalar(con, "SELECT coalesce(sum(input_rows), 0) FROM jing_plan WHERE run_id = ?", [run_id])
+    )
 
 
 def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan is never all in memory.
 
-    `jing_work` was written in chunk order, and DuckDB scans a file's table in the
+    `jing_plan` was written in chunk order, and DuckDB scans a file's table in the
     order it was written, so no sort (and no sorted copy held in memory) is needed.
     A PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
-    sorted by chunk on its side, and streams back. Each chunk carries its input
-    rows, so its answers are logged without a join. `cursor` must be a connection
+    sorted by chunk on its side, and streams back. `cursor` must be a connection
     of its own (`Ledger.cursor()`), so that the ledger can be written between
     chunks without ending this read.
     """
     order = " ORDER BY chunk_id, omni_user_uuid" if home.on_postgres else ""
     rows = stream(
         cursor,
-        f"SELECT chunk_id, {_KEY}, {_FIELDS}, source, row_index FROM jing_work "
-        f"WHERE run_id = ?{order}",
+        f"SELECT chunk_id, {_KEY}, input_rows, {_FIELDS} FROM jing_plan WHERE run_id = ?{order}",
         [run_id],
     )
     current: Chunk | None = None
+    users: list[str] = []
+    weight = 0
     while batch := rows.fetchmany(FETCH_ROWS):
-        for chunk_id, entity_uuid, user_id, *values, source, row_index in batch:
+        for chunk_id, entity_uuid, user_id, input_rows, *values in batch:
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:
                     if chunk_id < current.chunk_id:
-                        raise RuntimeError("jing_work is not in chunk order; a chunk would split")
-                    yield current
+                        raise RuntimeError("jing_plan is not in chunk order; a chunk would split")
+                    yield replace(current, input_rows=weight)
                 fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
-                current = Chunk(chunk_id, entity_uuid, fields)
-            if user_id not in current.rows:
-                current.user_ids.append(user_id)
-                current.rows[user_id] = []
-            current.rows[user_id].append((source, row_index))
+                users, weight = [], 0
+                current = Chunk(chunk_id, entity_uuid, fields, users)
+            users.append(user_id)
+            weight += input_rows
     if current is not None:
-        yield current
+        yield replace(current, input_rows=weight)

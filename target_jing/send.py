@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any
 
@@ -68,12 +69,24 @@ FATAL_ERRORS = (JingAuthError, JingPermissionError, JingConfigError)
 
 Row = dict[str, Any]
 
+#: What became of one registration: outcome, reason, request id, failure, then the
+#: values JING holds for `WANTED_FIELDS` (its echo, in the API's strings).
+Result = tuple[str | None, ...]
+
 
 @dataclass(frozen=True)
 class Answered:
-    """The users of one call (a chunk, or a part of one after a split) and what became of them."""
+    """What became of the users of one chunk (every part of it, after splits), column by column.
 
-    rows: list[Row]
+    `users[i]` was answered `results[i]` (a `Result`), and JING calls its
+    registration `jing_uuids[i]`. Users answered alike share one `Result` object,
+    so a chunk of a hundred users JING echoed as asked costs a hundred references.
+    """
+
+    chunk: Chunk
+    users: list[str]
+    jing_uuids: list[str | None]
+    results: list[Result]
     #: Calls that reached the API (a call refused at the connection did not).
     calls: int
     #: The API gave no answer at all, past the client's retries (it may be down).
@@ -98,27 +111,30 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
         raise
     except JingBadRequest as error:
         if len(chunk.user_ids) == 1:
-            return Answered(_failed_rows(chunk, error, PERMANENT), calls=1)
+            return _failed(chunk, error, PERMANENT, calls=1)
         middle = len(chunk.user_ids) // 2
         halves = [
-            send_chunk(
-                sending, Chunk(chunk.chunk_id, chunk.entity_uuid, chunk.fields, users, chunk.rows)
-            )
+            send_chunk(sending, replace(chunk, user_ids=users))
             for users in (chunk.user_ids[:middle], chunk.user_ids[middle:])
         ]
         return Answered(
-            [row for half in halves for row in half.rows], 1 + sum(h.calls for h in halves)
+            chunk,
+            [user for half in halves for user in half.users],
+            [uuid for half in halves for uuid in half.jing_uuids],
+            [result for half in halves for result in half.results],
+            calls=1 + sum(half.calls for half in halves),
         )
     except JingNotFound as error:
-        return Answered(_failed_rows(chunk, error, PERMANENT), calls=1)
+        return _failed(chunk, error, PERMANENT, calls=1)
     except JingUnreachable as error:
-        return Answered(_failed_rows(chunk, error, RETRYABLE), calls=0, transient_error=error)
+        return _failed(chunk, error, RETRYABLE, calls=0, transient_error=error)
     except JingTransientError as error:
-        rows = _failed_rows(chunk, error, UNKNOWN)
-        return Answered(rows, calls=1, transient_error=error if _api_down(error) else None)
+        down = error if _api_down(error) else None
+        return _failed(chunk, error, UNKNOWN, calls=1, transient_error=down)
     except JingError as error:
-        return Answered(_failed_rows(chunk, error, RETRYABLE), calls=1)
-    return Answered(reconcile(chunk, envelope, sending.zone), calls=1)
+        return _failed(chunk, error, RETRYABLE, calls=1)
+    jing_uuids, results = reconcile(chunk, envelope, sending.zone)
+    return Answered(chunk, chunk.user_ids, jing_uuids, results, calls=1)
 
 
 def _api_down(error: JingTransientError) -> bool:
@@ -133,16 +149,21 @@ def _api_down(error: JingTransientError) -> bool:
     return error.code is None and (error.http_status or 0) >= 500
 
 
-def reconcile(chunk: Chunk, envelope: Envelope, zone: tzinfo) -> list[Row]:
-    """One answer row per input row: applied only when echoed with the wanted values.
+def reconcile(
+    chunk: Chunk, envelope: Envelope, zone: tzinfo
+) -> tuple[list[str | None], list[Result]]:
+    """Each user's registration id and `Result`: applied only when echoed with the wanted values.
 
     `data` may be the list of updated registrations, or `{"success": [...],
     "failure": [...]}`; statuses may come as numbers and times with a `T`, an
     offset or without seconds (`jing_client.times.echoed_time`). A code 0 without
-    a readable `data` leaves every row's outcome unknown: the call may have
-    taken effect.
+    a readable `data` leaves every user's outcome unknown: the call may have
+    taken effect. The echoes of one call hold few distinct sets of values (the
+    same values were sent to every user), so each set is judged once.
     """
     data = envelope.data
+    request_id = envelope.request_id
+    users = chunk.user_ids
     refused: dict[str, str] = {}
     if isinstance(data, dict) and ("success" in data or "failure" in data):
         refused = _refusals(data.get("failure"))
@@ -153,36 +174,52 @@ def reconcile(chunk: Chunk, envelope: Envelope, zone: tzinfo) -> list[Row]:
             f"{type(data).__name__ if data is not None else 'missing or null'}): "
             "the call may have taken effect; the outcome is unknown"
         )
-        return [
-            row
-            for user_id in chunk.user_ids
-            for row in _rows(chunk, user_id, "failed", reason, envelope.request_id, UNKNOWN)
-        ]
+        return [None] * len(users), [_failure(reason, request_id, UNKNOWN)] * len(users)
+    entity = chunk.entity_uuid
     echoed = {
         item.get("omni_user_uuid"): item
         for item in data
-        if isinstance(item, dict)
-        and item.get("target_entity_uuid", chunk.entity_uuid) == chunk.entity_uuid
+        if type(item) is dict and item.get("target_entity_uuid", entity) == entity
     }
-    rows: list[Row] = []
-    for user_id in chunk.user_ids:
+    judged: dict[tuple[tuple[Any, ...], tuple[type, ...]], Result] = {}
+    absent = _failure(NOT_REGISTERED, request_id, RETRYABLE)
+    jing_uuids: list[str | None] = []
+    results: list[Result] = []
+    for user_id in users:
         echo = echoed.get(user_id)
         if echo is None:
-            reason = (
-                f"JING refused it: {refused[user_id]}" if user_id in refused else NOT_REGISTERED
-            )
-            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, RETRYABLE))
+            jing_uuids.append(None)
+            why = refused.get(user_id)
+            refusal = None if why is None else f"JING refused it: {why}"
+            results.append(absent if refusal is None else _failure(refusal, request_id, RETRYABLE))
             continue
-        values = _held(echo, chunk.fields, zone)
-        differences = _differences(chunk.fields, values, zone)
-        if differences:
-            reason = "JING answered other values: " + "; ".join(differences)
-            rows.extend(_rows(chunk, user_id, "failed", reason, envelope.request_id, UNKNOWN))
-        else:
-            rows.extend(
-                _rows(chunk, user_id, "applied", None, envelope.request_id, None, echo, values)
-            )
-    return rows
+        values = tuple(map(echo.get, WANTED_FIELDS))
+        key = (values, tuple(map(type, values)))  # by type too: True == 1, but "True" != "1"
+        try:
+            result = judged[key]
+        except (KeyError, TypeError):  # a new set of values, or one that cannot be a key
+            result = _judge(echo, chunk.fields, zone, request_id)
+            with suppress(TypeError):
+                judged[key] = result
+        uuid = echo.get("jing_uuid")
+        jing_uuids.append(uuid if uuid is None or type(uuid) is str else str(uuid))
+        results.append(result)
+    return jing_uuids, results
+
+
+def _judge(echo: Row, wanted: dict[str, str], zone: tzinfo, request_id: str | None) -> Result:
+    """The `Result` of one echo: applied with what JING holds, or unknown with the differences."""
+    held = _held(echo, wanted, zone)
+    differences = _differences(wanted, held, zone)
+    echoes = tuple(held[name] for name in WANTED_FIELDS)
+    if differences:
+        reason = "JING answered other values: " + "; ".join(differences)
+        return ("failed", reason, request_id, UNKNOWN, *echoes)
+    return ("applied", None, request_id, None, *echoes)
+
+
+def _failure(reason: str, request_id: str | None, failure: str) -> Result:
+    return ("failed", reason, request_id, failure, *(None for _ in WANTED_FIELDS))
 
 
 def _refusals(failure: Any) -> dict[str, str]:
@@ -231,66 +268,64 @@ def _differences(wanted: dict[str, str], held: dict[str, Any], zone: tzinfo) -> 
     return differences
 
 
-def _failed_rows(chunk: Chunk, error: JingError, failure: str) -> list[Row]:
+def _failed(
+    chunk: Chunk,
+    error: JingError,
+    failure: str,
+    *,
+    calls: int,
+    transient_error: JingError | None = None,
+) -> Answered:
+    """Every user of `chunk` failed alike, for `error`."""
     reason = redact(f"{type(error).__name__}: {error}")
     if failure == UNKNOWN:
         reason += " (the call may have taken effect; the outcome is unknown)"
-    return [
-        row
-        for user_id in chunk.user_ids
-        for row in _rows(chunk, user_id, "failed", reason, error.request_id or None, failure)
-    ]
-
-
-def _rows(
-    chunk: Chunk,
-    user_id: str,
-    outcome: str,
-    reason: str | None,
-    request_id: str | None,
-    failure: str | None,
-    echo: Row | None = None,
-    held: dict[str, str | None] | None = None,
-) -> list[Row]:
-    """One row per input row behind `user_id`, with the names of `ledger.ANSWER_COLUMNS`."""
-    echo, held = echo or {}, held or {}
-    shared: Row = {
-        "entity_uuid": chunk.entity_uuid,
-        "omni_user_uuid": user_id,
-        **{name: chunk.fields.get(name) for name in WANTED_FIELDS},
-        "outcome": outcome,
-        "reason": reason,
-        "request_id": request_id,
-        "failure": failure,
-        "basis": None,
-        "jing_uuid": _text(echo.get("jing_uuid")),
-        **{f"echo_{name}": held.get(name) for name in WANTED_FIELDS},
-    }
-    return [
-        {"chunk_id": chunk.chunk_id, "source": source, "row_index": row_index, **shared}
-        for source, row_index in chunk.rows.get(user_id, [])
-    ]
+    count = len(chunk.user_ids)
+    result = _failure(reason, error.request_id or None, failure)
+    return Answered(chunk, chunk.user_ids, [None] * count, [result] * count, calls, transient_error)
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-#: Arrow types of `ledger.ANSWER_COLUMNS`: numbers for the chunk and row index, else text.
+#: Arrow types of `ledger.ANSWER_COLUMNS`: a number for the chunk, else text.
 ANSWER_SCHEMA = pa.schema(
-    [
-        (name, pa.int64() if name in ("chunk_id", "row_index") else pa.string())
-        for name in ANSWER_COLUMNS
-    ]
+    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
+)
+#: Where each of `ANSWER_COLUMNS` comes from: the chunk, the user, or the user's `Result`.
+_RESULT_COLUMNS = (
+    "outcome",
+    "reason",
+    "request_id",
+    "failure",
+    *(f"echo_{name}" for name in WANTED_FIELDS),
 )
 
 
 def answers_table(answered: list[Answered]) -> pa.Table:
-    """The answers as one Arrow table, by column name (built column by column: faster)."""
-    rows = [row for item in answered for row in item.rows]
-    return pa.Table.from_pydict(
-        {name: [row[name] for row in rows] for name in ANSWER_SCHEMA.names}, schema=ANSWER_SCHEMA
-    )
+    """The answers as one Arrow table of `ANSWER_COLUMNS`, built a column at a time.
+
+    What a chunk shares (its id, activity and wanted values) is repeated by
+    length; each user's `Result` is turned into columns in one transpose.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in ANSWER_SCHEMA.names}
+    results: list[Result] = []
+    for item in answered:
+        count = len(item.users)
+        columns["chunk_id"] += [item.chunk.chunk_id] * count
+        columns["entity_uuid"] += [item.chunk.entity_uuid] * count
+        for name in WANTED_FIELDS:
+            columns[name] += [item.chunk.fields.get(name)] * count
+        columns["omni_user_uuid"] += item.users
+        columns["jing_uuid"] += item.jing_uuids
+        results += item.results
+    for name, values in zip(_RESULT_COLUMNS, zip(*results, strict=True), strict=False):
+        columns[name] = list(values)
+    if not results:
+        columns.update({name: [] for name in _RESULT_COLUMNS})
+    columns["basis"] = [None] * len(results)
+    return pa.Table.from_pydict(columns, schema=ANSWER_SCHEMA)
 
 
 class ApiUnreachable(JingError):

@@ -17,9 +17,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def chunk(*users: str) -> Chunk:
-    rows = {u: [("singer:s", i)] for i, u in enumerate(users)}
-    rows[users[0]].append(("singer:s", 99))  # an identical duplicate behind the first user
-    return Chunk(7, "act", dict(FIELDS), list(users), rows)
+    return Chunk(7, "act", dict(FIELDS), list(users), input_rows=len(users))
 
 
 def echo(user: str, **values: str) -> dict[str, Any]:
@@ -40,23 +38,40 @@ def envelope(data: Any) -> Envelope:
 
 
 def rows_of(data: Any, *users: str) -> list[dict[str, Any]]:
-    rows = reconcile(chunk(*users), envelope(data), ZONE)
-    assert all(list(row) == list(ANSWER_COLUMNS) for row in rows), "named, in ledger order"
-    return rows
+    """One answer row per user, as `Ledger.record_answers` takes them."""
+    sent = chunk(*users)
+    jing_uuids, results = reconcile(sent, envelope(data), ZONE)
+    table = answers_table([Answered(sent, sent.user_ids, jing_uuids, results, calls=1)])
+    assert table.column_names == list(ANSWER_COLUMNS), "named, in ledger order"
+    return table.to_pylist()
 
 
 def test_each_user_is_applied_missing_or_different() -> None:
     rows = rows_of([echo("a"), echo("c", ems_approvestatus="2")], "a", "b", "c")
-    by_row = {r["row_index"]: r for r in rows}
-    assert set(by_row) == {0, 1, 2, 99}  # every input row behind the users
-    assert by_row[0]["outcome"] == by_row[99]["outcome"] == "applied"
-    assert by_row[0]["jing_uuid"] == "j-a" and by_row[0]["echo_ems_signinstatus"] == "0"
-    assert by_row[1]["outcome"] == "failed" and by_row[1]["reason"] == NOT_REGISTERED
-    assert by_row[1]["failure"] == "retryable", "nothing changed; it may register later"
-    assert by_row[2]["outcome"] == "failed"
-    assert "ems_approvestatus wanted '1', JING holds '2'" in by_row[2]["reason"]
-    assert by_row[2]["failure"] == "unknown", "what JING holds now is in doubt"
+    by_user = {r["omni_user_uuid"]: r for r in rows}
+    assert list(by_user) == ["a", "b", "c"]
+    assert by_user["a"]["outcome"] == "applied" and by_user["a"]["chunk_id"] == 7
+    assert by_user["a"]["jing_uuid"] == "j-a" and by_user["a"]["echo_ems_signinstatus"] == "0"
+    assert by_user["b"]["outcome"] == "failed" and by_user["b"]["reason"] == NOT_REGISTERED
+    assert by_user["b"]["failure"] == "retryable", "nothing changed; it may register later"
+    assert by_user["c"]["outcome"] == "failed"
+    assert "ems_approvestatus wanted '1', JING holds '2'" in by_user["c"]["reason"]
+    assert by_user["c"]["failure"] == "unknown", "what JING holds now is in doubt"
     assert all(r["request_id"] == "r" * 32 for r in rows)
+    assert all(r["ems_approvestatus"] == "1" for r in rows), "the wanted values, for the log"
+
+
+def test_echoes_alike_in_value_but_not_in_type_are_judged_apart() -> None:
+    """Each set of echoed values is judged once per call; True equals 1, yet is no status."""
+    rows = rows_of(
+        [echo("a", ems_approvestatus=1), echo("b", ems_approvestatus=True), echo("c")],
+        "a",
+        "b",
+        "c",
+    )
+    assert [r["outcome"] for r in rows] == ["applied", "failed", "applied"]
+    assert "JING holds 'True'" in rows[1]["reason"]
+    assert [r["jing_uuid"] for r in rows] == ["j-a", "j-b", "j-c"]
 
 
 def test_an_echo_for_another_activity_does_not_count() -> None:
@@ -68,7 +83,7 @@ def test_an_echo_for_another_activity_does_not_count() -> None:
 @pytest.mark.parametrize("data", [None, {"users": []}, "ok", 5])
 def test_code_0_without_readable_data_leaves_every_row_unknown(data: Any) -> None:
     rows = rows_of(data, "a", "b")
-    assert len(rows) == 3 and {r["outcome"] for r in rows} == {"failed"}
+    assert len(rows) == 2 and {r["outcome"] for r in rows} == {"failed"}
     assert {r["failure"] for r in rows} == {"unknown"}
     assert "outcome is unknown" in rows[0]["reason"]
 
@@ -104,7 +119,9 @@ def test_success_and_failure_lists_are_read_with_each_failures_reason() -> None:
 
 
 def test_answers_become_one_typed_table() -> None:
-    answered = Answered(reconcile(chunk("a", "b"), envelope([echo("a")]), ZONE), calls=1)
+    sent = chunk("a", "b")
+    answered = Answered(sent, sent.user_ids, *reconcile(sent, envelope([echo("a")]), ZONE), 1)
     table = answers_table([answered, answered])
-    assert table.num_rows == 6 and table.column_names == list(ANSWER_COLUMNS)
-    assert str(table.schema.field("row_index").type) == "int64"
+    assert table.num_rows == 4 and table.column_names == list(ANSWER_COLUMNS)
+    assert str(table.schema.field("chunk_id").type) == "int64"
+    assert answers_table([]).num_rows == 0
