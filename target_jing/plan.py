@@ -14,7 +14,7 @@ changes, because one call sets the same values for one activity.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
@@ -256,35 +256,39 @@ def planned_rows(con: LedgerConnection, run_id: str) -> int:
 
 
 def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iterator[Chunk]:
-    """Read the chunks back one by one, streaming: the plan is never all in memory.
+    """Read the chunks back one by one, streaming: the plan's rows are never all in memory.
 
-    `jing_plan` was written in chunk order, and DuckDB scans a file's table in the
-    order it was written, so no sort (and no sorted copy held in memory) is needed.
-    A PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
+    What a chunk shares (its activity, values and input rows) is read once per
+    chunk; then its users stream, in the order `jing_plan` was written: chunk
+    order, so DuckDB needs no sort (and holds no sorted copy in memory). A
+    PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
     sorted by chunk on its side, and streams back. `cursor` must be a connection
     of its own (`Ledger.cursor()`), so that the ledger can be written between
     chunks without ending this read.
     """
+    shared = {
+        chunk_id: (entity_uuid, int(input_rows), values)
+        for chunk_id, entity_uuid, input_rows, *values in cursor.execute(
+            f"SELECT chunk_id, entity_uuid, sum(input_rows), {_FIELDS} FROM jing_plan "
+            f"WHERE run_id = ? GROUP BY chunk_id, entity_uuid, {_FIELDS}",
+            [run_id],
+        ).fetchall()
+    }
     order = " ORDER BY chunk_id, omni_user_uuid" if home.on_postgres else ""
     rows = stream(
-        cursor,
-        f"SELECT chunk_id, {_KEY}, input_rows, {_FIELDS} FROM jing_plan WHERE run_id = ?{order}",
-        [run_id],
+        cursor, f"SELECT chunk_id, omni_user_uuid FROM jing_plan WHERE run_id = ?{order}", [run_id]
     )
     current: Chunk | None = None
-    users: list[str] = []
-    weight = 0
     while batch := rows.fetchmany(FETCH_ROWS):
-        for chunk_id, entity_uuid, user_id, input_rows, *values in batch:
+        for chunk_id, user_id in batch:
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:
                     if chunk_id < current.chunk_id:
                         raise RuntimeError("jing_plan is not in chunk order; a chunk would split")
-                    yield replace(current, input_rows=weight)
+                    yield current
+                entity_uuid, input_rows, values = shared.pop(chunk_id)
                 fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
-                users, weight = [], 0
-                current = Chunk(chunk_id, entity_uuid, fields, users)
-            users.append(user_id)
-            weight += input_rows
+                current = Chunk(chunk_id, entity_uuid, fields, [], input_rows)
+            current.user_ids.append(user_id)
     if current is not None:
-        yield replace(current, input_rows=weight)
+        yield current
