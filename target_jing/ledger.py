@@ -708,7 +708,8 @@ class Ledger:
     def record_answers(self, run_id: str, answers: pa.Table, calls: int) -> None:
         """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
-        `answers` holds one row per registration answered, with `ANSWER_COLUMNS`;
+        `answers` holds one row per registration answered (each registration is in one
+        chunk, so once), with `ANSWER_COLUMNS`;
         each input row behind it (`jing_staged`, the same values: the plan grouped
         them) is logged with its answer. A failure whose outcome is unknown makes its
         users' state unknown, so no older confirmation can make a later run call them
@@ -734,11 +735,11 @@ class Ledger:
             con.execute(
                 f"""
                 INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
-                SELECT DISTINCT {_KEY}, {echoes}, jing_uuid, $stamp, $run, $dest,
+                SELECT {_KEY}, {echoes}, jing_uuid, $stamp, $run, $dest,
                        coalesce(basis, 'confirmed')
                 FROM answers WHERE outcome = 'applied'
                 UNION ALL
-                SELECT DISTINCT {_KEY}, {nulls}, NULL, $stamp, $run, $dest, 'unknown'
+                SELECT {_KEY}, {nulls}, NULL, $stamp, $run, $dest, 'unknown'
                 FROM answers WHERE outcome = 'failed' AND failure = '{UNKNOWN}'
                 """,
                 self._params(run_id, stamp=stamp),
@@ -749,7 +750,7 @@ class Ledger:
             if failed:
                 self._pend(
                     con,
-                    f"SELECT DISTINCT {_KEY}, {_FIELDS}, reason, failure "
+                    f"SELECT {_KEY}, {_FIELDS}, reason, failure "
                     "FROM answers WHERE outcome = 'failed'",
                     run_id,
                 )
