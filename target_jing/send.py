@@ -294,8 +294,11 @@ def _text(value: Any) -> str | None:
 ANSWER_SCHEMA = pa.schema(
     [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
 )
-#: Where each of `ANSWER_COLUMNS` comes from: the chunk, the user, or the user's `Result`.
-_RESULT_COLUMNS = (
+#: The columns users answered alike share: the chunk's, then those of their `Result`.
+_SHARED_COLUMNS = (
+    "chunk_id",
+    "entity_uuid",
+    *WANTED_FIELDS,
     "outcome",
     "reason",
     "request_id",
@@ -305,28 +308,38 @@ _RESULT_COLUMNS = (
 
 
 def answers_table(answered: list[Answered]) -> pa.Table:
-    """The answers as one Arrow table of `ANSWER_COLUMNS`, built a column at a time.
+    """The answers as one Arrow table of `ANSWER_COLUMNS`, one row per user.
 
-    What a chunk shares (its id, activity and wanted values) is repeated by
-    length; each user's `Result` is turned into columns in one transpose.
+    What users answered alike share (their chunk and their `Result`) is made
+    once, as a group, and repeated by index in Arrow; only the users' own ids
+    are converted one by one.
     """
-    columns: dict[str, list[Any]] = {name: [] for name in ANSWER_SCHEMA.names}
-    results: list[Result] = []
+    groups: list[tuple[Any, ...]] = []
+    indices: list[int] = []
+    users: list[str] = []
+    jing_uuids: list[str | None] = []
     for item in answered:
-        count = len(item.users)
-        columns["chunk_id"] += [item.chunk.chunk_id] * count
-        columns["entity_uuid"] += [item.chunk.entity_uuid] * count
-        for name in WANTED_FIELDS:
-            columns[name] += [item.chunk.fields.get(name)] * count
-        columns["omni_user_uuid"] += item.users
-        columns["jing_uuid"] += item.jing_uuids
-        results += item.results
-    for name, values in zip(_RESULT_COLUMNS, zip(*results, strict=True), strict=False):
-        columns[name] = list(values)
-    if not results:
-        columns.update({name: [] for name in _RESULT_COLUMNS})
-    columns["basis"] = [None] * len(results)
-    return pa.Table.from_pydict(columns, schema=ANSWER_SCHEMA)
+        chunk = item.chunk
+        shared = (chunk.chunk_id, chunk.entity_uuid, *map(chunk.fields.get, WANTED_FIELDS))
+        group_of: dict[int, int] = {}
+        for result in item.results:
+            index = group_of.get(id(result))
+            if index is None:
+                index = group_of[id(result)] = len(groups)
+                groups.append(shared + result)
+            indices.append(index)
+        users += item.users
+        jing_uuids += item.jing_uuids
+    rows = pa.array(indices, pa.int64())
+    shared_values = list(zip(*groups, strict=True)) or [()] * len(_SHARED_COLUMNS)
+    columns = {
+        name: pa.array(values, ANSWER_SCHEMA.field(name).type).take(rows)
+        for name, values in zip(_SHARED_COLUMNS, shared_values, strict=True)
+    }
+    columns["omni_user_uuid"] = pa.array(users, pa.string())
+    columns["jing_uuid"] = pa.array(jing_uuids, pa.string())
+    columns["basis"] = pa.nulls(len(users), pa.string())
+    return pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
 
 
 class ApiUnreachable(JingError):
