@@ -9,8 +9,8 @@ read in `source_timezone`, aware values keep their own offset, numbers are epoch
 seconds or milliseconds. Text that is not ISO but a plain number ("1759305600",
 "1759305600000.0") is an epoch number too: a CSV file is read as text (to keep
 leading zeros in ids), so that is how its epoch times arrive. Whole columns are
-converted at once (pandas), and only columns of mixed Python objects are parsed
-value by value.
+converted at once (pandas), and so is text in the usual naive ISO shape; only
+other text and columns of mixed Python objects are parsed value by value.
 """
 
 from __future__ import annotations
@@ -93,33 +93,60 @@ def _from_epoch(numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _from_objects(values: pd.Series, source_timezone: str) -> tuple[pd.Series, pd.Series]:
-    """Parse mixed values one by one, then convert naive and aware ones as whole columns."""
-    naive: list[datetime | None] = []
-    utc: list[datetime | None] = []
-    errors: list[str | None] = []
-    for value in values.tolist():
-        parsed, error = _parse_one(value)
-        if parsed is not None and parsed.tzinfo is not None:
-            try:
-                parsed = parsed.astimezone(UTC)
-            except OverflowError:  # 9999-12-31T23:59-10:00 is in the year 10000 in UTC
-                parsed, error = None, f"{value!r} is out of range in UTC"
-        errors.append(error)
-        if parsed is None or parsed.tzinfo is None:
-            naive.append(parsed)
-            utc.append(None)
-        else:
-            naive.append(None)
-            utc.append(parsed.replace(tzinfo=None))
+    """Read text in the usual naive ISO shape a whole column at once, anything else one by
+    one; then convert naive and aware times as whole columns."""
     index = values.index
-    local, local_errors = _localize(_datetimes(naive, index), source_timezone)
-    aware = local.fillna(_datetimes(utc, index).dt.tz_localize("UTC"))
-    parse_errors = pd.Series(errors, index=index, dtype=object)
-    return aware, parse_errors.where(parse_errors.notna(), local_errors)
+    naive = _plain_iso_times(values)
+    utc = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    errors = pd.Series(None, index=index, dtype=object)
+    rest = (naive.isna() & values.notna()).to_numpy()
+    if rest.any():
+        parsed = [_parse_aware_in_utc(value) for value in values[rest].tolist()]
+        times = [time for time, _ in parsed]
+        naive[rest] = _datetimes([t if t is None or t.tzinfo is None else None for t in times])
+        utc[rest] = _datetimes(
+            [None if t is None or t.tzinfo is None else t.replace(tzinfo=None) for t in times]
+        )
+        errors[rest] = [error for _, error in parsed]
+    local, local_errors = _localize(naive, source_timezone)
+    aware = local.fillna(utc.dt.tz_localize("UTC"))
+    return aware, errors.where(errors.notna(), local_errors)
 
 
-def _datetimes(items: list[datetime | None], index: pd.Index) -> pd.Series:
-    return pd.Series(pd.to_datetime(items), index=index).astype("datetime64[us]")
+#: Text as warehouses write a naive time (`2025-10-01 08:00:00`, a `T`, to the minute or
+#: the microsecond, or a date alone): read a whole column at once by pandas, which reads
+#: it as `datetime.fromisoformat` does.
+_PLAIN_ISO = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
+
+
+def _plain_iso_times(values: pd.Series) -> pd.Series:
+    """The values that are text in the `_PLAIN_ISO` shape, as naive times; NaT elsewhere.
+
+    A value pandas cannot read (the 30th of February, a year it cannot hold) is
+    left NaT too, for `_parse_one` to read or refuse with its reason.
+    """
+    try:
+        text = values.str.strip()
+        plain = text.str.fullmatch(_PLAIN_ISO).fillna(False).astype(bool)
+    except AttributeError:  # no text at all in the column
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    parsed = pd.to_datetime(text.where(plain), format="ISO8601", errors="coerce")
+    return parsed.astype("datetime64[us]")
+
+
+def _parse_aware_in_utc(value: Any) -> tuple[datetime | None, str | None]:
+    """`_parse_one`, with an aware time moved to UTC (or refused when UTC cannot hold it)."""
+    parsed, error = _parse_one(value)
+    if parsed is not None and parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-10:00 is in the year 10000 in UTC
+            return None, f"{value!r} is out of range in UTC"
+    return parsed, error
+
+
+def _datetimes(items: list[datetime | None]) -> Any:
+    return pd.to_datetime(items).astype("datetime64[us]").to_numpy()
 
 
 def _parse_one(value: Any) -> tuple[datetime | None, str | None]:

@@ -180,6 +180,35 @@ def test_whole_columns_of_each_type_convert_the_same() -> None:
         assert errors.isna().all(), name
 
 
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_a_text_column_reads_each_shape_as_its_value_alone_would(dtype: Any) -> None:
+    """Text in the usual naive shape is read a column at once; the rest value by value, and
+    each row's time or reason is what that value alone would give."""
+    values = [
+        "2024-01-01 08:00:00",
+        " 2024-01-01T08:00 ",
+        "2024-01-01 08:00:00.250",
+        "2024-01-01",
+        "2024-01-01T00:00:00Z",
+        "1704067200",
+        "2024-02-30 10:00:00",
+        "0135-01-01 00:00:00",
+        "9999-12-31 23:00:00",
+        "2024/01/01 08:00:00",
+        "",
+        None,
+    ]
+    column = pd.Series(values, dtype=dtype)
+    texts, errors = to_api_times(column, "UTC", "Asia/Shanghai")
+    alone = [to_api_times(pd.Series([v], dtype=dtype), "UTC", "Asia/Shanghai") for v in values]
+    assert texts.tolist() == [t.iloc[0] for t, _ in alone]
+    assert errors.tolist() == [e.iloc[0] for _, e in alone]
+    eight = "2024-01-01 16:00:00"
+    assert texts.tolist()[:6] == [eight, eight, eight, *[SHANGHAI_MIDNIGHT_UTC] * 3]
+    assert texts.tolist()[7] == "0135-01-01 08:05:43", "before pandas' nanosecond range"
+    assert "does not parse" in errors.tolist()[6] and "past the year 9999" in errors.tolist()[8]
+
+
 def test_eight_digit_text_is_an_iso_date_not_an_epoch() -> None:
     texts, _ = to_api_times(pd.Series(["20240101"], dtype="str"), "UTC", "Asia/Shanghai")
     assert texts.iloc[0] == SHANGHAI_MIDNIGHT_UTC
