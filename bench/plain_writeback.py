@@ -13,7 +13,7 @@ import requests
 
 warehouse, table, url, app_id, app_secret = sys.argv[1:6]
 rows = duckdb.connect(warehouse, read_only=True).sql(f"SELECT * FROM {table}").df()
-shanghai = rows["signin_time"] + pd.Timedelta(hours=8)  # the API's zone
+shanghai = pd.to_datetime(rows["signin_time"]) + pd.Timedelta(hours=8)  # the API's zone
 rows["signin_time"] = shanghai.dt.strftime("%Y-%m-%d %H:%M:%S")
 session = requests.Session()
 login = {"app_id": app_id, "app_secret": app_secret}

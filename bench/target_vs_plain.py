@@ -1,8 +1,9 @@
 """target-jing beside the plain batched script a user would otherwise write, case by case.
 
-    .venv/bin/python bench/target_vs_plain.py [--rounds 3] [--cases 10000@0,100000@0,...]
+    .venv/bin/python bench/target_vs_plain.py [--rounds 3] [--cases 10000@0,100000@0/text,...]
 
-Each case is a number of rows and an API latency. One sandbox (no rate or
+Each case is a number of rows and an API latency (`/text`: the warehouse holds
+the sign-in time as text, as warehouses often do, not as a TIMESTAMP). One sandbox (no rate or
 in-flight limit, `--latency-ms` set) and one DuckDB table of wanted statuses
 (`target_throughput.wanted_frame`: mixed statuses, about two groups per
 activity) serve both contenders, each a whole child process as a scheduler runs
@@ -47,7 +48,7 @@ from target_throughput import (
 from jing_sandbox.process import SandboxProcess
 
 PLAIN = str(Path(__file__).with_name("plain_writeback.py"))
-DEFAULT_CASES = "10000@0,100000@0,10000@20,100000@100"
+DEFAULT_CASES = "10000@0,100000@0,100000@0/text,10000@20,100000@100"
 TARGET_SETTINGS = {"requests_per_second": 1000, "max_concurrency": 5}
 
 
@@ -113,12 +114,19 @@ def median_run(runs: list[Run]) -> Run:
     return Run(*(statistics.median(getattr(r, f) for r in runs) for f in Run._fields))
 
 
-def one_case(rows: int, latency_ms: float, rounds: int) -> dict[str, Run]:
-    """The medians of `rounds` interleaved rounds of each contender, and of the no-op re-run."""
+def one_case(rows: int, latency_ms: float, rounds: int, *, text_times: bool) -> dict[str, Run]:
+    """The medians of `rounds` interleaved rounds of each contender, and of the no-op re-run.
+
+    With `text_times`, the warehouse holds the sign-in time as text
+    (`2025-10-01 08:00:00`), as warehouses often do, not as a TIMESTAMP.
+    """
     results: dict[str, list[Run]] = {"target-jing": [], "plain script": [], "no-op re-run": []}
     with sandbox_for(rows) as sandbox, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        write_warehouse(workdir / "warehouse.duckdb", wanted_frame(sandbox.registrations()))
+        frame = wanted_frame(sandbox.registrations())
+        if text_times:
+            frame["signin_time"] = frame["signin_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        write_warehouse(workdir / "warehouse.duckdb", frame)
         sandbox.configure(latency_ms=latency_ms)
         for round_ in range(rounds):
             order = ["target-jing", "plain script"]
@@ -156,24 +164,31 @@ def start_up() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", default=DEFAULT_CASES, help="ROWS@LATENCY_MS,...")
+    parser.add_argument(
+        "--cases", default=DEFAULT_CASES, help="ROWS@LATENCY_MS[/text],... (/text: text times)"
+    )
     args = parser.parse_args()
     print(
         f"target-jing with {TARGET_SETTINGS}; the plain script one call at a time; "
         f"medians of {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.2f}"
     )
     print()
-    print("| rows | latency | contender | seconds | ratio | update calls | peak RSS MB | CPU s |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    print(
+        "| rows | latency | times | contender | seconds | ratio | update calls | peak RSS MB "
+        "| CPU s |"
+    )
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|")
     for case in args.cases.split(","):
-        rows_text, latency_text = case.split("@")
-        rows, latency = int(rows_text), float(latency_text)
-        medians = one_case(rows, latency, args.rounds)
+        rows_text, _, rest = case.partition("@")
+        latency_text, _, kind = rest.partition("/")
+        rows, latency, text_times = int(rows_text), float(latency_text), kind == "text"
+        medians = one_case(rows, latency, args.rounds, text_times=text_times)
         plain = medians["plain script"]
         for name, run in medians.items():
             ratio = f"{plain.seconds / run.seconds:.2f}" if name == "target-jing" else ""
             print(
-                f"| {rows:,} | {latency:g} ms | {name} | {run.seconds:.2f} | {ratio} | "
+                f"| {rows:,} | {latency:g} ms | {'text' if text_times else 'TIMESTAMP'} | "
+                f"{name} | {run.seconds:.2f} | {ratio} | "
                 f"{run.calls:,.0f} | {run.peak_rss_mb:,.0f} | {run.cpu_seconds:.2f} |",
                 flush=True,
             )
