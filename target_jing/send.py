@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import tzinfo
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import pyarrow as pa
@@ -356,7 +357,9 @@ class _Sender:
     def __init__(self, record: Callable[[list[Answered]], None], base_url: str) -> None:
         self.record = record
         self.base_url = base_url
-        self.in_flight: set[Future[Answered]] = set()
+        #: Calls handed to the pool and not collected yet.
+        self.in_flight = 0
+        self._done: SimpleQueue[Future[Answered]] = SimpleQueue()
         self.fatal: JingError | None = None
         self.answered_any = False
         self.last_transient: JingError | None = None
@@ -364,9 +367,24 @@ class _Sender:
         self._unrecorded: list[Answered] = []
         self._recorded_at = time.monotonic()
 
+    def submit(self, pool: ThreadPoolExecutor, sending: Sending, chunk: Chunk) -> None:
+        """Send `chunk` on the pool; its future reports to this sender when it is done."""
+        future = pool.submit(send_chunk, sending, chunk)
+        self.in_flight += 1
+        future.add_done_callback(self._done.put)
+
     def collect(self) -> None:
-        """Wait for at least one call; record the answers when enough of them wait."""
-        done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
+        """Wait for at least one call (and take every other one done by then); record the
+        answers when enough of them wait.
+
+        The futures report to a queue as they finish, so a wait costs the same however
+        many calls are in flight.
+        """
+        done = [self._done.get()]
+        with suppress(Empty):
+            while True:
+                done.append(self._done.get_nowait())
+        self.in_flight -= len(done)
         for future in done:
             try:
                 item = future.result()
@@ -420,11 +438,11 @@ def send_all(
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         try:
             for chunk in chunks:
-                while len(sender.in_flight) >= IN_FLIGHT_PER_WORKER * max_concurrency:
+                while sender.in_flight >= IN_FLIGHT_PER_WORKER * max_concurrency:
                     sender.collect()
                 if sender.fatal is not None:
                     break
-                sender.in_flight.add(pool.submit(send_chunk, sending, chunk))
+                sender.submit(pool, sending, chunk)
             while sender.in_flight:
                 sender.collect()
         finally:
