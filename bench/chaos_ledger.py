@@ -68,7 +68,7 @@ def tally(ledger: Path, source: str, input_rows: int) -> Tally:
             [input_rows, source],
         ).fetchone()
         left = con.execute(
-            "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_plan), "
+            "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_work), "
             "(SELECT count(*) FROM jing_pending)"
         ).fetchone()
     problems = []

@@ -68,7 +68,7 @@ logger = logging.getLogger("target-jing")
 #: The ledger's tables that a run fills in bulk, and that settling a run joins.
 WORKING_TABLES = (
     "jing_staged",
-    "jing_plan",
+    "jing_work",
     "jing_sync_log",
     "jing_applied_status",
     "jing_pending",
@@ -387,7 +387,7 @@ class SyncRun:
             minimum_calls = plan.make_chunks(
                 con, self.run_id, self.settings.batch_size, compare=compare
             )
-        ledger.refresh_statistics("jing_plan")
+        ledger.refresh_statistics("jing_work")
         ledger.set_minimum_calls(self.run_id, minimum_calls)
         if dry_run:
             ledger.log_planned(self.run_id)

@@ -7,7 +7,7 @@ advisory locks (`ledger_locks`).
 
 Users query it beside their warehouse (`jing_sync_runs`, `jing_sync_log`,
 `jing_applied_status`, `jing_pending`, `jing_pending_actions`). The engine also
-keeps its working rows here (`jing_staged`, `jing_plan`, `jing_calls`,
+keeps its working rows here (`jing_staged`, `jing_work`, `jing_calls`,
 `jing_observed`) rather than in memory, so a run of a million rows
 stays small, and a run killed at any moment leaves on disk all that the next run
 needs to finish its work.
@@ -78,7 +78,8 @@ _FIELDS = ", ".join(WANTED_FIELDS)
 _KEY = "entity_uuid, omni_user_uuid"
 
 
-def _fields_of(alias: str) -> str:
+def fields_of(alias: str) -> str:
+    """The wanted fields as columns of `alias`, for a SELECT list."""
     return ", ".join(f"{alias}.{name}" for name in WANTED_FIELDS)
 
 
@@ -128,25 +129,25 @@ SCHEMA: tuple[str, ...] = (
     f"""CREATE TABLE IF NOT EXISTS jing_staged (
         run_id VARCHAR NOT NULL, row_index BIGINT NOT NULL, source VARCHAR NOT NULL,
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL}, reason VARCHAR)""",
-    f"""CREATE TABLE IF NOT EXISTS jing_plan (
-        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL,
-        entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL, {_FIELDS_DDL},
-        input_rows BIGINT)""",
     """CREATE TABLE IF NOT EXISTS jing_calls (run_id VARCHAR NOT NULL, calls BIGINT NOT NULL)""",
+    # The plan: each input row to send, with its chunk (one update call), in chunk order.
+    f"""CREATE TABLE IF NOT EXISTS jing_work (
+        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
+        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
+        {_FIELDS_DDL})""",
     f"""CREATE TABLE IF NOT EXISTS jing_observed (
         run_id VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
         {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
 
 #: On PostgreSQL, an index on what grows with every run and is read by run: the log and
-#: the runs; and on the staged rows by registration, which each batch of answers looks
-#: up (a few thousand registrations among all the run's rows). (Knowledge and pending
-#: rows are read by joins that scan them anyway; on a DuckDB file zone maps serve, and
-#: an index would slow every append.)
+#: the runs; and on the plan by chunk, which each batch of answers looks up (a few
+#: chunks among all the run's). (Knowledge and pending rows are read by joins that scan
+#: them anyway; on a DuckDB file zone maps serve, and an index would slow every append.)
 POSTGRES_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS jing_sync_log_run ON jing_sync_log (run_id)",
     "CREATE INDEX IF NOT EXISTS jing_sync_runs_run ON jing_sync_runs (run_id)",
-    "CREATE INDEX IF NOT EXISTS jing_staged_key ON jing_staged (entity_uuid, omni_user_uuid)",
+    "CREATE INDEX IF NOT EXISTS jing_work_chunk ON jing_work (run_id, chunk_id)",
 )
 
 #: Each version's upgrade of the one before. 1 -> 2: destinations, the basis of what is
@@ -168,12 +169,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Version 2 -> 3: the shard (`K/N`) of a run, so that a run recovers only dead runs.
     3: ("ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
-    # 3 -> 4: the plan is one row per registration, with its input rows counted; the
-    # input rows stay in jing_staged, so the copy of them by chunk (jing_work) goes.
-    4: (
-        "ALTER TABLE jing_plan ADD COLUMN IF NOT EXISTS input_rows BIGINT",
-        "DROP TABLE IF EXISTS jing_work",
-    ),
+    # 3 -> 4: the plan is written once, as jing_work; its first draft (jing_plan) goes.
+    4: ("DROP TABLE IF EXISTS jing_plan",),
 }
 
 #: Columns of the table `record_answers` takes: one row per registration answered.
@@ -525,7 +522,7 @@ class Ledger:
             SELECT greatest(r.sending_since, (SELECT max(logged_at) FROM jing_sync_log
                                               WHERE run_id = $run))
             FROM jing_sync_runs AS r
-            WHERE r.run_id = $run AND EXISTS (SELECT 1 FROM jing_plan WHERE run_id = $run)
+            WHERE r.run_id = $run AND EXISTS (SELECT 1 FROM jing_work WHERE run_id = $run)
             """,
             {"run": run_id},
         )
@@ -588,7 +585,7 @@ class Ledger:
             self._params(run_id),
         )
         self._compact_pending(con, run_id, limits)
-        for table in ("jing_staged", "jing_plan", "jing_calls", "jing_observed"):
+        for table in ("jing_staged", "jing_work", "jing_calls", "jing_observed"):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- plan ---------------------------------------------------------------------------
@@ -634,7 +631,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
                 SELECT s.run_id, s.row_index, s.source, {_KEY},
-                       {_fields_of("s")}, 'unchanged',
+                       {fields_of("s")}, 'unchanged',
                        'JING already holds these values (' || u.known_by || ')',
                        NULL, NULL, now(), NULL
                 FROM jing_staged AS s JOIN unchanged_keys AS u USING ({_KEY})
@@ -657,7 +654,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
                 SELECT s.run_id, s.row_index, s.source, {_KEY},
-                       {_fields_of("s")}, 'failed', r.reason,
+                       {fields_of("s")}, 'failed', r.reason,
                        NULL, NULL, now(), '{PERMANENT}'
                 FROM jing_staged AS s JOIN refused_keys AS r USING ({_KEY})
                 WHERE s.run_id = $run AND s.reason IS NULL
@@ -671,11 +668,9 @@ class Ledger:
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT s.run_id, s.row_index, s.source, {_KEY}, {_fields_of("p")}, 'planned',
-                       NULL, NULL, p.chunk_id, now(), NULL
-                FROM jing_staged AS s JOIN jing_plan AS p USING ({_KEY})
-                WHERE s.run_id = $run AND p.run_id = $run AND s.reason IS NULL
-                ORDER BY p.chunk_id, omni_user_uuid, s.source, s.row_index
+                SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL,
+                       chunk_id, now(), NULL
+                FROM jing_work WHERE run_id = $run
                 """,
                 {"run": run_id},
             )
@@ -709,26 +704,26 @@ class Ledger:
         """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
         `answers` holds one row per registration answered (each registration is in one
-        chunk, so once), with `ANSWER_COLUMNS`;
-        each input row behind it (`jing_staged`, the same values: the plan grouped
-        them) is logged with its answer. A failure whose outcome is unknown makes its
-        users' state unknown, so no older confirmation can make a later run call them
-        unchanged. This runs after every few calls, so it only appends: confirmed
-        users leave `jing_pending`, and older knowledge goes, when the run closes
-        (`close_run`).
+        chunk, so once), with `ANSWER_COLUMNS`; each input row behind it (`jing_work`,
+        read only in the answered chunks' range) is logged with its answer. A failure
+        whose outcome is unknown makes its users' state unknown, so no older
+        confirmation can make a later run call them unchanged. This runs after every
+        few calls, so it only appends: confirmed users leave `jing_pending`, and older
+        knowledge goes, when the run closes (`close_run`).
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
+        chunks = pc.min_max(answers["chunk_id"]).as_py()
         with self._registered("answers", answers), self.transaction() as con:
             stamp = now()
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT $run, s.row_index, s.source, {_KEY}, {_fields_of("a")},
+                SELECT $run, w.row_index, w.source, {_KEY}, {fields_of("a")},
                        a.outcome, a.reason, a.request_id, a.chunk_id, $stamp, a.failure
-                FROM answers AS a JOIN jing_staged AS s USING ({_KEY})
-                WHERE s.run_id = $run AND s.reason IS NULL
+                FROM answers AS a JOIN jing_work AS w USING (chunk_id, {_KEY})
+                WHERE w.run_id = $run AND w.chunk_id BETWEEN $first AND $last
                 """,
-                {"stamp": stamp, "run": run_id},
+                {"stamp": stamp, "run": run_id, "first": chunks["min"], "last": chunks["max"]},
             )
             echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
             nulls = ", ".join("NULL" for _ in WANTED_FIELDS)
@@ -794,7 +789,7 @@ class Ledger:
                 f"""
                 INSERT INTO jing_applied_status ({_APPLIED_COLUMNS})
                 SELECT DISTINCT o.entity_uuid, o.omni_user_uuid,
-                       {_fields_of("o")}, NULL, now(), $run, $dest,
+                       {fields_of("o")}, NULL, now(), $run, $dest,
                        'read_back'
                 FROM read_back AS o
                 WHERE EXISTS (SELECT 1 FROM jing_applied_status AS u
@@ -869,10 +864,9 @@ class Ledger:
         con.execute(
             """
             CREATE TEMP TABLE unlogged AS
-            SELECT s.*, p.chunk_id FROM jing_staged AS s
-            LEFT JOIN jing_plan AS p
-                ON p.run_id = s.run_id AND s.reason IS NULL
-               AND p.entity_uuid = s.entity_uuid AND p.omni_user_uuid = s.omni_user_uuid
+            SELECT s.*, w.chunk_id FROM jing_staged AS s
+            LEFT JOIN jing_work AS w
+                ON w.run_id = s.run_id AND w.source = s.source AND w.row_index = s.row_index
             WHERE s.run_id = $run AND NOT EXISTS (
                 SELECT 1 FROM jing_sync_log AS l
                 WHERE l.run_id = $run AND l.source = s.source AND l.row_index = s.row_index)
@@ -884,7 +878,7 @@ class Ledger:
             f"""
             INSERT INTO jing_sync_log ({_LOG_COLUMNS})
             SELECT u.run_id, u.row_index, u.source, u.entity_uuid, u.omni_user_uuid,
-                   {_fields_of("u")},
+                   {fields_of("u")},
                    CASE WHEN u.reason IS NULL THEN $outcome
                         WHEN u.source = $pending THEN 'superseded' ELSE 'rejected' END,
                    coalesce(u.reason, $reason), NULL, u.chunk_id, $stamp,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
+from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, fields_of, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
 from target_jing.settings import WANTED_FIELDS
 
@@ -196,13 +196,13 @@ def find_refused(con: LedgerConnection, run_id: str, destination: str) -> None:
 
 
 def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare: bool) -> int:
-    """Cut the run's wanted registrations into chunks (`jing_plan`); return how many calls
-    they need.
+    """Cut the run's wanted registrations into chunks and write the plan (`jing_work`);
+    return how many calls it needs.
 
-    The plan is one row per registration sent, in chunk order, with the number of
-    input rows behind it: the input rows themselves stay in `jing_staged`, and an
-    answer reaches them by the registration (`Ledger.record_answers`). With
-    `compare`, registrations logged `unchanged` or refused before are left out.
+    The plan is each input row to send with its chunk, written once, in chunk order:
+    an answer reaches its input rows by a join that DuckDB's zone maps narrow to the
+    chunks answered. With `compare`, registrations logged `unchanged` or refused
+    before are left out.
     """
     skip_unchanged = (
         " ".join(
@@ -216,25 +216,27 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
     partition = f"entity_uuid, {_FIELDS}"
     con.execute(
         f"""
-        INSERT INTO jing_plan (run_id, chunk_id, {_KEY}, {_FIELDS}, input_rows)
-        SELECT $run,
-               dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
-               {_KEY}, {_FIELDS}, input_rows
-        FROM (
-            SELECT *, CAST(floor((row_number() OVER (
-                           PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
-                       / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
-            FROM (SELECT {_KEY}, {_FIELDS}, count(*) AS input_rows FROM jing_staged
-                  WHERE run_id = $run AND reason IS NULL
-                  GROUP BY {_KEY}, {_FIELDS}) AS w
-            WHERE TRUE {skip_unchanged}
-        ) AS parted
-        ORDER BY chunk_id, omni_user_uuid
+        INSERT INTO jing_work
+        SELECT $run, c.chunk_id, s.row_index, s.source, {_KEY}, {fields_of("c")}
+        FROM jing_staged AS s JOIN (
+            SELECT {_KEY}, {_FIELDS},
+                   dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id
+            FROM (
+                SELECT *, CAST(floor((row_number() OVER (
+                               PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
+                           / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
+                FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
+                      WHERE run_id = $run AND reason IS NULL) AS w
+                WHERE TRUE {skip_unchanged}
+            ) AS parted
+        ) AS c USING ({_KEY})
+        WHERE s.run_id = $run AND s.reason IS NULL
+        ORDER BY c.chunk_id, omni_user_uuid
         """,
         {"run": run_id, "batch": batch_size},
     )
     return int(
-        scalar(con, "SELECT count(DISTINCT chunk_id) FROM jing_plan WHERE run_id = ?", [run_id])
+        scalar(con, "SELECT count(DISTINCT chunk_id) FROM jing_work WHERE run_id = ?", [run_id])
     )
 
 
@@ -250,33 +252,32 @@ def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:
 
 def planned_rows(con: LedgerConnection, run_id: str) -> int:
     """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
-    return int(
-        scalar(con, "SELECT coalesce(sum(input_rows), 0) FROM jing_plan WHERE run_id = ?", [run_id])
-    )
+    return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
 
 
 def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iterator[Chunk]:
     """Read the chunks back one by one, streaming: the plan's rows are never all in memory.
 
     What a chunk shares (its activity, values and input rows) is read once per
-    chunk; then its users stream, in the order `jing_plan` was written: chunk
+    chunk; then its users stream, in the order `jing_work` was written: chunk
     order, so DuckDB needs no sort (and holds no sorted copy in memory). A
     PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
-    sorted by chunk on its side, and streams back. `cursor` must be a connection
-    of its own (`Ledger.cursor()`), so that the ledger can be written between
-    chunks without ending this read.
+    sorted by chunk on its side, and streams back. A user asked for twice comes
+    twice in a row, and is sent once. `cursor` must be a connection of its own
+    (`Ledger.cursor()`), so that the ledger can be written between chunks without
+    ending this read.
     """
     shared = {
         chunk_id: (entity_uuid, int(input_rows), values)
         for chunk_id, entity_uuid, input_rows, *values in cursor.execute(
-            f"SELECT chunk_id, entity_uuid, sum(input_rows), {_FIELDS} FROM jing_plan "
+            f"SELECT chunk_id, entity_uuid, count(*), {_FIELDS} FROM jing_work "
             f"WHERE run_id = ? GROUP BY chunk_id, entity_uuid, {_FIELDS}",
             [run_id],
         ).fetchall()
     }
     order = " ORDER BY chunk_id, omni_user_uuid" if home.on_postgres else ""
     rows = stream(
-        cursor, f"SELECT chunk_id, omni_user_uuid FROM jing_plan WHERE run_id = ?{order}", [run_id]
+        cursor, f"SELECT chunk_id, omni_user_uuid FROM jing_work WHERE run_id = ?{order}", [run_id]
     )
     current: Chunk | None = None
     while batch := rows.fetchmany(FETCH_ROWS):
@@ -284,11 +285,12 @@ def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iter
             if current is None or current.chunk_id != chunk_id:
                 if current is not None:
                     if chunk_id < current.chunk_id:
-                        raise RuntimeError("jing_plan is not in chunk order; a chunk would split")
+                        raise RuntimeError("jing_work is not in chunk order; a chunk would split")
                     yield current
                 entity_uuid, input_rows, values = shared.pop(chunk_id)
                 fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
-                current = Chunk(chunk_id, entity_uuid, fields, [], input_rows)
-            current.user_ids.append(user_id)
+                current = Chunk(chunk_id, entity_uuid, fields, [user_id], input_rows)
+            elif current.user_ids[-1] != user_id:
+                current.user_ids.append(user_id)
     if current is not None:
         yield current

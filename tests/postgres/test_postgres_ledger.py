@@ -107,7 +107,7 @@ def test_a_postgres_ledger_reaches_the_wanted_state_with_the_fewest_calls_then_m
                 [schema],
             )
         }
-    assert {"jing_staged", "jing_plan", "jing_sync_log"} <= analyzed
+    assert {"jing_staged", "jing_work", "jing_sync_log"} <= analyzed
 
     # A row per input row of each run, in PostgreSQL; nothing left in the working tables.
     per_run = _ledger_rows(
@@ -117,7 +117,7 @@ def test_a_postgres_ledger_reaches_the_wanted_state_with_the_fewest_calls_then_m
     assert [r[0] for r in per_run] == [told["run_id"], summary(again)["run_id"]]
     known = _ledger_rows(postgres, schema, "SELECT count(*) FROM {s}.jing_applied_status")
     assert known == [(len(rows),)]
-    for table in ("jing_staged", "jing_plan", "jing_calls", "jing_observed"):
+    for table in ("jing_staged", "jing_work", "jing_calls", "jing_observed"):
         assert _ledger_rows(postgres, schema, f"SELECT count(*) FROM {{s}}.{table}") == [(0,)]
     runs = _ledger_rows(postgres, schema, "SELECT * FROM {s}.jing_sync_runs")
     assert [r[4] for r in runs] == ["succeeded", "succeeded"]
@@ -320,8 +320,9 @@ def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_ro
         with ledger.transaction() as con:
             for index, (chunk, user) in enumerate(shuffled):
                 con.execute(
-                    "INSERT INTO jing_plan VALUES ('r1', ?, ?, ?, '1', '1', NULL, NULL, ?)",
-                    [chunk, f"a{chunk}", user, 1 + index % 2],
+                    "INSERT INTO jing_work VALUES "
+                    "('r1', ?, ?, 'input', ?, ?, '1', '1', NULL, NULL)",
+                    [chunk, index, f"a{chunk}", user],
                 )
         reader = ledger.cursor()
         chunks = list(iter_chunks(reader, "r1", home))
@@ -330,7 +331,7 @@ def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_ro
         ledger.close()
     assert [c.chunk_id for c in chunks] == [0, 1, 2]
     assert [c.user_ids for c in chunks] == [[f"u{k}-{u}" for u in range(3)] for k in range(3)]
-    assert sum(c.input_rows for c in chunks) == sum(1 + i % 2 for i in range(len(shuffled)))
+    assert [c.input_rows for c in chunks] == [3, 3, 3]
 
 
 def _readme_queries() -> list[str]:

@@ -123,7 +123,7 @@ def assert_every_row_logged(settings: TargetSettings) -> None:
         assert logged == distinct == rows_in, (run_id, logged, distinct, rows_in)
     leftovers = query(
         settings,
-        "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_plan) "
+        "SELECT (SELECT count(*) FROM jing_staged) + (SELECT count(*) FROM jing_work) "
         "+ (SELECT count(*) FROM jing_calls)",
     )[0][0]
     assert leftovers == 0

@@ -125,10 +125,11 @@ def test_pending_keeps_one_row_per_user_with_the_newest_wish(
 def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    """Version 3 kept a copy of each chunk's input rows (jing_work); 4 finds them by registration.
+    """Version 3 wrote the plan twice (jing_plan, then jing_work); 4 writes jing_work alone.
 
-    A run that died after planning left chunks in a version-3 ledger: the next run
-    drops the copy, settles the dead run's rows as maybe sent, and sends them.
+    A run that died after planning left its chunks in a version-3 ledger: the next
+    run drops the first draft, settles the dead run's rows as maybe sent (they were
+    in a chunk), and sends them.
     """
     settings = settings_for(engine_sandbox, tmp_path)
     rows = wanted_rows(engine_sandbox, limit=30)
@@ -136,14 +137,12 @@ def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     dead.add_records(rows + rows[:5], source="singer:wanted")  # identical duplicates too
     dead._plan()
     dead._require_ledger().close()  # the process "dies" with its chunks planned
-    with duckdb.connect(str(settings.ledger_path)) as con:  # as version 3 wrote it
+    with duckdb.connect(str(settings.ledger_path)) as con:  # as version 3 left it
         con.execute(
-            "CREATE TABLE jing_work AS SELECT s.run_id, p.chunk_id, s.row_index, s.source, "
-            "entity_uuid, omni_user_uuid, p.ems_signinstatus, p.ems_approvestatus, "
-            "p.ems_signintimestamp, p.ems_approvetimestamp "
-            "FROM jing_staged AS s JOIN jing_plan AS p USING (entity_uuid, omni_user_uuid)"
+            "CREATE TABLE jing_plan AS SELECT run_id, chunk_id, entity_uuid, omni_user_uuid, "
+            "ems_signinstatus, ems_approvestatus, ems_signintimestamp, ems_approvetimestamp "
+            "FROM jing_work"
         )
-        con.execute("ALTER TABLE jing_plan DROP COLUMN input_rows")
         con.execute("UPDATE jing_schema_version SET version = 3")
 
     later = run(settings, [])
@@ -157,6 +156,6 @@ def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     )
     assert dead_log == [("failed", "unknown", 35, 35)], "every input row, each in its chunk"
     tables = {name for (name,) in query(settings, "SELECT table_name FROM duckdb_tables()")}
-    assert "jing_work" not in tables
+    assert "jing_plan" not in tables
     assert query(settings, "SELECT max(version) FROM jing_schema_version") == [(SCHEMA_VERSION,)]
     assert_every_row_logged(settings)
