@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import duckdb
 
@@ -62,25 +62,40 @@ Stage = Callable[[SyncRun], object]
 
 @contextmanager
 def _opened(args: argparse.Namespace) -> Iterator[Stage]:
-    """Open the source the options name (before the ledger: a bad source touches nothing)."""
-    if args.postgres:
-        require_extra("target-jing sync --postgres", "postgres", ("psycopg",))
-        from target_jing.postgres_source import open_postgres
+    """Open the source the options name (before the ledger: a bad source touches nothing).
 
-        with open_postgres(args.postgres, table=args.table, query=args.query) as rows:
-            yield lambda run: run.add_batches(rows.columns, rows.batches, rows.label)
-        return
-    with open_source(
-        duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
-    ) as source:
+    The source closes as soon as its rows are staged: they are durable in the ledger
+    by then, and a warehouse's connection would only hold its cache (and a server's
+    cursor) while the run sends.
+    """
+    with ExitStack() as source_open:
+        if args.postgres:
+            require_extra("target-jing sync --postgres", "postgres", ("psycopg",))
+            from target_jing.postgres_source import open_postgres
 
-        def stage(run: SyncRun) -> int:
-            try:
-                return run.add_relation(source.relation, source=source.label)
-            except duckdb.Error as exc:
-                if machine_faults.passing(exc):
-                    raise  # the ledger's disk or server, not the source
-                raise SourceError(f"reading {source.label}: {exc}") from exc
+            rows = source_open.enter_context(
+                open_postgres(args.postgres, table=args.table, query=args.query)
+            )
+
+            def stage(run: SyncRun) -> int:
+                with source_open:
+                    return run.add_batches(rows.columns, rows.batches, rows.label)
+
+        else:
+            source = source_open.enter_context(
+                open_source(
+                    duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
+                )
+            )
+
+            def stage(run: SyncRun) -> int:
+                with source_open:
+                    try:
+                        return run.add_relation(source.relation, source=source.label)
+                    except duckdb.Error as exc:
+                        if machine_faults.passing(exc):
+                            raise  # the ledger's disk or server, not the source
+                        raise SourceError(f"reading {source.label}: {exc}") from exc
 
         yield stage
 

@@ -368,3 +368,25 @@ def test_the_summary_groups_why_rows_did_not_apply(
     assert summary_of(done)["reasons"][0]["rows"] == 5
     logs = [line for line in done.stderr.splitlines() if not line.startswith("progress:")]
     assert logs and all(line[:4].isdigit() and " | " in line for line in logs), logs[:3]
+
+
+def test_the_warehouse_is_let_go_once_its_rows_are_staged(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """The staged rows are durable in the ledger: the source's connection (its cache, a
+    server's cursor) is closed before the run plans and sends, not held to the end."""
+    from target_jing import shell
+    from target_jing.engine import SyncRun
+    from target_jing.sync_command import _opened
+    from target_jing.sync_options import parse
+
+    rows = wanted_rows(small_sandbox, limit=10)
+    warehouse = write_warehouse(tmp_path / "warehouse.duckdb", rows)
+    args = parse(["--config", "-", "--duckdb", str(warehouse), "--table", "wanted_status"])
+    settings = shell.settings_from(small_sandbox.config(), warehouse_path=warehouse)
+    with _opened(args) as stage, SyncRun(settings) as run:
+        with pytest.raises(duckdb.Error):  # this process holds the file read-only
+            duckdb.connect(str(warehouse)).close()
+        assert stage(run) == 10
+        duckdb.connect(str(warehouse)).close()  # read-write: nobody holds it now
+        assert run.finish().counts["applied"] == 10
