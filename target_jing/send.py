@@ -80,13 +80,12 @@ Result = tuple[str | None, ...]
 class Answered:
     """What became of the users of one chunk (every part of it, after splits), column by column.
 
-    `users[i]` was answered `results[i]` (a `Result`), and JING calls its
+    `chunk.user_ids[i]` was answered `results[i]` (a `Result`), and JING calls its
     registration `jing_uuids[i]`. Users answered alike share one `Result` object,
     so a chunk of a hundred users JING echoed as asked costs a hundred references.
     """
 
     chunk: Chunk
-    users: list[str]
     jing_uuids: list[str | None]
     results: list[Result]
     #: Calls that reached the API (a call refused at the connection did not).
@@ -121,7 +120,6 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
         ]
         return Answered(
             chunk,
-            [user for half in halves for user in half.users],
             [uuid for half in halves for uuid in half.jing_uuids],
             [result for half in halves for result in half.results],
             calls=1 + sum(half.calls for half in halves),
@@ -136,7 +134,7 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
     except JingError as error:
         return _failed(chunk, error, RETRYABLE, calls=1)
     jing_uuids, results = reconcile(chunk, envelope, sending.zone)
-    return Answered(chunk, chunk.user_ids, jing_uuids, results, calls=1)
+    return Answered(chunk, jing_uuids, results, calls=1)
 
 
 def _api_down(error: JingTransientError) -> bool:
@@ -284,7 +282,7 @@ def _failed(
         reason += " (the call may have taken effect; the outcome is unknown)"
     count = len(chunk.user_ids)
     result = _failure(reason, error.request_id or None, failure)
-    return Answered(chunk, chunk.user_ids, [None] * count, [result] * count, calls, transient_error)
+    return Answered(chunk, [None] * count, [result] * count, calls, transient_error)
 
 
 def _text(value: Any) -> str | None:
@@ -329,7 +327,7 @@ def answers_table(answered: list[Answered]) -> pa.Table:
                 index = group_of[id(result)] = len(groups)
                 groups.append(shared + result)
             indices.append(index)
-        users += item.users
+        users += chunk.user_ids
         jing_uuids += item.jing_uuids
     rows = pa.array(indices, pa.int64())
     shared_values = list(zip(*groups, strict=True)) or [()] * len(_SHARED_COLUMNS)
