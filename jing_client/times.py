@@ -9,11 +9,14 @@ Singer SDK compares bookmarks as strings.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: The length of an API time string (four-digit years only).
 API_TIME_LENGTH = len("YYYY-MM-DD HH:MM:SS")
+#: An API time string exactly, in ASCII digits (a real date and clock is checked apart).
+_API_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def api_time_to_utc_iso(text: str, zone: tzinfo) -> str:
@@ -54,12 +57,21 @@ def echoed_time(text: object, zone: tzinfo) -> tuple[str, int] | None:
     """
     if not isinstance(text, str):
         return None
+    if _API_SHAPE.fullmatch(text):  # the usual echo, already the API's text: only checked
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return text, API_TIME_LENGTH
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(zone).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(zone).replace(tzinfo=None)
+        except OverflowError:  # "0001-01-01 00:00:00+08:00" is before the first year in `zone`
+            return None
     clock = text.strip()[11:]
     precision = 16 if len(clock) == 5 or (len(clock) > 5 and clock[5] in "+-Z") else 19
     return api_text(moment), precision

@@ -181,7 +181,7 @@ def reconcile(
         for item in data
         if type(item) is dict and item.get("target_entity_uuid", entity) == entity
     }
-    judged: dict[tuple[tuple[Any, ...], tuple[type, ...]], Result] = {}
+    judge = _Judge(chunk.fields, zone, request_id)
     absent = _failure(NOT_REGISTERED, request_id, RETRYABLE)
     jing_uuids: list[str | None] = []
     results: list[Result] = []
@@ -193,29 +193,80 @@ def reconcile(
             refusal = None if why is None else f"JING refused it: {why}"
             results.append(absent if refusal is None else _failure(refusal, request_id, RETRYABLE))
             continue
-        values = tuple(map(echo.get, WANTED_FIELDS))
-        key = (values, tuple(map(type, values)))  # by type too: True == 1, but "True" != "1"
-        try:
-            result = judged[key]
-        except (KeyError, TypeError):  # a new set of values, or one that cannot be a key
-            result = _judge(echo, chunk.fields, zone, request_id)
-            with suppress(TypeError):
-                judged[key] = result
         uuid = echo.get("jing_uuid")
         jing_uuids.append(uuid if uuid is None or type(uuid) is str else str(uuid))
-        results.append(result)
+        results.append(judge(echo))
     return jing_uuids, results
 
 
-def _judge(echo: Row, wanted: dict[str, str], zone: tzinfo, request_id: str | None) -> Result:
-    """The `Result` of one echo: applied with what JING holds, or unknown with the differences."""
-    held = _held(echo, wanted, zone)
-    differences = _differences(wanted, held, zone)
-    echoes = tuple(held[name] for name in WANTED_FIELDS)
-    if differences:
-        reason = "JING answered other values: " + "; ".join(differences)
-        return ("failed", reason, request_id, UNKNOWN, *echoes)
-    return ("applied", None, request_id, None, *echoes)
+class _Judge:
+    """The `Result` of each echo of one call, each distinct thing judged once.
+
+    The same values were sent to every user of a call, so its echoes hold few
+    distinct sets of values, and an echo like one already judged costs one lookup.
+    The fields JING sets itself (an approval time) may differ user by user; each
+    field's value is then read once, and only the set of what JING holds is new.
+    Values are told apart by type too: `True == 1`, but `True` is no status.
+    """
+
+    def __init__(self, wanted: dict[str, str], zone: tzinfo, request_id: str | None) -> None:
+        self._wanted = wanted
+        self._zone = zone
+        self._request_id = request_id
+        self._by_echo: dict[tuple[tuple[Any, ...], tuple[type, ...]], Result] = {}
+        self._by_held: dict[tuple[str | None, ...], Result] = {}
+        self._reads: dict[tuple[str, Any, type], str | None] = {}
+
+    def __call__(self, echo: Row) -> Result:
+        values = tuple(map(echo.get, WANTED_FIELDS))
+        key = (values, tuple(map(type, values)))
+        try:
+            return self._by_echo[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value that cannot be a key (a list, a dict): judged alone
+            return self._result(tuple(map(self._read, WANTED_FIELDS, values)))
+        held = tuple(map(self._held, WANTED_FIELDS, values))
+        result = self._by_held.get(held) or self._result(held)
+        self._by_held[held] = self._by_echo[key] = result
+        return result
+
+    def _held(self, name: str, value: Any) -> str | None:
+        key = (name, value, type(value))
+        try:
+            return self._reads[key]
+        except KeyError:
+            read = self._reads[key] = self._read(name, value)
+            return read
+
+    def _read(self, name: str, value: Any) -> str | None:
+        """What one echoed field says JING holds, in the API's strings.
+
+        A wanted field that the echo matches at the echo's precision is the wanted
+        value; other fields are the echo as read (times in the API's format and zone).
+        """
+        wanted = self._wanted.get(name)
+        if isinstance(value, str) and value == wanted:
+            return value  # the usual echo: exactly what was sent, nothing to read
+        if name not in TIME_FIELDS:
+            return status_text(value)
+        if wanted is not None and same_api_time(wanted, value, self._zone):
+            return wanted
+        read = echoed_time(value, self._zone)
+        return read[0] if read else _text(value)
+
+    def _result(self, held: tuple[str | None, ...]) -> Result:
+        """Applied with what JING holds, or unknown with the differences."""
+        differences = [
+            f"{name} wanted {value!r}, JING holds {got!r}"
+            for name, value in self._wanted.items()
+            if (got := held[WANTED_FIELDS.index(name)]) != value
+            and not (name in TIME_FIELDS and same_api_time(value, got, self._zone))
+        ]
+        if differences:
+            reason = "JING answered other values: " + "; ".join(differences)
+            return ("failed", reason, self._request_id, UNKNOWN, *held)
+        return ("applied", None, self._request_id, None, *held)
 
 
 def _failure(reason: str, request_id: str | None, failure: str) -> Result:
@@ -234,38 +285,6 @@ def _refusals(failure: Any) -> dict[str, str]:
             if isinstance(user, str):
                 found[user] = redact(str(why))[:200]
     return found
-
-
-def _held(echo: Row, wanted: dict[str, str], zone: tzinfo) -> dict[str, str | None]:
-    """What an echo says JING holds, in the API's own strings.
-
-    A wanted field that the echo matches at the echo's precision is the wanted
-    value; other fields are the echo as read (times in the API's format and zone).
-    """
-    held: dict[str, str | None] = {}
-    for name in WANTED_FIELDS:
-        value = echo.get(name)
-        if isinstance(value, str) and value == wanted.get(name):
-            held[name] = value  # the usual echo: exactly what was sent, nothing to read
-        elif name in TIME_FIELDS:
-            if name in wanted and same_api_time(wanted[name], value, zone):
-                held[name] = wanted[name]
-            else:
-                read = echoed_time(value, zone)
-                held[name] = read[0] if read else _text(value)
-        else:
-            held[name] = status_text(value)
-    return held
-
-
-def _differences(wanted: dict[str, str], held: dict[str, Any], zone: tzinfo) -> list[str]:
-    differences = []
-    for name, value in wanted.items():
-        got = held.get(name)
-        same = got == value or (name in TIME_FIELDS and same_api_time(value, got, zone))
-        if not same:
-            differences.append(f"{name} wanted {value!r}, JING holds {got!r}")
-    return differences
 
 
 def _failed(

@@ -125,3 +125,29 @@ def test_answers_become_one_typed_table() -> None:
     assert table.num_rows == 4 and table.column_names == list(ANSWER_COLUMNS)
     assert str(table.schema.field("chunk_id").type) == "int64"
     assert answers_table([]).num_rows == 0
+
+
+def test_times_jing_set_itself_are_read_user_by_user() -> None:
+    """Fields not sent may differ user by user; each echo keeps its own, read in the API's zone."""
+    approved = ["2025-02-01 09:00:00", "2025-02-01T01:00:05Z", "", None, "2025-02-01 09:00:00"]
+    users = [f"u{n}" for n in range(len(approved))]
+    data = [echo(u, ems_approvetimestamp=t) for u, t in zip(users, approved, strict=True)]
+    rows = rows_of(data, *users)
+    assert {r["outcome"] for r in rows} == {"applied"}
+    assert [r["echo_ems_approvetimestamp"] for r in rows] == [
+        "2025-02-01 09:00:00",
+        "2025-02-01 09:00:05",
+        "",
+        None,
+        "2025-02-01 09:00:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    "echoed", ["0001-01-01 00:00:00+08:00", "2025-02-30 10:00:00", "2025-03-01 10:00:0٣"]
+)
+def test_a_time_that_is_no_instant_here_is_kept_as_text_and_not_applied(echoed: str) -> None:
+    """An echo before the zone's first year, or not a real date or clock, is no match."""
+    rows = rows_of([{**echo("a"), "ems_signintimestamp": echoed}], "a")
+    assert [r["outcome"] for r in rows] == ["failed"]
+    assert rows[0]["failure"] == "unknown" and rows[0]["echo_ems_signintimestamp"] == echoed
