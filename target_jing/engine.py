@@ -20,19 +20,20 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from types import TracebackType
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from jing_client import JingClient, JingConfigError, JingError
 from jing_client.redact import first_line, redact, register_secret
 from jing_singer import exit_codes
 from target_jing import observed_state, plan
+from target_jing.input_columns import BATCH_ROWS, check_columns
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
+from target_jing.pyarrow_private import pandas_for_arrow
 from target_jing.read_back import ReadBack
-from target_jing.rows import BATCH_ROWS, check_batch, check_columns
 from target_jing.send import (
     FATAL_ERRORS,
     Answered,
@@ -44,6 +45,10 @@ from target_jing.send import (
 from target_jing.settings import KEY_FIELDS, TargetSettings
 from target_jing.shards import Shard, live_share
 from target_jing.sources import quote_identifier
+from target_jing.typed_rows import check_typed
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Mode = Literal["normal", "dry_run", "full"]
 
@@ -259,6 +264,8 @@ class SyncRun:
 
     def add_records(self, records: Iterable[Mapping[str, Any]], source: str) -> int:
         """Check and stage Singer records (any columns); return how many were added."""
+        import pandas as pd  # records are checked by `rows`, which works on pandas
+
         iterator = iter(records)
 
         def frames() -> Iterator[pd.DataFrame]:
@@ -275,11 +282,11 @@ class SyncRun:
         Id columns that are not text (BIGINT, HUGEINT, DECIMAL) are read as text by
         DuckDB itself: through pandas, a BIGINT column with a NULL would become
         floats, and 9007199254740993 would be sent as 9007199254740992. So are time
-        columns that hold an infinity (`_readable`).
+        columns that hold an infinity (`_readable`). A batch whose rows are all plainly
+        good is checked in Arrow (`typed_rows`); any other goes through `rows`.
         """
         check_columns(relation.columns, self.settings, source)
-        reader = _readable(relation, self.settings).to_arrow_reader(BATCH_ROWS)
-        return self._stage((batch.to_pandas() for batch in reader), source)
+        return self._stage(_readable(relation, self.settings).to_arrow_reader(BATCH_ROWS), source)
 
     def add_batches(
         self, columns: Sequence[str], batches: Iterable[pd.DataFrame], source: str
@@ -296,7 +303,7 @@ class SyncRun:
         )
         return self._stage(slices, source)
 
-    def _stage(self, frames: Iterable[pd.DataFrame], source: str) -> int:
+    def _stage(self, batches: Iterable[pd.DataFrame | pa.RecordBatch], source: str) -> int:
         """Stage batch by batch, each in its own transaction: durable once this returns.
 
         One transaction for a whole call would hold every row of it in memory
@@ -313,9 +320,9 @@ class SyncRun:
         holds = None if self.shard is None else self.shard.holds
         staged = 0
         try:
-            for frame in frames:
-                checked = check_batch(frame, self.settings, source, self._next_index[source], holds)
-                self._next_index[source] += len(frame)  # row i of the source stays row i
+            for batch in batches:
+                checked = self._checked(batch, source, holds)
+                self._next_index[source] += len(batch)  # row i of the source stays row i
                 ledger.stage(self.run_id, checked)
                 staged += len(checked)
                 self._rows_read += len(checked)
@@ -326,6 +333,25 @@ class SyncRun:
             self._next_index[source] = first
             raise
         return self._next_index[source] - first
+
+    def _checked(
+        self,
+        batch: pd.DataFrame | pa.RecordBatch,
+        source: str,
+        holds: Callable[[str | None], bool] | None,
+    ) -> pd.DataFrame | pa.Table:
+        """One batch's staged rows: by Arrow compute when it can (`typed_rows`), else by `rows`."""
+        first = self._next_index[source]
+        if isinstance(batch, pa.RecordBatch):
+            typed = None if holds else check_typed(batch, self.settings, source, first)
+            if typed is not None:
+                return typed
+        # pandas is imported here, by the first batch that needs it (`pyarrow_private`).
+        from target_jing.rows import check_batch
+
+        pandas_for_arrow()
+        frame = batch.to_pandas() if isinstance(batch, pa.RecordBatch) else batch
+        return check_batch(frame, self.settings, source, first, holds)
 
     # -- finish -------------------------------------------------------------------------
 

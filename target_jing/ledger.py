@@ -44,7 +44,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,6 +61,8 @@ from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from target_jing.ledger_locks import LedgerLocks
 
 SCHEMA_VERSION = 4
@@ -393,8 +394,8 @@ class Ledger:
                 [run_id, started_at, mode, self.destination, shard],
             )
 
-    def stage(self, run_id: str, frame: pd.DataFrame) -> None:
-        """Append checked rows to `jing_staged`, in one transaction of their own."""
+    def stage(self, run_id: str, frame: pd.DataFrame | pa.Table) -> None:
+        """Append checked rows (`STAGED_COLUMNS`) to `jing_staged`, in one transaction."""
         with self._registered("staged_batch", frame), self.transaction() as con:
             con.execute(
                 f"INSERT INTO jing_staged SELECT ?, row_index, source, entity_uuid, "

@@ -23,9 +23,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import psycopg
 import pyarrow as pa
 from psycopg import sql
@@ -34,6 +33,9 @@ from jing_client import JingConfigError
 from jing_client.redact import first_line
 from target_jing.postgres_source import connect
 from target_jing.sources import SourceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: A comment, a quoted literal or identifier (left as they are), a `$name`, a `?` or a `%`.
 _TOKEN = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$([A-Za-z_][A-Za-z0-9_]*)|\?|%")

@@ -24,8 +24,8 @@ from psycopg import sql
 from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
 from jing_client.redact import first_line
+from target_jing.input_columns import BATCH_ROWS
 from target_jing.postgres_url import BadPostgresUrl, secret_libpq_url
-from target_jing.rows import BATCH_ROWS
 from target_jing.sources import SourceError, the_one_table
 
 

@@ -1,6 +1,6 @@
 """Check input rows: each becomes a status row or a rejection whose reason names the row.
 
-Rows arrive in batches (a pandas DataFrame of up to `BATCH_ROWS` rows) and are
+Rows arrive in batches (a pandas DataFrame of up to `input_columns.BATCH_ROWS` rows) and are
 checked a column at a time, so a million rows never exist as a million Python
 objects. The result is a frame in the ledger's staging layout: the row's index
 in its source, the source, the two ids, the four wanted fields as the API's
@@ -11,8 +11,7 @@ do not map to an API field are dropped here and so can never be sent.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,59 +19,18 @@ import numpy as np
 import pandas as pd
 
 from jing_client.redact import redact
-from target_jing.settings import (
-    API_FIELDS,
-    KEY_FIELDS,
-    STATUS_FIELDS,
-    WANTED_FIELDS,
-    TargetSettings,
+from target_jing.input_columns import (
+    KEY_NAMES,
+    STAGED_COLUMNS,
+    WHOLE_DECIMAL,
+    allowed_statuses,
+    column_for,
+    column_label,
 )
-from target_jing.sources import SourceError
+from target_jing.settings import KEY_FIELDS, STATUS_FIELDS, WANTED_FIELDS, TargetSettings
 from target_jing.times import to_api_times
 
-#: Rows checked and staged together: large enough to be fast, small enough to stay lean.
-BATCH_ROWS = 50_000
-
-STAGED_COLUMNS: tuple[str, ...] = ("row_index", "source", *KEY_FIELDS, *WANTED_FIELDS, "reason")
-
-_KEY_NAMES = {"entity_uuid": "activity id", "omni_user_uuid": "user id"}
 _BAD = object()
-
-
-def check_columns(columns: Sequence[str], settings: TargetSettings, source: str) -> None:
-    """Refuse an input whose shape cannot be right, before anything is staged or sent.
-
-    Column names match exactly (case and spaces count): `Activity_ID` is not
-    `activity_id`. The message lists the columns found, so the fix is plain.
-    """
-    found = ", ".join(repr(c) for c in columns) or "none"
-    repeated = sorted({c for c in columns if list(columns).count(c) > 1})
-    if repeated:
-        raise SourceError(
-            f"{source}: column names repeat ({', '.join(map(repr, repeated))}); columns: {found}"
-        )
-    for api_field, column in settings.column_mapping.items():
-        if column not in columns:
-            raise SourceError(
-                f"{source}: setting 'column_mapping' maps {api_field} to column {column!r}, "
-                f"which is not in the input; columns: {found}"
-            )
-    resolved: dict[str, str] = {}
-    for api_field in API_FIELDS:
-        column = _column_for(columns, settings.columns[api_field])
-        if column is None:
-            if api_field in KEY_FIELDS:
-                raise SourceError(
-                    f"{source}: no {_KEY_NAMES[api_field]} column "
-                    f"({_column_label(settings, api_field)}); columns: {found}"
-                )
-            continue
-        if column in resolved:
-            raise SourceError(
-                f"{source}: column {column!r} would be both {resolved[column]} and {api_field}; "
-                "map each field to its own column"
-            )
-        resolved[column] = api_field
 
 
 def check_batch(
@@ -90,7 +48,7 @@ def check_batch(
     """
     row_index = np.arange(first_index, first_index + len(frame), dtype="int64")
     if holds is not None:
-        column = _column_for(frame, settings.columns["entity_uuid"])
+        column = column_for(frame.columns, settings.columns["entity_uuid"])
         activities = [None] * len(frame) if column is None else _ids(frame[column], "")[0]
         kept = np.fromiter((holds(a) for a in list(activities)), dtype=bool, count=len(frame))
         frame, row_index = frame[kept], row_index[kept]
@@ -100,8 +58,8 @@ def check_batch(
     staged["source"] = source
     problems: list[pd.Series] = []
     for api_field in KEY_FIELDS:
-        label = f"{_KEY_NAMES[api_field]} ({_column_label(settings, api_field)})"
-        column = _column_for(frame, settings.columns[api_field])
+        label = f"{KEY_NAMES[api_field]} ({column_label(settings, api_field)})"
+        column = column_for(frame.columns, settings.columns[api_field])
         if column is None:
             staged[api_field] = pd.Series(None, index=index, dtype=object)
             problems.append(pd.Series(f"missing {label}", index=index, dtype=object))
@@ -109,12 +67,12 @@ def check_batch(
         staged[api_field], errors = _ids(frame[column], label)
         problems.append(errors)
     for api_field in WANTED_FIELDS:
-        column = _column_for(frame, settings.columns[api_field])
+        column = column_for(frame.columns, settings.columns[api_field])
         if column is None:
             staged[api_field] = pd.Series(None, index=index, dtype=object)
             continue
         if api_field in STATUS_FIELDS:
-            values, errors = _statuses(frame[column], _allowed(settings, api_field))
+            values, errors = _statuses(frame[column], allowed_statuses(settings, api_field))
         else:
             values, errors = to_api_times(
                 frame[column], settings.source_timezone, settings.api_timezone
@@ -135,21 +93,6 @@ def check_batch(
     )
     staged["reason"] = _reasons(problems, staged["row_index"], source)
     return staged[list(STAGED_COLUMNS)]
-
-
-def _column_for(frame: pd.DataFrame | Sequence[str], candidates: tuple[str, ...]) -> str | None:
-    names = frame.columns if isinstance(frame, pd.DataFrame) else frame
-    return next((c for c in candidates if c in names), None)
-
-
-def _column_label(settings: TargetSettings, api_field: str) -> str:
-    return "column " + " or ".join(repr(c) for c in settings.columns[api_field])
-
-
-def _allowed(settings: TargetSettings, api_field: str) -> tuple[str, ...]:
-    if api_field == "ems_signinstatus":
-        return settings.signin_statuses
-    return settings.approve_statuses
 
 
 def _name_column(errors: pd.Series, column: str) -> pd.Series:
@@ -217,10 +160,6 @@ def _excerpt(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-#: A whole number written with a decimal point and zeros: "1.0", "2.00".
-_WHOLE_DECIMAL = re.compile(r"(\d+)\.0+")
-
-
 def _statuses(values: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Statuses as the API's strings: 1 and 1.0 mean "1"; True, "yes" and 3 are refused.
 
@@ -267,7 +206,7 @@ def _status_one(value: Any) -> str | object | None:
         if not _is_text(value):
             return _BAD
         text = value.strip()
-        whole = _WHOLE_DECIMAL.fullmatch(text)
+        whole = WHOLE_DECIMAL.fullmatch(text)
         # "1.0" is 1, as a number column's 1.0 is: a CSV read as text writes it so.
         return str(int(whole.group(1))) if whole else (text or None)
     return _BAD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -390,3 +391,68 @@ def test_the_warehouse_is_let_go_once_its_rows_are_staged(
         assert stage(run) == 10
         duckdb.connect(str(warehouse)).close()  # read-write: nobody holds it now
         assert run.finish().counts["applied"] == 10
+
+
+def _signin(row: dict[str, Any]) -> tuple[Any, Any]:
+    return row["signin_status"], row["signin_time"]
+
+
+def _imported(proc: subprocess.CompletedProcess[str]) -> set[str]:
+    """The modules a child run with PYTHONPROFILEIMPORTTIME imported, or tried to (stderr)."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_it(
+    small_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Typed good rows are checked in Arrow; a bad row brings the full checks, which name it."""
+    rows = wanted_rows(small_sandbox, limit=30)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE wanted_status (activity_id VARCHAR, user_id VARCHAR, "
+            "approve_status INTEGER, signin_status VARCHAR, signin_time TIMESTAMP)"
+        )
+        con.executemany(
+            "INSERT INTO wanted_status VALUES (?, ?, ?, ?, ?)",
+            [(r["activity_id"], r["user_id"], int(r["approve_status"]), *_signin(r)) for r in rows],
+        )
+    config = write_config(tmp_path / "config.json", small_sandbox.config())
+    profile = {"PYTHONPROFILEIMPORTTIME": "1"}
+
+    good = run_target(
+        *("sync", "--config", str(config), "--duckdb", str(tmp_path / "warehouse.duckdb")),
+        *("--table", "wanted_status"),
+        cwd=tmp_path,
+        env=profile,
+    )
+
+    assert good.returncode == exit_codes.OK, good.stderr[-2000:]
+    assert summary_of(good)["counts"]["applied"] == len(rows)
+    assert_sandbox_holds(small_sandbox, rows)
+    # `pandas` itself is listed when an import of it is tried (pyarrow_private); the
+    # frame module is what an import that happened brings.
+    assert "duckdb" in _imported(good) and "pandas.core.frame" not in _imported(good)
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE wanted_status SET approve_status = 7 WHERE user_id = ?", [rows[3]["user_id"]]
+        )
+    bad = run_target(
+        *("sync", "--config", str(config), "--duckdb", str(tmp_path / "warehouse.duckdb")),
+        *("--table", "wanted_status"),
+        cwd=tmp_path,
+        env=profile,
+    )
+
+    assert "pandas.core.frame" in _imported(bad)
+    summary = summary_of(bad)
+    assert summary["counts"]["rejected"] == 1 and summary["counts"]["unchanged"] == len(rows) - 1
+    with duckdb.connect(str(tmp_path / "jing_ledger.duckdb"), read_only=True) as ledger:
+        (reason,) = ledger.execute(
+            "SELECT reason FROM jing_sync_log WHERE outcome = 'rejected'"
+        ).fetchone()
+    assert reason.startswith("row 3 of ") and "column 'approve_status'" in reason
