@@ -286,7 +286,7 @@ class JingClient:
     ) -> tuple[int, Mapping[str, str], bytes]:
         """POST and read the whole body; transport failures become transient errors."""
         try:
-            response = self._transport.post(self._base_url + path, body, headers)
+            response = self._transport.post(path, body, headers)
         except SSLError:
             host = urlsplit(self._base_url).hostname
             raise JingConfigError(

@@ -41,9 +41,17 @@ BASE_HEADERS = {
 
 
 class Transport:
-    """POSTs JSON to one host over a pool of `pool_size` keep-alive connections."""
+    """POSTs JSON to one host over a pool of `pool_size` keep-alive connections.
+
+    Without a proxy, calls go to the host's connection pool itself: the pool
+    manager's own layers (reading the URL, finding the pool, merging headers)
+    cost a fifth of a call's CPU and choose the same pool every time.
+    """
 
     def __init__(self, base_url: str, pool_size: int, timeout: tuple[float, float]) -> None:
+        self._base_url = base_url.rstrip("/")
+        #: The request target of each path: `base_url`'s own path, then the call's.
+        self._prefix = urlsplit(self._base_url).path
         #: What verifies the server's certificate: True (certifi's bundle) or a path.
         self.verify: bool | str = (
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
@@ -57,28 +65,33 @@ class Transport:
         if auth:
             self._headers |= urllib3.make_headers(basic_auth=":".join(auth))
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        self._host_pool: urllib3.HTTPConnectionPool | None = None
 
     def post(
-        self, url: str, body: Mapping[str, Any], headers: Mapping[str, str]
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str]
     ) -> urllib3.BaseHTTPResponse:
-        """Send `body` as JSON; the answer's headers are read, its body not yet (`read_body`).
+        """Send `body` as JSON to `base_url` + `path`; the answer's headers are read, its
+        body not yet (`read_body`).
 
         Raises urllib3's errors as they come: nothing is retried here.
         """
-        data = json.dumps(body, allow_nan=False).encode()
-        return self._pool.request(
-            "POST",
-            url,
-            body=data,
-            headers={**self._headers, **headers},
-            timeout=self._timeout,
-            redirect=False,
-            retries=False,
-            preload_content=False,
-        )
+        options: dict[str, Any] = {
+            "body": json.dumps(body, allow_nan=False).encode(),
+            "headers": {**self._headers, **headers},
+            "timeout": self._timeout,
+            "redirect": False,
+            "retries": False,
+            "preload_content": False,
+        }
+        if self.proxy is not None:
+            return self._pool.request("POST", self._base_url + path, **options)
+        if self._host_pool is None:
+            self._host_pool = self._pool.connection_from_url(self._base_url)
+        return self._host_pool.urlopen("POST", self._prefix + path, **options)
 
     def close(self) -> None:
         self._pool.clear()
+        self._host_pool = None
 
 
 def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
