@@ -312,11 +312,10 @@ def _text(value: Any) -> str | None:
 ANSWER_SCHEMA = pa.schema(
     [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
 )
-#: The columns users answered alike share: the chunk's, then those of their `Result`.
-_SHARED_COLUMNS = (
-    "chunk_id",
-    "entity_uuid",
-    *WANTED_FIELDS,
+#: The columns every user of a chunk shares.
+_CHUNK_COLUMNS = ("chunk_id", "entity_uuid", *WANTED_FIELDS)
+#: The columns of a `Result`.
+_RESULT_COLUMNS = (
     "outcome",
     "reason",
     "request_id",
@@ -328,36 +327,48 @@ _SHARED_COLUMNS = (
 def answers_table(answered: list[Answered]) -> pa.Table:
     """The answers as one Arrow table of `ANSWER_COLUMNS`, one row per user.
 
-    What users answered alike share (their chunk and their `Result`) is made
-    once, as a group, and repeated by index in Arrow; only the users' own ids
-    are converted one by one.
+    What a chunk's users share (its id, activity and wanted values) is made once
+    per chunk, and each distinct `Result` once; both are repeated by index in
+    Arrow. Only the users' own ids are converted one by one.
     """
-    groups: list[tuple[Any, ...]] = []
-    indices: list[int] = []
+    chunks: list[tuple[Any, ...]] = []
+    chunk_of: list[int] = []
+    results: list[Result] = []
+    result_of: list[int] = []
     users: list[str] = []
     jing_uuids: list[str | None] = []
     for item in answered:
         chunk = item.chunk
-        shared = (chunk.chunk_id, chunk.entity_uuid, *map(chunk.fields.get, WANTED_FIELDS))
-        group_of: dict[int, int] = {}
+        chunk_of += [len(chunks)] * len(chunk.user_ids)
+        chunks.append((chunk.chunk_id, chunk.entity_uuid, *map(chunk.fields.get, WANTED_FIELDS)))
+        index_of: dict[int, int] = {}
         for result in item.results:
-            index = group_of.get(id(result))
+            index = index_of.get(id(result))
             if index is None:
-                index = group_of[id(result)] = len(groups)
-                groups.append(shared + result)
-            indices.append(index)
+                index = index_of[id(result)] = len(results)
+                results.append(result)
+            result_of.append(index)
         users += chunk.user_ids
         jing_uuids += item.jing_uuids
-    rows = pa.array(indices, pa.int64())
-    shared_values = list(zip(*groups, strict=True)) or [()] * len(_SHARED_COLUMNS)
-    columns = {
-        name: pa.array(values, ANSWER_SCHEMA.field(name).type).take(rows)
-        for name, values in zip(_SHARED_COLUMNS, shared_values, strict=True)
-    }
+    columns = _repeated(_CHUNK_COLUMNS, chunks, chunk_of) | _repeated(
+        _RESULT_COLUMNS, results, result_of
+    )
     columns["omni_user_uuid"] = pa.array(users, pa.string())
     columns["jing_uuid"] = pa.array(jing_uuids, pa.string())
     columns["basis"] = pa.nulls(len(users), pa.string())
     return pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
+
+
+def _repeated(
+    names: tuple[str, ...], rows: list[tuple[Any, ...]], index: list[int]
+) -> dict[str, pa.Array]:
+    """Columns `names` of `rows`, row `index[i]` at position i."""
+    positions = pa.array(index, pa.int64())
+    values = list(zip(*rows, strict=True)) or [()] * len(names)
+    return {
+        name: pa.array(column, ANSWER_SCHEMA.field(name).type).take(positions)
+        for name, column in zip(names, values, strict=True)
+    }
 
 
 class ApiUnreachable(JingError):
