@@ -70,6 +70,10 @@ class JingStream(Stream):
     def __init__(self, tap: TapJing) -> None:
         super().__init__(tap)
         self._jing_tap = tap
+        # Read once: `StreamSchema` looks the schema up on every access, and the SDK
+        # reads it twice a record. Its value never changes; an instance attribute
+        # takes the place of the class's descriptor (it defines no `__set__`).
+        self.__dict__["schema"] = self.schema
         self._fields = frozenset(self.schema["properties"])
         self._unknown_fields: set[str] = set()
         #: What this stream did in the run, for the tap's closing summary.
