@@ -11,9 +11,9 @@ Once a run needs pandas after all (a batch that `rows` must read), pyarrow must
 be told at once: left to find it by itself, it does so in the middle of its
 first `Table.from_pandas`, which then types every column of an empty frame as
 null. `pandas_for_arrow` does that, and every pandas frame is staged after it
-(`SyncRun._checked`). `tests/target/surfaces/test_surface_cli.py` checks both
-sides (a run of good rows imports no pandas; one with a bad row rejects it by
-name), and the PostgreSQL ledger's tests stage an empty frame of a shard.
+(`SyncRun._checked`). `tests/test_pyarrow_private.py` fails when pyarrow changes
+either behaviour; `tests/target/surfaces/test_surface_cli.py` checks both sides in
+a real run (good rows import no pandas; a bad row is rejected by name).
 """
 
 from __future__ import annotations
