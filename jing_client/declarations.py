@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-import jsonschema
+import jsonschema_rs
 
 Kind = Literal["string", "integer", "number", "boolean", "array", "object", "date_time"]
 
@@ -160,6 +160,7 @@ class Declarations:
         """The settings of `settings` that act on `plugin` (all of them for None)."""
         self.plugin = plugin
         self._settings = {s.name: s for s in settings if plugin is None or plugin in s.plugins}
+        self._compiled: jsonschema_rs.Draft7Validator | None = None
 
     def __iter__(self) -> Iterator[Setting]:
         return iter(self._settings.values())
@@ -205,27 +206,45 @@ class Declarations:
             if unknown
             else []
         )
-        validator = jsonschema.Draft7Validator(self.json_schema())
-        seen: set[str] = set()
-        for error in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.path)):
-            message = self._message(error, config)
-            if message not in seen:
-                seen.add(message)
+        readable: dict[str, Any] = {}
+        refused: list[tuple[list[Any], str]] = []
+        for name, value in config.items():
+            plain = _json_value(value)
+            if plain is _UNREADABLE:  # no JSON value: no kind can take it
+                refused.append(([name], self._refusal(name, plain, config)))
+            else:
+                readable[name] = plain
+        for error in self._validator().iter_errors(readable):
+            if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
+                if error.kind.property not in config:  # else refused above, as unreadable
+                    refused.append(([], f"setting {error.kind.property!r} is required"))
+            else:
+                path = list(error.instance_path)
+                refused.append((path, self._refusal(path[0], error.instance, config)))
+        for _, message in sorted(refused, key=lambda item: item[0]):
+            if message not in found:
                 found.append(message)
         return found
 
-    def _message(self, error: jsonschema.ValidationError, config: Mapping[str, Any]) -> str:
-        if error.validator == "required":
-            missing = next(name for name in error.validator_value if name not in config)
-            return f"setting {missing!r} is required"
-        path = [str(part) for part in error.path]
-        if not path:
-            return f"the settings must be an object ({error.validator})"
-        name = path[0]
+    def _validator(self) -> jsonschema_rs.Draft7Validator:
+        """The checks of one value each, made once: `jsonschema_rs`, which imports in a
+        few milliseconds (the `jsonschema` package's import took 50 ms of every run).
+
+        Formats are not checked, as the SDK's validation does not check them either.
+        """
+        if self._compiled is None:
+            self._compiled = jsonschema_rs.Draft7Validator(
+                self.json_schema(), validate_formats=False
+            )
+        return self._compiled
+
+    def _refusal(self, name: str, instance: Any, config: Mapping[str, Any]) -> str:
+        """Why setting `name` is refused for `instance` (its value, or a part of it); the
+        value is quoted only if it is not secret."""
         setting = self._settings.get(name)
         if setting is None:
             return f"setting {name!r} is not valid"
-        if setting.required and error.instance in (None, ""):
+        if setting.required and (instance is None or instance == ""):
             return f"setting {name!r} is required"
         expected = setting.expectation()
         if setting.secret:
@@ -330,6 +349,28 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return plain_number(value)
+
+
+#: A value made of something JSON has no kind for (a date, a path, bytes).
+_UNREADABLE = object()
+
+
+def _json_value(value: Any) -> Any:
+    """`value` in JSON's own types (a `Decimal` read as the float it stands for), or
+    `_UNREADABLE`: the validator takes JSON's types only."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list | tuple):
+        items = [_json_value(item) for item in value]
+        if _UNREADABLE in items:
+            return _UNREADABLE
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        items = {key: _json_value(item) for key, item in value.items()}
+        return _UNREADABLE if _UNREADABLE in items.values() else items
+    return _UNREADABLE
 
 
 def _did_you_mean(key: str, names: Iterable[str]) -> str:

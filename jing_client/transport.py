@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import certifi
-import requests.utils
 import urllib3
 
 #: Headers of every call (a call's own come on top).
@@ -56,12 +56,11 @@ class Transport:
         self.verify: bool | str = (
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
-        proxies = requests.utils.get_environ_proxies(base_url)
+        proxy, auth = _from_environment(base_url)
         #: The proxy that calls go through (None: straight to the host).
-        self.proxy: str | None = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+        self.proxy: str | None = proxy
         self._pool = _pool(self.proxy, pool_size, self.verify)
         self._headers = dict(BASE_HEADERS)
-        auth = requests.utils.get_netrc_auth(base_url)
         if auth:
             self._headers |= urllib3.make_headers(basic_auth=":".join(auth))
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
@@ -100,6 +99,29 @@ def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
         return response.read(decode_content=True)
     finally:
         response.release_conn()
+
+
+def _from_environment(base_url: str) -> tuple[str | None, tuple[str, str] | None]:
+    """The proxy and the netrc credentials for `base_url`, by requests' own rules.
+
+    requests' helpers cost 20 ms of imports, so they are imported only when the
+    environment could give either: a `*_proxy` variable (on Linux the only source
+    of proxies; macOS and Windows have system settings too), a `NETRC` variable
+    or a `~/.netrc` or `~/_netrc` file.
+    """
+    may_proxy = sys.platform in ("darwin", "win32") or any(
+        name.lower().endswith("_proxy") for name in os.environ
+    )
+    may_netrc = "NETRC" in os.environ or any(
+        os.path.exists(os.path.expanduser(f"~/{name}")) for name in (".netrc", "_netrc")
+    )
+    if not (may_proxy or may_netrc):
+        return None, None
+    import requests.utils  # only now: see above
+
+    proxies = requests.utils.get_environ_proxies(base_url) if may_proxy else {}
+    proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+    return proxy, requests.utils.get_netrc_auth(base_url) if may_netrc else None
 
 
 def _pool(proxy: str | None, pool_size: int, verify: bool | str) -> urllib3.PoolManager:

@@ -6,12 +6,17 @@ it passes each request on unchanged and notes the path it carried.
 
 from __future__ import annotations
 
+import base64
+import os
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +35,7 @@ PROXY_VARIABLES = (
     "NO_PROXY",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
+    "NETRC",
 )
 
 
@@ -73,10 +79,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def plain_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """An environment with no proxy or CA variables set."""
+def plain_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """An environment with no proxy, CA or netrc variables, and a home without a netrc."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
     return monkeypatch
 
 
@@ -156,3 +165,38 @@ def test_the_proxy_is_the_environments_for_the_host(plain_environment: pytest.Mo
 
 def _transport() -> Transport:
     return Transport("https://api.example.test", 1, (1.0, 1.0))
+
+
+def test_netrc_credentials_for_the_host_are_sent(
+    plain_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A `~/.netrc` entry for the API's host becomes Basic credentials; NETRC names another file."""
+    (tmp_path / ".netrc").write_text("machine api.example.test login ann password s3cret\n")
+    assert (
+        _transport()._headers["authorization"]
+        == "Basic " + base64.b64encode(b"ann:s3cret").decode()
+    )
+    other = tmp_path / "other-netrc"
+    other.write_text("machine elsewhere.test login bob password x\n")
+    plain_environment.setenv("NETRC", str(other))
+    assert "authorization" not in _transport()._headers
+
+
+def test_requests_is_not_imported_when_the_environment_configures_nothing(
+    plain_environment: pytest.MonkeyPatch,
+) -> None:
+    """Its helpers cost 20 ms of every run's start: they load only for a proxy or a netrc."""
+    probe = (
+        "import sys; from jing_client.transport import Transport; "
+        "t = Transport('https://api.example.test', 1, (1.0, 1.0)); "
+        "print(t.proxy, 'requests' in sys.modules)"
+    )
+
+    def run() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split()
+
+    assert run() == ["None", "False"]
+    plain_environment.setenv("https_proxy", "http://proxy.example.test:3128")
+    assert run() == ["http://proxy.example.test:3128", "True"]

@@ -6,9 +6,11 @@ exactly what the declarations say; `--about` and the validation read them too.
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,32 @@ def _project_duckdb(project: dict) -> str:
     loader = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-warehouse")
     (pin,) = [part for part in loader["pip_url"].split() if part.startswith("duckdb")]
     return pin
+
+
+def test_every_missing_required_setting_is_named() -> None:
+    assert TARGET_DECLARATIONS.problems({}) == [
+        "setting 'app_id' is required",
+        "setting 'app_secret' is required",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", [Path("/tmp/ledger.duckdb"), b"bytes", datetime.date(2026, 1, 1), ["a", object()]]
+)
+def test_a_value_json_has_no_kind_for_is_named(value: Any) -> None:
+    """From `sync_dataframe(config=...)` any Python value can come: it is refused by name."""
+    assert TARGET_DECLARATIONS.problems({**GOOD, "ledger_schema": value}) == [
+        "setting 'ledger_schema' must be a PostgreSQL name: letters, digits and _, not "
+        f"starting with a digit, got {value!r}"
+    ]
+    problems = TARGET_DECLARATIONS.problems({**GOOD, "app_secret": value})
+    assert problems == ["setting 'app_secret' must be a string (the value is secret and not shown)"]
+
+
+def test_json_fractions_read_as_decimal_are_numbers() -> None:
+    """The SDK reads `2.5` in a config file as a Decimal."""
+    config = {**GOOD, "requests_per_second": Decimal("2.5"), "batch_size": Decimal("20")}
+    assert TARGET_DECLARATIONS.problems(config) == []
+    assert TARGET_DECLARATIONS.problems({**GOOD, "batch_size": Decimal("0.5")}) == [
+        "setting 'batch_size' must be a whole number of at least 1, got Decimal('0.5')"
+    ]

@@ -436,6 +436,7 @@ def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_i
     # `pandas` itself is listed when an import of it is tried (pyarrow_private); the
     # frame module is what an import that happened brings.
     assert "duckdb" in _imported(good) and "pandas.core.frame" not in _imported(good)
+    assert "jsonschema" not in _imported(good)  # the settings are checked by jsonschema_rs
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
         con.execute(
