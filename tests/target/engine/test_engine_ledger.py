@@ -100,6 +100,33 @@ def test_schema_is_created_once_and_a_newer_ledger_is_refused(
         run(settings, [])
 
 
+@pytest.mark.parametrize("existing", ["new", "current"])
+def test_a_table_of_a_ledger_name_but_another_shape_is_refused_by_name(
+    existing: str, engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Another tool's `jing_pending` in a new file or beside a current ledger: named, not used.
+
+    The expected shape is made in a database attached for the check, which leaves no
+    trace in the user's file.
+    """
+    settings = settings_for(engine_sandbox, tmp_path)
+    if existing == "current":
+        run(settings, [])
+    with duckdb.connect(str(settings.ledger_path)) as con:
+        if existing == "current":
+            con.execute("ALTER TABLE jing_pending RENAME TO kept_aside")
+        con.execute("CREATE TABLE jing_pending (entity_uuid VARCHAR, note VARCHAR)")
+    with pytest.raises(JingConfigError, match="jing_pending .* lacks the columns omni_user_uuid"):
+        run(settings, [])
+    with duckdb.connect(str(settings.ledger_path)) as con:
+        con.execute("DROP TABLE jing_pending")
+        if existing == "current":
+            con.execute("ALTER TABLE kept_aside RENAME TO jing_pending")
+    run(settings, [])
+    databases = query(settings, "SELECT database_name FROM duckdb_databases() WHERE NOT internal")
+    assert len(databases) == 1
+
+
 def test_pending_keeps_one_row_per_user_with_the_newest_wish(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
