@@ -116,7 +116,7 @@ def test_a_table_of_a_ledger_name_but_another_shape_is_refused_by_name(
         if existing == "current":
             con.execute("ALTER TABLE jing_pending RENAME TO kept_aside")
         con.execute("CREATE TABLE jing_pending (entity_uuid VARCHAR, note VARCHAR)")
-    with pytest.raises(JingConfigError, match="jing_pending .* lacks the columns omni_user_uuid"):
+    with pytest.raises(JingConfigError, match=r"jing_pending .* lacks the columns omni_user_uuid"):
         run(settings, [])
     with duckdb.connect(str(settings.ledger_path)) as con:
         con.execute("DROP TABLE jing_pending")
