@@ -29,6 +29,7 @@ Figures only; nothing passes or fails.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import subprocess
 import sys
@@ -57,6 +58,18 @@ class Run(NamedTuple):
     seconds: float
     peak_rss_mb: float
     sandbox_calls: int
+
+
+def compile_as_installed() -> None:
+    """Byte-compile the project's packages, as pip does when it installs a wheel.
+
+    The checkout is installed editable, and where PYTHONDONTWRITEBYTECODE is set
+    (this image sets it) a child would compile every changed module of ours again
+    at each start: 50-70 ms that an installed target-jing does not spend.
+    """
+    root = Path(__file__).resolve().parent.parent
+    for package in ("jing_client", "target_jing", "tap_jing", "jing_sandbox", "jing_singer"):
+        compileall.compile_dir(root / package, quiet=1)
 
 
 def wanted_frame(registrations: list[dict[str, Any]]) -> pd.DataFrame:
@@ -245,6 +258,7 @@ def main() -> None:
     parser.add_argument("--skip-shards", action="store_true", help="skip part 6")
     args = parser.parse_args()
     fast = {"requests_per_second": 1000, "max_concurrency": 5}
+    compile_as_installed()
 
     with sandbox_for(args.rows) as sandbox, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -21,6 +21,7 @@ the two alternates) and the medians are printed: whole-process seconds, the rati
 counted by the sandbox, peak RSS and CPU seconds (the child's rusage). After each
 target-jing run, the same run again on its ledger: the no-op re-run. Then the
 start-up: `target-jing sync --help` and a one-row run. Figures only; no pass/fail.
+The project's packages are byte-compiled first, as an install from a wheel has them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import NamedTuple
 from target_throughput import (
     BATCH_PATH,
     TARGET_JING,
+    compile_as_installed,
     sandbox_for,
     vm_hwm_kb,
     wanted_frame,
@@ -168,6 +170,7 @@ def main() -> None:
         "--cases", default=DEFAULT_CASES, help="ROWS@LATENCY_MS[/text],... (/text: text times)"
     )
     args = parser.parse_args()
+    compile_as_installed()
     print(
         f"target-jing with {TARGET_SETTINGS}; the plain script one call at a time; "
         f"medians of {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.2f}"
