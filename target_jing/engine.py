@@ -451,7 +451,7 @@ class SyncRun:
         def record(answered: list[Answered]) -> None:
             nonlocal answered_rows, calls
             batch_calls = sum(item.calls for item in answered)
-            ledger.record_answers(self.run_id, answers_table(answered), batch_calls)
+            ledger.record_answers(self.run_id, answers_table(answered, zone), batch_calls)
             answered_rows += sum(item.chunk.input_rows for item in answered)
             calls += batch_calls
             self._progress("send", answered_rows, planned, calls)

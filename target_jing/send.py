@@ -45,12 +45,11 @@ from jing_client import (
 from jing_client.client import Envelope
 from jing_client.redact import redact
 from jing_client.times import echoed_time, same_api_time
-from target_jing.ledger import ANSWER_COLUMNS, PERMANENT, RETRYABLE, UNKNOWN
+from target_jing.echo_answers import ANSWER_SCHEMA, NOT_REGISTERED, echo_answers
+from target_jing.ledger import PERMANENT, RETRYABLE, UNKNOWN
 from target_jing.plan import Chunk
 from target_jing.read_back import status_text
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
-
-NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
 
 #: Calls in a row that fail after all retries before the run stops sending.
 UNREACHABLE_STREAK = 3
@@ -83,6 +82,8 @@ class Answered:
     `chunk.user_ids[i]` was answered `results[i]` (a `Result`), and JING calls its
     registration `jing_uuids[i]`. Users answered alike share one `Result` object,
     so a chunk of a hundred users JING echoed as asked costs a hundred references.
+    A call JING answered with a list comes as that answer (`echo`), with the two
+    lists empty: `answers_table` reads the echoes of many calls at once.
     """
 
     chunk: Chunk
@@ -92,6 +93,7 @@ class Answered:
     calls: int
     #: The API gave no answer at all, past the client's retries (it may be down).
     transient_error: JingError | None = None
+    echo: Envelope | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,11 @@ class Sending:
     zone: tzinfo
 
 
-def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
-    """One update call; on a refused request, halves until the bad users are alone."""
+def send_chunk(sending: Sending, chunk: Chunk, *, half: bool = False) -> Answered:
+    """One update call; on a refused request, halves until the bad users are alone.
+
+    A half's echo is read user by user (`reconcile`), so that halves join as lists.
+    """
     try:
         envelope = sending.client.update_user_status(
             chunk.entity_uuid, chunk.user_ids, chunk.fields
@@ -115,7 +120,7 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
             return _failed(chunk, error, PERMANENT, calls=1)
         middle = len(chunk.user_ids) // 2
         halves = [
-            send_chunk(sending, replace(chunk, user_ids=users))
+            send_chunk(sending, replace(chunk, user_ids=users), half=True)
             for users in (chunk.user_ids[:middle], chunk.user_ids[middle:])
         ]
         return Answered(
@@ -133,6 +138,8 @@ def send_chunk(sending: Sending, chunk: Chunk) -> Answered:
         return _failed(chunk, error, UNKNOWN, calls=1, transient_error=down)
     except JingError as error:
         return _failed(chunk, error, RETRYABLE, calls=1)
+    if not half and type(envelope.data) is list:
+        return Answered(chunk, [], [], calls=1, echo=envelope)
     jing_uuids, results = reconcile(chunk, envelope, sending.zone)
     return Answered(chunk, jing_uuids, results, calls=1)
 
@@ -308,10 +315,6 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-#: Arrow types of `ledger.ANSWER_COLUMNS`: a number for the chunk, else text.
-ANSWER_SCHEMA = pa.schema(
-    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
-)
 #: The columns every user of a chunk shares.
 _CHUNK_COLUMNS = ("chunk_id", "entity_uuid", *WANTED_FIELDS)
 #: The columns of a `Result`.
@@ -324,13 +327,34 @@ _RESULT_COLUMNS = (
 )
 
 
-def answers_table(answered: list[Answered]) -> pa.Table:
+def answers_table(answered: list[Answered], zone: tzinfo) -> pa.Table:
     """The answers as one Arrow table of `ANSWER_COLUMNS`, one row per user.
 
-    What a chunk's users share (its id, activity and wanted values) is made once
-    per chunk, and each distinct `Result` once; both are repeated by index in
-    Arrow. Only the users' own ids are converted one by one.
+    The echoes are checked together in Arrow (`echo_answers`); one in another shape
+    is read user by user (`reconcile`, in API zone `zone`). Of answers read so, what
+    a chunk's users share (its id, activity and wanted values) is made once per
+    chunk, and each distinct `Result` once; both are repeated by index in Arrow.
     """
+    echoed = [(item, item.echo) for item in answered if item.echo is not None]
+    read = [item for item in answered if item.echo is None]
+    tables = []
+    if echoed:
+        rows, odd = echo_answers(
+            [item.chunk for item, _ in echoed],
+            [echo.data for _, echo in echoed],
+            [echo.request_id for _, echo in echoed],
+        )
+        tables.append(rows)
+        for k in sorted(odd):
+            item, echo = echoed[k]
+            read.append(Answered(item.chunk, *reconcile(item.chunk, echo, zone), calls=item.calls))
+    if read or not tables:
+        tables.append(_read_answers(read))
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _read_answers(answered: list[Answered]) -> pa.Table:
+    """`answers_table` of answers read user by user (`reconcile`, `_failed`)."""
     chunks: list[tuple[Any, ...]] = []
     chunk_of: list[int] = []
     results: list[Result] = []

@@ -41,7 +41,7 @@ def rows_of(data: Any, *users: str) -> list[dict[str, Any]]:
     """One answer row per user, as `Ledger.record_answers` takes them."""
     sent = chunk(*users)
     jing_uuids, results = reconcile(sent, envelope(data), ZONE)
-    table = answers_table([Answered(sent, jing_uuids, results, calls=1)])
+    table = answers_table([Answered(sent, jing_uuids, results, calls=1)], ZONE)
     assert table.column_names == list(ANSWER_COLUMNS), "named, in ledger order"
     return table.to_pylist()
 
@@ -121,10 +121,10 @@ def test_success_and_failure_lists_are_read_with_each_failures_reason() -> None:
 def test_answers_become_one_typed_table() -> None:
     sent = chunk("a", "b")
     answered = Answered(sent, *reconcile(sent, envelope([echo("a")]), ZONE), 1)
-    table = answers_table([answered, answered])
+    table = answers_table([answered, answered], ZONE)
     assert table.num_rows == 4 and table.column_names == list(ANSWER_COLUMNS)
     assert str(table.schema.field("chunk_id").type) == "int64"
-    assert answers_table([]).num_rows == 0
+    assert answers_table([], ZONE).num_rows == 0
 
 
 def test_times_jing_set_itself_are_read_user_by_user() -> None:

@@ -1,0 +1,146 @@
+"""The echoes of a batch of calls checked in Arrow, one join for all their users.
+
+JING answers an update with one item per registration it set (jing-api.md 6.4).
+Usually each item holds the values sent, as sent, and the fields JING set itself
+(an approval time) as text in the API's own shape. The echoes of all the calls of
+a batch (as `Ledger.record_answers` takes them) are converted to Arrow at once,
+joined to the calls' users by call and user, and compared column by column.
+
+A call whose echo is in any other shape is left to `send.reconcile`, which reads
+it user by user: an item that is not an object, a value that is not text, a value
+other than the one sent, a status with spaces, a time in another shape, an item
+without its activity, a user echoed twice. So every user's outcome is the one
+`reconcile` gives; `tests/target/engine/test_engine_echo_answers.py` holds the two
+together on random echoes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from target_jing.ledger import ANSWER_COLUMNS, RETRYABLE
+from target_jing.plan import Chunk
+from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
+
+NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
+
+#: Arrow types of `ANSWER_COLUMNS`: a number for the chunk, else text.
+ANSWER_SCHEMA = pa.schema(
+    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
+)
+
+#: What is read of each echoed item; anything else in it is not looked at.
+_ECHO_TYPE = pa.struct(
+    [(name, pa.string()) for name in ("target_entity_uuid", "omni_user_uuid", "jing_uuid")]
+    + [(name, pa.string()) for name in WANTED_FIELDS]
+)
+#: A status `read_back.status_text` keeps as it is: printable ASCII without spaces.
+_PLAIN_STATUS = r"^[!-~]*$"
+#: A time `jing_client.times.echoed_time` keeps as it is: the API's shape (read as
+#: itself, or not a time at all and kept as text, as "2025-02-30 10:00:00" is), or "".
+_PLAIN_TIME = r"^([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})?$"
+
+
+def echo_answers(
+    chunks: list[Chunk], echoes: list[list[Any]], request_ids: list[str | None]
+) -> tuple[pa.Table, set[int]]:
+    """The answer rows of the calls whose echo is in the usual shape, and the positions
+    (in `chunks`) of the others.
+
+    `echoes[i]` is the `data` list JING answered the call of `chunks[i]` with, under
+    request id `request_ids[i]`.
+    """
+    odd = {k for k, data in enumerate(echoes) if not all(type(item) is dict for item in data)}
+    echo, of_call = _converted(echoes, odd)
+    entity = pa.array([chunk.entity_uuid for chunk in chunks], pa.string())
+    echoed_entity = echo.field("target_entity_uuid")
+    odd |= _calls(of_call, pc.is_null(echoed_entity))  # absent or null: not told apart here
+    ours = pc.fill_null(pc.equal(echoed_entity, entity.take(of_call)), False)
+    echo, of_call = echo.filter(ours), of_call.filter(ours)
+    keys = _keys(of_call, echo.field("omni_user_uuid"))
+    counted = pc.value_counts(keys.drop_null())
+    twice = counted.field("values").filter(pc.greater(counted.field("counts"), 1))
+    odd |= _calls(of_call, pc.is_in(keys, value_set=twice))  # `reconcile` keeps the last
+
+    users = pa.array([user for chunk in chunks for user in chunk.user_ids], pa.string())
+    user_call = pa.array([k for k, chunk in enumerate(chunks) for _ in chunk.user_ids], pa.int64())
+    at = pc.index_in(_keys(user_call, users), value_set=keys)
+    present = pc.is_valid(at)
+    held = {name: echo.field(name).take(at) for name in WANTED_FIELDS}
+    wanted = {
+        name: pa.array([chunk.fields.get(name) for chunk in chunks], pa.string()).take(user_call)
+        for name in WANTED_FIELDS
+    }
+    for name in WANTED_FIELDS:
+        shape = _PLAIN_TIME if name in TIME_FIELDS else _PLAIN_STATUS
+        fine = pc.if_else(
+            pc.is_valid(wanted[name]),
+            pc.fill_null(pc.equal(held[name], wanted[name]), False),
+            pc.fill_null(pc.match_substring_regex(held[name], shape), True),
+        )
+        odd |= _calls(user_call, pc.and_(present, pc.invert(fine)))
+
+    no_text = pa.scalar(None, pa.string())  # not made at import: see `pyarrow_private`
+    keep = pc.invert(pc.is_in(user_call, value_set=pa.array(sorted(odd), pa.int64())))
+    call = user_call.filter(keep)
+    present = present.filter(keep)
+    columns = {
+        "chunk_id": pa.array([chunk.chunk_id for chunk in chunks], pa.int64()).take(call),
+        "entity_uuid": entity.take(call),
+        "omni_user_uuid": users.filter(keep),
+        "outcome": pc.if_else(present, "applied", "failed"),
+        "reason": pc.if_else(present, no_text, NOT_REGISTERED),
+        "request_id": pa.array(request_ids, pa.string()).take(call),
+        "failure": pc.if_else(present, no_text, RETRYABLE),
+        "basis": pa.nulls(len(call), pa.string()),
+        "jing_uuid": echo.field("jing_uuid").take(at).filter(keep),
+    }
+    for name in WANTED_FIELDS:
+        columns[name] = wanted[name].filter(keep)
+        columns[f"echo_{name}"] = held[name].filter(keep)
+    table = pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
+    return table, odd
+
+
+def _converted(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.Array]:
+    """The items of the echoes not in `odd` as one Arrow array, and each item's call.
+
+    A call with a value that is not text (Arrow refuses it) joins `odd`; finding
+    it converts echo by echo, which only an odd batch costs.
+    """
+    try:
+        return _items(echoes, odd)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        odd |= {k for k, data in enumerate(echoes) if k not in odd and not _converts(data)}
+        return _items(echoes, odd)
+
+
+def _items(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.Array]:
+    items: list[Any] = []
+    of_call: list[int] = []
+    for k, data in enumerate(echoes):
+        if k not in odd:
+            items += data
+            of_call += [k] * len(data)
+    return pa.array(items, type=_ECHO_TYPE), pa.array(of_call, pa.int64())
+
+
+def _converts(data: list[Any]) -> bool:
+    try:
+        pa.array(data, type=_ECHO_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def _keys(calls: pa.Array, users: pa.Array) -> pa.Array:
+    """Call and user as one text (null without a user): the call's digits come first."""
+    return pc.binary_join_element_wise(calls.cast(pa.string()), users, "\x1f")
+
+
+def _calls(of_call: pa.Array, where: pa.Array) -> set[int]:
+    """The calls of the rows where `where` is true."""
+    return set(pc.unique(of_call.filter(pc.fill_null(where, False))).to_pylist())
