@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, fields_of, scalar
+from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
 from target_jing.settings import WANTED_FIELDS
 
@@ -214,24 +214,21 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
         else ""
     )
     partition = f"entity_uuid, {_FIELDS}"
+    # Rows of one registration are alike here (`mark_conflicts` rejected the others):
+    # they rank alike among their values' users, so they share a chunk, counted once.
     con.execute(
         f"""
         INSERT INTO jing_work
-        SELECT $run, c.chunk_id, s.row_index, s.source, {_KEY}, {fields_of("c")}
-        FROM jing_staged AS s JOIN (
-            SELECT {_KEY}, {_FIELDS},
-                   dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id
-            FROM (
-                SELECT *, CAST(floor((row_number() OVER (
-                               PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
-                           / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
-                FROM (SELECT DISTINCT {_KEY}, {_FIELDS} FROM jing_staged
-                      WHERE run_id = $run AND reason IS NULL) AS w
-                WHERE TRUE {skip_unchanged}
-            ) AS parted
-        ) AS c USING ({_KEY})
-        WHERE s.run_id = $run AND s.reason IS NULL
-        ORDER BY c.chunk_id, omni_user_uuid
+        SELECT $run, dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
+               row_index, source, {_KEY}, {_FIELDS}
+        FROM (
+            SELECT *, CAST(floor((dense_rank() OVER (
+                           PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
+                       / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
+            FROM jing_staged AS w
+            WHERE run_id = $run AND reason IS NULL {skip_unchanged}
+        ) AS parted
+        ORDER BY chunk_id, omni_user_uuid
         """,
         {"run": run_id, "batch": batch_size},
     )
