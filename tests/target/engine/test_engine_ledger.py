@@ -19,7 +19,8 @@ from engine_helpers import (
 from jing_client import JingConfigError
 from jing_sandbox.process import SandboxProcess
 from target_jing.engine import SyncRun
-from target_jing.ledger import SCHEMA_VERSION
+from target_jing.ledger import SCHEMA_VERSION, Ledger
+from target_jing.ledger_home import LedgerHome, release
 
 
 def test_rows_staged_by_a_run_that_died_before_finish_are_sent_by_the_next(
@@ -186,3 +187,19 @@ def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     assert "jing_plan" not in tables
     assert query(settings, "SELECT max(version) FROM jing_schema_version") == [(SCHEMA_VERSION,)]
     assert_every_row_logged(settings)
+
+
+def test_a_duckdb_ledger_works_on_one_thread_while_sending_and_on_all_after(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(LedgerHome(path=tmp_path / "ledger.duckdb"), "app@https://api.example.test")
+    threads = "SELECT current_setting('threads')"
+    try:
+        before = ledger.con.execute(threads).fetchone()
+        with ledger.sending():
+            assert ledger.con.execute(threads).fetchone() == (1,)
+        assert ledger.con.execute(threads).fetchone() == before
+        with ledger.sending():
+            ledger.con.close()  # an abort closed it: leaving the block raises nothing
+    finally:
+        release(ledger.home)
