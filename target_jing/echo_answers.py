@@ -21,16 +21,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from target_jing.ledger import ANSWER_COLUMNS, RETRYABLE
+from target_jing.ledger import ANSWER_SCHEMA, RETRYABLE
 from target_jing.plan import Chunk
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
-
-#: Arrow types of `ANSWER_COLUMNS`: a number for the chunk, else text.
-ANSWER_SCHEMA = pa.schema(
-    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
-)
 
 #: What is read of each echoed item; anything else in it is not looked at.
 _ECHO_TYPE = pa.struct(

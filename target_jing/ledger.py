@@ -187,6 +187,10 @@ ANSWER_COLUMNS: tuple[str, ...] = (
     "jing_uuid",
     *(f"echo_{name}" for name in WANTED_FIELDS),
 )
+#: Their Arrow types: a number for the chunk, else text.
+ANSWER_SCHEMA = pa.schema(
+    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
+)
 
 #: The `source` of retried rows from `jing_pending` in the log.
 PENDING_SOURCE = "pending"

@@ -45,8 +45,8 @@ from jing_client import (
 from jing_client.client import Envelope
 from jing_client.redact import redact
 from jing_client.times import echoed_time, same_api_time
-from target_jing.echo_answers import ANSWER_SCHEMA, NOT_REGISTERED, echo_answers
-from target_jing.ledger import PERMANENT, RETRYABLE, UNKNOWN
+from target_jing.echo_answers import NOT_REGISTERED, echo_answers
+from target_jing.ledger import ANSWER_SCHEMA, PERMANENT, RETRYABLE, UNKNOWN
 from target_jing.plan import Chunk
 from target_jing.read_back import status_text
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from jing_client import ClientSettings
@@ -55,3 +58,28 @@ def run_in_threads(n: int, work: Callable[[], None]) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return errors
+
+
+#: Straight to the target, whatever proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def relay_post(handler: BaseHTTPRequestHandler, url: str) -> None:
+    """Pass the POST `handler` received on to `url` as it came, and its answer back.
+
+    The test servers that stand between a client and the sandbox (a forward proxy, a
+    TLS front) relay this way; an HTTP error status is relayed like any other.
+    """
+    body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _DIRECT.open(request, timeout=10) as answer:
+            status, content = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, content = error.code, error.read()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(content)))
+    handler.end_headers()
+    handler.wfile.write(content)

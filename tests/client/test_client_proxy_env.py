@@ -11,14 +11,13 @@ import os
 import subprocess
 import sys
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from client_helpers import relay_post
 
 from jing_client import JingClient
 from jing_client.transport import Transport
@@ -47,7 +46,6 @@ class ForwardingProxy(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), ProxyHandler)
         self.paths: list[str] = []
-        self.direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @property
     def url(self) -> str:
@@ -60,19 +58,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         # A client talking to a proxy puts the absolute URL in the request line.
         self.server.paths.append(urllib.parse.urlsplit(self.path).path)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        request = urllib.request.Request(self.path, data=body, headers=headers, method="POST")
-        try:
-            with self.server.direct.open(request, timeout=10) as answer:
-                status, content = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            status, content = error.code, error.read()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
+        relay_post(self, self.path)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads `paths`."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ssl
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import trustme
+from client_helpers import relay_post
 
 from jing_client import JingClient, JingConfigError
 from jing_sandbox.process import SandboxProcess
@@ -34,7 +34,6 @@ class TlsFront(ThreadingHTTPServer):
         self.socket = context.wrap_socket(self.socket, server_side=True)
         self.upstream = upstream
         self.paths: list[str] = []
-        self.direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @property
     def url(self) -> str:
@@ -46,18 +45,7 @@ class _Forward(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.paths.append(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        request = urllib.request.Request(
-            self.server.upstream + self.path, data=body, headers=headers, method="POST"
-        )
-        with self.server.direct.open(request, timeout=10) as answer:
-            status, content = answer.status, answer.read()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
+        relay_post(self, self.server.upstream + self.path)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads `paths`."""
