@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     from target_jing.ledger_locks import LedgerLocks
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Outcomes a log row can have; `planned` only in a dry run.
 OUTCOMES: tuple[str, ...] = ("applied", "unchanged", "failed", "rejected", "planned", "superseded")
@@ -91,6 +91,15 @@ _APPLIED_COLUMNS = f"{_KEY}, {_FIELDS}, jing_uuid, confirmed_at, run_id, destina
 _PENDING_COLUMNS = (
     f"{_KEY}, {_FIELDS}, first_run_id, last_run_id, attempts, last_reason, destination, state, "
     "failure, first_wanted_at"
+)
+
+#: The plan: one row per chunk (one update call), its users as a list, in chunk order.
+_WORK_DDL = f"""CREATE TABLE IF NOT EXISTS jing_work (
+    run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, entity_uuid VARCHAR NOT NULL,
+    {_FIELDS_DDL}, input_rows BIGINT NOT NULL, user_ids VARCHAR[] NOT NULL)"""
+#: Each user of each chunk, as a row: (run_id, chunk_id, entity_uuid, omni_user_uuid).
+_CHUNK_USERS = (
+    "SELECT run_id, chunk_id, entity_uuid, unnest(user_ids) AS omni_user_uuid FROM jing_work"
 )
 
 # New columns go last, so that a ledger of an older version upgraded in place
@@ -130,24 +139,22 @@ SCHEMA: tuple[str, ...] = (
         run_id VARCHAR NOT NULL, row_index BIGINT NOT NULL, source VARCHAR NOT NULL,
         entity_uuid VARCHAR, omni_user_uuid VARCHAR, {_FIELDS_DDL}, reason VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS jing_calls (run_id VARCHAR NOT NULL, calls BIGINT NOT NULL)""",
-    # The plan: each input row to send, with its chunk (one update call), in chunk order.
-    f"""CREATE TABLE IF NOT EXISTS jing_work (
-        run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, row_index BIGINT NOT NULL,
-        source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
-        {_FIELDS_DDL})""",
+    _WORK_DDL,
     f"""CREATE TABLE IF NOT EXISTS jing_observed (
         run_id VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, omni_user_uuid VARCHAR NOT NULL,
         {_FIELDS_DDL}, observed_at TIMESTAMPTZ NOT NULL, known_by VARCHAR NOT NULL)""",
 )
 
 #: On PostgreSQL, an index on what grows with every run and is read by run: the log and
-#: the runs; and on the plan by chunk, which each batch of answers looks up (a few
-#: chunks among all the run's). (Knowledge and pending rows are read by joins that scan
-#: them anyway; on a DuckDB file zone maps serve, and an index would slow every append.)
+#: the runs; and on the staged rows by registration, which each batch of answers looks
+#: up (a few hundred calls' users among all the run's). (Knowledge and pending rows are
+#: read by joins that scan them anyway; on a DuckDB file a scan of the staged rows costs
+#: less than an index kept up on every append.)
 POSTGRES_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS jing_sync_log_run ON jing_sync_log (run_id)",
     "CREATE INDEX IF NOT EXISTS jing_sync_runs_run ON jing_sync_runs (run_id)",
-    "CREATE INDEX IF NOT EXISTS jing_work_chunk ON jing_work (run_id, chunk_id)",
+    "CREATE INDEX IF NOT EXISTS jing_staged_key ON jing_staged (run_id, entity_uuid, "
+    "omni_user_uuid)",
 )
 
 #: Each version's upgrade of the one before. 1 -> 2: destinations, the basis of what is
@@ -171,7 +178,21 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: ("ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
     # 3 -> 4: the plan is written once, as jing_work; its first draft (jing_plan) goes.
     4: ("DROP TABLE IF EXISTS jing_plan",),
+    # 4 -> 5: jing_work holds one row per chunk (`_regroup_plan` converts a row per user).
+    5: (),
 }
+#: Version 5's conversion of a plan of one row per input row (versions 3 and 4) into
+#: one row per chunk, so that a dead run's chunks are still known to its recovery.
+_REGROUP_PLAN: tuple[str, ...] = (
+    "ALTER TABLE jing_work RENAME TO jing_work_rows",
+    _WORK_DDL,
+    f"""INSERT INTO jing_work
+        SELECT run_id, chunk_id, entity_uuid, {_FIELDS}, count(*),
+               array_agg(DISTINCT omni_user_uuid ORDER BY omni_user_uuid)
+        FROM jing_work_rows GROUP BY run_id, chunk_id, entity_uuid, {_FIELDS}
+        ORDER BY run_id, chunk_id""",
+    "DROP TABLE jing_work_rows",
+)
 
 #: Columns of the table `record_answers` takes: one row per registration answered.
 ANSWER_COLUMNS: tuple[str, ...] = (
@@ -343,6 +364,9 @@ class Ledger:
             for step in range(2, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
                     self.con.execute(statement)
+            if "row_index" in self._columns().get("jing_work", set()):
+                for statement in _REGROUP_PLAN:
+                    self.con.execute(statement)
             for statement in POSTGRES_INDEXES if self.home.on_postgres else ():
                 self.con.execute(statement)
             self._check_shape()
@@ -356,12 +380,7 @@ class Ledger:
         Without this, such a table fails a statement deep inside the run, with a
         binder error that names neither the table nor what to do.
         """
-        found: dict[str, set[str]] = {}
-        for table, column in self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
-        ).fetchall():
-            found.setdefault(table, set()).add(column)
+        found = self._columns()
         for table, columns in expected_columns(self.con).items():
             missing = [c for c in columns if c not in found.get(table, set())]
             if missing:
@@ -370,6 +389,16 @@ class Ledger:
                     f"target-jing ledger table: it lacks the columns {', '.join(missing)}. "
                     "Point the setting at another ledger, or move that table away"
                 )
+
+    def _columns(self) -> dict[str, set[str]]:
+        """The columns of each table of the ledger's schema, by table."""
+        found: dict[str, set[str]] = {}
+        for table, column in self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
+        ).fetchall():
+            found.setdefault(table, set()).add(column)
+        return found
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerConnection]:
@@ -684,9 +713,11 @@ class Ledger:
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT run_id, row_index, source, {_KEY}, {_FIELDS}, 'planned', NULL, NULL,
-                       chunk_id, now(), NULL
-                FROM jing_work WHERE run_id = $run
+                SELECT s.run_id, s.row_index, s.source, {_KEY}, {fields_of("s")}, 'planned',
+                       NULL, NULL, c.chunk_id, now(), NULL
+                FROM jing_staged AS s JOIN ({_CHUNK_USERS} WHERE run_id = $run) AS c
+                    USING ({_KEY})
+                WHERE s.run_id = $run AND s.reason IS NULL
                 """,
                 {"run": run_id},
             )
@@ -720,26 +751,25 @@ class Ledger:
         """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
         `answers` holds one row per registration answered (each registration is in one
-        chunk, so once), with `ANSWER_COLUMNS`; each input row behind it (`jing_work`,
-        read only in the answered chunks' range) is logged with its answer. A failure
+        chunk, so once), with `ANSWER_COLUMNS`; each input row behind it (its staged
+        rows: the wanted rows of a registration are one wish) is logged with its answer. A failure
         whose outcome is unknown makes its users' state unknown, so no older
         confirmation can make a later run call them unchanged. This runs after every
         few calls, so it only appends: confirmed users leave `jing_pending`, and older
         knowledge goes, when the run closes (`close_run`).
         """
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
-        chunks = pc.min_max(answers["chunk_id"]).as_py()
         with self._registered("answers", answers), self.transaction() as con:
             stamp = now()
             con.execute(
                 f"""
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
-                SELECT $run, w.row_index, w.source, {_KEY}, {fields_of("a")},
+                SELECT $run, s.row_index, s.source, {_KEY}, {fields_of("a")},
                        a.outcome, a.reason, a.request_id, a.chunk_id, $stamp, a.failure
-                FROM answers AS a JOIN jing_work AS w USING (chunk_id, {_KEY})
-                WHERE w.run_id = $run AND w.chunk_id BETWEEN $first AND $last
+                FROM answers AS a JOIN jing_staged AS s USING ({_KEY})
+                WHERE s.run_id = $run AND s.reason IS NULL
                 """,
-                {"stamp": stamp, "run": run_id, "first": chunks["min"], "last": chunks["max"]},
+                {"stamp": stamp, "run": run_id},
             )
             echoes = ", ".join(f"echo_{f}" for f in WANTED_FIELDS)
             nulls = ", ".join("NULL" for _ in WANTED_FIELDS)
@@ -878,11 +908,12 @@ class Ledger:
         """
         con.execute("DROP TABLE IF EXISTS unlogged")
         con.execute(
-            """
+            f"""
             CREATE TEMP TABLE unlogged AS
-            SELECT s.*, w.chunk_id FROM jing_staged AS s
-            LEFT JOIN jing_work AS w
-                ON w.run_id = s.run_id AND w.source = s.source AND w.row_index = s.row_index
+            SELECT s.*, c.chunk_id FROM jing_staged AS s
+            LEFT JOIN ({_CHUNK_USERS} WHERE run_id = $run) AS c
+                ON s.reason IS NULL AND c.entity_uuid = s.entity_uuid
+                AND c.omni_user_uuid = s.omni_user_uuid
             WHERE s.run_id = $run AND NOT EXISTS (
                 SELECT 1 FROM jing_sync_log AS l
                 WHERE l.run_id = $run AND l.source = s.source AND l.row_index = s.row_index)

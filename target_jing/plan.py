@@ -20,8 +20,8 @@ from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
 from target_jing.settings import WANTED_FIELDS
 
-#: Rows fetched from DuckDB at a time while chunks are read out.
-FETCH_ROWS = 10_000
+#: Chunks fetched from the ledger at a time while they are read out.
+FETCH_CHUNKS = 100
 
 _KEY = "entity_uuid, omni_user_uuid"
 _FIELDS = ", ".join(WANTED_FIELDS)
@@ -199,10 +199,10 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
     """Cut the run's wanted registrations into chunks and write the plan (`jing_work`);
     return how many calls it needs.
 
-    The plan is each input row to send with its chunk, written once, in chunk order:
-    an answer reaches its input rows by a join that DuckDB's zone maps narrow to the
-    chunks answered. With `compare`, registrations logged `unchanged` or refused
-    before are left out.
+    The plan is one row per chunk: its activity and values, its users as one list
+    (each once, in order) and how many input rows they stand for, written in chunk
+    order. An answer reaches its input rows through `jing_staged` by registration.
+    With `compare`, registrations logged `unchanged` or refused before are left out.
     """
     skip_unchanged = (
         " ".join(
@@ -213,28 +213,32 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
         if compare
         else ""
     )
-    partition = f"entity_uuid, {_FIELDS}"
-    # Rows of one registration are alike here (`mark_conflicts` rejected the others):
-    # they rank alike among their values' users, so they share a chunk, counted once.
+    values = f"entity_uuid, {_FIELDS}"
+    # Rows of one registration are alike here (`mark_conflicts` rejected the others), so
+    # grouping by registration first makes each user one member of one chunk, counted once.
     con.execute(
         f"""
         INSERT INTO jing_work
-        SELECT $run, dense_rank() OVER (ORDER BY {partition}, part) - 1 AS chunk_id,
-               row_index, source, {_KEY}, {_FIELDS}
+        SELECT $run, row_number() OVER (ORDER BY {values}, part) - 1 AS chunk_id, {values},
+               CAST(sum(input_rows) AS BIGINT),
+               array_agg(omni_user_uuid ORDER BY omni_user_uuid)
         FROM (
-            SELECT *, CAST(floor((dense_rank() OVER (
-                           PARTITION BY {partition} ORDER BY omni_user_uuid) - 1)
-                       / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
-            FROM jing_staged AS w
-            WHERE run_id = $run AND reason IS NULL {skip_unchanged}
+            SELECT {values}, omni_user_uuid, input_rows,
+                   CAST(floor((row_number() OVER (PARTITION BY {values} ORDER BY omni_user_uuid)
+                               - 1) / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
+            FROM (
+                SELECT {values}, omni_user_uuid, count(*) AS input_rows
+                FROM jing_staged AS w
+                WHERE run_id = $run AND reason IS NULL {skip_unchanged}
+                GROUP BY {values}, omni_user_uuid
+            ) AS registrations
         ) AS parted
-        ORDER BY chunk_id, omni_user_uuid
+        GROUP BY {values}, part
+        ORDER BY chunk_id
         """,
         {"run": run_id, "batch": batch_size},
     )
-    return int(
-        scalar(con, "SELECT count(DISTINCT chunk_id) FROM jing_work WHERE run_id = ?", [run_id])
-    )
+    return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
 
 
 def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:
@@ -249,45 +253,28 @@ def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:
 
 def planned_rows(con: LedgerConnection, run_id: str) -> int:
     """Input rows the chunks carry (a user asked for twice counts twice, as in the log)."""
-    return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
+    return int(
+        scalar(con, "SELECT coalesce(sum(input_rows), 0) FROM jing_work WHERE run_id = ?", [run_id])
+    )
 
 
 def iter_chunks(cursor: LedgerConnection, run_id: str, home: LedgerHome) -> Iterator[Chunk]:
-    """Read the chunks back one by one, streaming: the plan's rows are never all in memory.
+    """Read the chunks back one by one, streaming: the plan is never all in memory.
 
-    What a chunk shares (its activity, values and input rows) is read once per
-    chunk; then its users stream, in the order `jing_work` was written: chunk
-    order, so DuckDB needs no sort (and holds no sorted copy in memory). A
-    PostgreSQL table has no order of its own: there the query runs in PostgreSQL,
-    sorted by chunk on its side, and streams back. A user asked for twice comes
-    twice in a row, and is sent once. `cursor` must be a connection of its own
-    (`Ledger.cursor()`), so that the ledger can be written between chunks without
-    ending this read.
+    On a DuckDB file the chunks come in the order `jing_work` was written, chunk
+    order, so DuckDB needs no sort. A PostgreSQL table has no order of its own:
+    there the query sorts by chunk on PostgreSQL's side and streams back.
+    `cursor` must be a connection of its own (`Ledger.cursor()`), so that the
+    ledger can be written between chunks without ending this read.
     """
-    shared = {
-        chunk_id: (entity_uuid, int(input_rows), values)
-        for chunk_id, entity_uuid, input_rows, *values in cursor.execute(
-            f"SELECT chunk_id, entity_uuid, count(*), {_FIELDS} FROM jing_work "
-            f"WHERE run_id = ? GROUP BY chunk_id, entity_uuid, {_FIELDS}",
-            [run_id],
-        ).fetchall()
-    }
-    order = " ORDER BY chunk_id, omni_user_uuid" if home.on_postgres else ""
+    order = " ORDER BY chunk_id" if home.on_postgres else ""
     rows = stream(
-        cursor, f"SELECT chunk_id, omni_user_uuid FROM jing_work WHERE run_id = ?{order}", [run_id]
+        cursor,
+        f"SELECT chunk_id, entity_uuid, input_rows, user_ids, {_FIELDS} FROM jing_work "
+        f"WHERE run_id = ?{order}",
+        [run_id],
     )
-    current: Chunk | None = None
-    while batch := rows.fetchmany(FETCH_ROWS):
-        for chunk_id, user_id in batch:
-            if current is None or current.chunk_id != chunk_id:
-                if current is not None:
-                    if chunk_id < current.chunk_id:
-                        raise RuntimeError("jing_work is not in chunk order; a chunk would split")
-                    yield current
-                entity_uuid, input_rows, values = shared.pop(chunk_id)
-                fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
-                current = Chunk(chunk_id, entity_uuid, fields, [user_id], input_rows)
-            elif current.user_ids[-1] != user_id:
-                current.user_ids.append(user_id)
-    if current is not None:
-        yield current
+    while batch := rows.fetchmany(FETCH_CHUNKS):
+        for chunk_id, entity_uuid, input_rows, user_ids, *values in batch:
+            fields = {k: v for k, v in zip(WANTED_FIELDS, values, strict=True) if v is not None}
+            yield Chunk(chunk_id, entity_uuid, fields, list(user_ids), int(input_rows))

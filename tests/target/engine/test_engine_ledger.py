@@ -150,14 +150,30 @@ def test_pending_keeps_one_row_per_user_with_the_newest_wish(
     assert held["late"]["ems_approvestatus"] == "2"
 
 
-def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
-    engine_sandbox: SandboxProcess, tmp_path: Path
-) -> None:
-    """Version 3 wrote the plan twice (jing_plan, then jing_work); 4 writes jing_work alone.
+#: Versions 3 and 4 kept the plan as one row per input row, not per chunk.
+_ROW_PER_USER_PLAN = (
+    "CREATE TABLE jing_work_rows AS "
+    "SELECT s.run_id, c.chunk_id, s.row_index, s.source, s.entity_uuid, s.omni_user_uuid, "
+    "s.ems_signinstatus, s.ems_approvestatus, s.ems_signintimestamp, s.ems_approvetimestamp "
+    "FROM jing_staged AS s JOIN (SELECT run_id, chunk_id, entity_uuid, "
+    "unnest(user_ids) AS omni_user_uuid FROM jing_work) AS c "
+    "USING (run_id, entity_uuid, omni_user_uuid) WHERE s.reason IS NULL "
+    "ORDER BY c.chunk_id, s.omni_user_uuid",
+    "DROP TABLE jing_work",
+    "ALTER TABLE jing_work_rows RENAME TO jing_work",
+)
 
-    A run that died after planning left its chunks in a version-3 ledger: the next
-    run drops the first draft, settles the dead run's rows as maybe sent (they were
-    in a chunk), and sends them.
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_an_older_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
+    engine_sandbox: SandboxProcess, tmp_path: Path, version: int
+) -> None:
+    """Versions 3 and 4 kept the plan as a row per input row (3 wrote it twice, as jing_plan
+    then jing_work); 5 keeps a row per chunk, its users as a list.
+
+    A run that died after planning left its chunks in such a ledger: the next run
+    regroups them, settles the dead run's rows as maybe sent, each with the chunk
+    it was in, and sends them.
     """
     settings = settings_for(engine_sandbox, tmp_path)
     rows = wanted_rows(engine_sandbox, limit=30)
@@ -165,26 +181,38 @@ def test_a_version_3_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     dead.add_records(rows + rows[:5], source="singer:wanted")  # identical duplicates too
     dead._plan()
     dead._require_ledger().close()  # the process "dies" with its chunks planned
-    with duckdb.connect(str(settings.ledger_path)) as con:  # as version 3 left it
-        con.execute(
-            "CREATE TABLE jing_plan AS SELECT run_id, chunk_id, entity_uuid, omni_user_uuid, "
-            "ems_signinstatus, ems_approvestatus, ems_signintimestamp, ems_approvetimestamp "
-            "FROM jing_work"
-        )
-        con.execute("UPDATE jing_schema_version SET version = 3")
+    with duckdb.connect(str(settings.ledger_path)) as con:  # as version 3 or 4 left it
+        for statement in _ROW_PER_USER_PLAN:
+            con.execute(statement)
+        if version == 3:
+            con.execute(
+                "CREATE TABLE jing_plan AS SELECT run_id, chunk_id, entity_uuid, omni_user_uuid, "
+                "ems_signinstatus, ems_approvestatus, ems_signintimestamp, ems_approvetimestamp "
+                "FROM jing_work"
+            )
+        con.execute("UPDATE jing_schema_version SET version = ?", [version])
+        planned = con.execute(
+            "SELECT source, row_index, chunk_id FROM jing_work ORDER BY 1, 2"
+        ).fetchall()
+    assert len(planned) == 35 and len({chunk for *_, chunk in planned}) > 1
 
     later = run(settings, [])
     assert later.retried == 30 and later.counts["applied"] == 30
     assert_sandbox_holds(engine_sandbox, rows)
     dead_log = query(
         settings,
-        "SELECT outcome, failure, count(*), count(chunk_id) FROM jing_sync_log "
-        "WHERE run_id = ? GROUP BY 1, 2",
+        "SELECT source, row_index, chunk_id, outcome, failure FROM jing_sync_log "
+        "WHERE run_id = ? ORDER BY 1, 2",
         [dead.run_id],
     )
-    assert dead_log == [("failed", "unknown", 35, 35)], "every input row, each in its chunk"
+    assert [row[:3] for row in dead_log] == planned, "every input row, each in its chunk"
+    assert {row[3:] for row in dead_log} == {("failed", "unknown")}
     tables = {name for (name,) in query(settings, "SELECT table_name FROM duckdb_tables()")}
-    assert "jing_plan" not in tables
+    assert "jing_plan" not in tables and "jing_work_rows" not in tables
+    columns = query(
+        settings, "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", ["jing_work"]
+    )
+    assert ("user_ids",) in columns and ("row_index",) not in columns
     assert query(settings, "SELECT max(version) FROM jing_schema_version") == [(SCHEMA_VERSION,)]
     assert_every_row_logged(settings)
 
