@@ -332,6 +332,47 @@ def test_chunks_are_read_whole_and_in_order_whatever_order_postgres_keeps_the_ro
     assert [c.input_rows for c in chunks] == [3, 3, 3]
 
 
+def test_a_version_4_plan_of_a_row_per_input_row_is_regrouped_per_chunk_on_postgres(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str
+) -> None:
+    """Schema 5's upgrade runs in PostgreSQL's SQL too: a dead run's row-per-user plan
+    becomes one row per chunk, each user once and in order, its input rows counted."""
+    home = LedgerHome(url=postgres.url, schema=schema)
+    Ledger(home, destination_of(sandbox.url, sandbox.app_id)).close()
+    with psycopg.connect(postgres.url) as con:  # as version 4 left it
+        con.execute(f'SET search_path TO "{schema}"')
+        con.execute("DROP TABLE jing_work")
+        con.execute(
+            "CREATE TABLE jing_work (run_id VARCHAR NOT NULL, chunk_id BIGINT NOT NULL, "
+            "row_index BIGINT NOT NULL, source VARCHAR NOT NULL, entity_uuid VARCHAR NOT NULL, "
+            "omni_user_uuid VARCHAR NOT NULL, ems_signinstatus VARCHAR, ems_approvestatus "
+            "VARCHAR, ems_signintimestamp VARCHAR, ems_approvetimestamp VARCHAR)"
+        )
+        con.execute("CREATE INDEX jing_work_chunk ON jing_work (run_id, chunk_id)")
+        planned = [(1, "b", "u3"), (0, "a", "u2"), (0, "a", "u1"), (0, "a", "u2"), (1, "b", "u4")]
+        for index, (chunk, activity, user) in enumerate(planned):
+            con.execute(
+                "INSERT INTO jing_work VALUES "
+                "('r1', %s, %s, 'input', %s, %s, '1', NULL, NULL, NULL)",
+                [chunk, index, activity, user],
+            )
+        con.execute("UPDATE jing_schema_version SET version = 4")
+    ledger = Ledger(home, destination_of(sandbox.url, sandbox.app_id))
+    try:
+        reader = ledger.cursor()
+        chunks = list(iter_chunks(reader, "r1", home))
+        reader.close()
+    finally:
+        ledger.close()
+    assert [(c.chunk_id, c.entity_uuid, c.user_ids, c.input_rows) for c in chunks] == [
+        (0, "a", ["u1", "u2"], 3),
+        (1, "b", ["u3", "u4"], 2),
+    ]
+    assert [c.fields for c in chunks] == [{"ems_signinstatus": "1"}] * 2
+    versions = _ledger_rows(postgres, schema, "SELECT max(version) FROM {s}.jing_schema_version")
+    assert versions == [(5,)]
+
+
 def _readme_queries() -> list[str]:
     """The SQL block of docs/LEDGER.md's "Querying the ledger", one statement each."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "LEDGER.md").read_text()
