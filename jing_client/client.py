@@ -17,19 +17,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
-
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    DecodeError,
-    HTTPError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
 
 from jing_client.errors import (
     EXCERPT_CHARS,
@@ -53,9 +45,20 @@ from jing_client.retry import RetryPolicy
 from jing_client.settings import ClientSettings, ErrorCodes
 from jing_client.throttle import Throttle
 from jing_client.tokens import TokenManager
-from jing_client.transport import Transport, read_body
+from jing_client.transport import (
+    BodyCutOff,
+    BodyDropped,
+    NoConnection,
+    ReadTimedOut,
+    TlsRefused,
+    Transport,
+    TransportError,
+)
 
 LOGGER_NAME = "jing_client"
+#: An answer's headers: read by name, whatever the case (`email.message.Message` on the
+#: wire, a dict in tests).
+Headers = Mapping[str, str] | Message
 
 
 @dataclass(frozen=True)
@@ -283,39 +286,33 @@ class JingClient:
 
     def _send(
         self, path: str, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> tuple[int, Headers, bytes]:
         """POST and read the whole body; transport failures become transient errors."""
         try:
-            response = self._transport.post(path, body, headers)
-        except SSLError:
+            answer = self._transport.post(path, body, headers)
+        except TlsRefused:
             host = urlsplit(self._base_url).hostname
             raise JingConfigError(
                 f"the TLS certificate of {host} was refused (path={path}): fix 'base_url', or "
                 "point REQUESTS_CA_BUNDLE at the CA bundle that signs it; not retried"
             ) from None
-        except ConnectTimeoutError as exc:  # refused, no such host, connect timeout: unsent
+        except NoConnection as exc:  # refused, no such host, connect timeout: unsent
             raise JingUnreachable(
-                f"no connection to {self._base_url}: {type(exc).__name__}: {redact(str(exc))}",
-                path=path,
+                f"no connection to {self._base_url}: {redact(str(exc))}", path=path
             ) from None
-        except ReadTimeoutError as exc:
+        except ReadTimedOut as exc:
             raise JingTimeout(f"timed out: {redact(str(exc))}", path=path) from None
-        except (HTTPError, OSError) as exc:
+        except BodyCutOff as exc:
+            raise JingMalformedResponse("body cut off", path=path, http_status=exc.status) from None
+        except BodyDropped as exc:
             raise JingTransientError(
-                f"connection failed: {type(exc).__name__}: {redact(str(exc))}", path=path
-            ) from None
-        try:
-            return response.status, response.headers, read_body(response)
-        except (ProtocolError, DecodeError):
-            raise JingMalformedResponse(
-                "body cut off", path=path, http_status=response.status
-            ) from None
-        except (HTTPError, OSError) as exc:
-            raise JingTransientError(
-                f"connection dropped while reading the body: {type(exc).__name__}",
+                f"connection dropped while reading the body: {redact(str(exc))}",
                 path=path,
-                http_status=response.status,
+                http_status=exc.status,
             ) from None
+        except TransportError as exc:
+            raise JingTransientError(f"connection failed: {redact(str(exc))}", path=path) from None
+        return answer.status, answer.headers, answer.content
 
     def _log_call(
         self, path: str, status: int | None, code: int | None, request_id: str, ms: float
@@ -340,7 +337,7 @@ class JingClient:
 
 
 def parse_envelope(
-    status: int, headers: Mapping[str, str], content: bytes, path: str, codes: ErrorCodes
+    status: int, headers: Headers, content: bytes, path: str, codes: ErrorCodes
 ) -> Envelope:
     """Turn one HTTP answer into an `Envelope`, or raise the typed error it stands for."""
     if 300 <= status < 400:
@@ -402,7 +399,7 @@ def _error_for_code(
     codes: ErrorCodes,
     path: str,
     status: int,
-    headers: Mapping[str, str],
+    headers: Headers,
     fields: dict[str, Any],
 ) -> JingError:
     context: dict[str, Any] = {"path": path, "http_status": status, **fields}
@@ -456,7 +453,7 @@ def _excerpt(content: bytes) -> str:
     return redact(content.decode("utf-8", errors="replace"))[:EXCERPT_CHARS]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
+def _retry_after(headers: Headers) -> float | None:
     """`Retry-After` in seconds, from either form HTTP allows: seconds or an HTTP date.
 
     A date in the past means "now" (0); garbage gives None, and the backoff decides.

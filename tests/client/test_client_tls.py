@@ -3,11 +3,16 @@
 A TLS front on loopback, with a certificate from a test CA (trustme), passes each
 request on to the sandbox and notes it. A certificate that is not trusted, or that
 names another host, ends the call before any request is sent: nothing reaches the
-front, and the client says which host and which setting.
+front, and the client says which host and which setting. Behind a proxy, an https
+`base_url` is tunnelled (CONNECT) with the proxy's credentials, TLS end to end.
 """
 
 from __future__ import annotations
 
+import base64
+import os
+import select
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +54,42 @@ class _Forward(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads `paths`."""
+
+
+class TunnelProxy(ThreadingHTTPServer):
+    """An HTTP proxy that only tunnels (CONNECT): notes each target and its credentials,
+    then passes bytes both ways, TLS included, unread."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Tunnel)
+        self.connects: list[tuple[str, str | None]] = []
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+class _Tunnel(BaseHTTPRequestHandler):
+    server: TunnelProxy
+
+    def do_CONNECT(self) -> None:
+        self.server.connects.append((self.path, self.headers.get("Proxy-Authorization")))
+        host, port = self.path.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            ends = [self.connection, upstream]
+            while readable := select.select(ends, [], [], 10)[0]:
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads `connects`."""
 
 
 @pytest.fixture
@@ -125,3 +166,46 @@ def test_an_untrusted_or_misnamed_certificate_stops_the_call_before_any_request(
         _users(client)
     assert "REQUESTS_CA_BUNDLE" in str(error.value)
     assert front.paths == []
+
+
+@pytest.fixture
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    return monkeypatch
+
+
+def test_an_https_base_url_is_tunnelled_through_the_proxy_with_its_credentials(
+    sandbox: SandboxProcess,
+    front_for: Callable[[str], TlsFront],
+    ca_bundle: str,
+    client_factory: Callable[..., JingClient],
+    no_proxy_variables: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY names an http:// proxy with a user: each connection is a CONNECT to
+    the API's host with those credentials, and TLS (checked as ever) runs through it."""
+    front = front_for("127.0.0.1")
+    proxy = TunnelProxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        no_proxy_variables.setenv("HTTPS_PROXY", f"http://jing:p%40ss@127.0.0.1:{proxy.port}")
+        no_proxy_variables.setenv("REQUESTS_CA_BUNDLE", ca_bundle)
+        client = client_factory(sandbox, base_url=front.url)
+        assert _users(client) == sandbox.counts()["users"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    credentials = "Basic " + base64.b64encode(b"jing:p@ss").decode()
+    assert proxy.connects and set(proxy.connects) == {(front.url[len("https://") :], credentials)}
+    assert front.paths[0] == "/v1/oauth2/token" and "/v1/user/list" in front.paths
+
+
+def test_an_https_proxy_for_an_https_base_url_is_a_config_error(
+    sandbox: SandboxProcess,
+    client_factory: Callable[..., JingClient],
+    no_proxy_variables: pytest.MonkeyPatch,
+) -> None:
+    no_proxy_variables.setenv("HTTPS_PROXY", "https://proxy.example.test:3129")
+    with pytest.raises(JingConfigError, match=r"proxy\.example\.test is an https:// proxy"):
+        client_factory(sandbox, base_url="https://127.0.0.1:9")

@@ -1,0 +1,145 @@
+"""The transport on the wire: keep-alive connections reused, closed ones replaced, bodies
+decoded, and a CA bundle that cannot be read named.
+
+A small HTTP/1.1 server on loopback answers every POST with one JSON body, encoded
+as the test asks, and counts the connections it accepted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from jing_client import JingConfigError
+from jing_client.transport import BodyCutOff, Transport
+
+DOCUMENT = {"code": 0, "msg": "ok", "data": {"list": ["a", "b"]}}
+PLAIN = json.dumps(DOCUMENT).encode()
+
+
+class OneAnswerServer(ThreadingHTTPServer):
+    """Answers every POST with `DOCUMENT`, in `encoding`; with `close_after`, closes each
+    connection after its answer without saying so (as a server's idle timeout does)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Answer)
+        self.encoding = ""
+        self.body = PLAIN
+        self.close_after = False
+        self.connections = 0
+        self.requests: list[dict[str, str]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: OneAnswerServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append(dict(self.headers.items()))
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.server.encoding:
+            self.send_header("Content-Encoding", self.server.encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = self.server.close_after
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads the server's counters."""
+
+
+@pytest.fixture
+def server() -> Iterator[OneAnswerServer]:
+    running = OneAnswerServer()
+    threading.Thread(target=running.serve_forever, daemon=True).start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+@pytest.fixture
+def transport(server: OneAnswerServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Transport]:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    made = Transport(server.url, 2, (2.0, 5.0))
+    yield made
+    made.close()
+
+
+def test_calls_one_after_another_share_one_connection(
+    server: OneAnswerServer, transport: Transport
+) -> None:
+    answers = [transport.post("/v1/x", {"n": n}, {"app_id": "1"}) for n in range(5)]
+    assert [(a.status, json.loads(a.content)) for a in answers] == [(200, DOCUMENT)] * 5
+    assert server.connections == 1
+    assert server.requests[0]["Accept-Encoding"] == "gzip, deflate"
+    assert server.requests[0]["app_id"] == "1"
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
+    server: OneAnswerServer, transport: Transport
+) -> None:
+    """The request on a closed connection would be lost: it goes on a new one instead."""
+    server.close_after = True
+    answers = [transport.post("/v1/x", {"n": n}, {}) for n in range(5)]
+    assert [json.loads(a.content) for a in answers] == [DOCUMENT] * 5
+    assert server.connections == 5
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),  # zlib-wrapped, as the standard says
+        ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),  # raw
+        ("", lambda data: data),
+    ],
+)
+def test_a_compressed_body_is_decoded(
+    encoding: str, encode: object, server: OneAnswerServer, transport: Transport
+) -> None:
+    server.encoding = encoding
+    server.body = encode(PLAIN)  # type: ignore[operator]
+    assert json.loads(transport.post("/v1/x", {}, {}).content) == DOCUMENT
+
+
+def test_a_body_that_does_not_decode_is_cut_off(
+    server: OneAnswerServer, transport: Transport
+) -> None:
+    server.encoding = "gzip"
+    server.body = gzip.compress(PLAIN)[:-8]
+    with pytest.raises(BodyCutOff) as error:
+        transport.post("/v1/x", {}, {})
+    assert error.value.status == 200
+
+
+def test_a_ca_bundle_that_cannot_be_read_is_a_config_error_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-such-bundle.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    made = Transport("https://127.0.0.1:9", 1, (1.0, 1.0))
+    with pytest.raises(JingConfigError, match="REQUESTS_CA_BUNDLE") as error:
+        made.post("/v1/x", {}, {})
+    assert str(missing) in str(error.value)
