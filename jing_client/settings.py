@@ -17,9 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 from jing_client.declarations import TARGET, Declarations, Setting
 from jing_client.errors import JingConfigError
 
@@ -339,11 +336,11 @@ _REFUSED_IN_URL = frozenset("@\\ \t\r\n") | {chr(n) for n in range(32)} | {chr(1
 def check_base_url(url: str, allow_insecure_http: bool) -> None:
     """Refuse a `base_url` that could send the credentials anywhere but where it says.
 
-    It is read with urllib3's parser, the one `requests` sends with, and with the
-    standard library's; both must find the same http(s) host. A URL with userinfo,
-    a backslash or whitespace is refused outright: `http://evil.example\\@127.0.0.1`
-    looks like loopback to one parser and connects to evil.example with the other.
-    Plain http is allowed to a loopback host only, unless `allow_insecure_http`.
+    It is read with the standard library's parser, the one the transport connects
+    with. A URL with userinfo, a backslash or whitespace is refused outright:
+    `http://evil.example\\@127.0.0.1` looks like loopback to one parser and connects
+    to evil.example with another (requests' and other tools' among them). Plain http is
+    allowed to a loopback host only, unless `allow_insecure_http`.
     """
     refused = sorted({repr(c) for c in url if c in _REFUSED_IN_URL})
     if refused:
@@ -351,22 +348,22 @@ def check_base_url(url: str, allow_insecure_http: bool) -> None:
             f"setting 'base_url' must be a plain http(s) URL, without userinfo, backslashes "
             f"or spaces; it holds {', '.join(refused)}"
         )
-    try:
-        sent = parse_url(url)
-    except LocationParseError:
-        raise JingConfigError(f"setting 'base_url' is not a URL: {url!r}") from None
-    read = urlsplit(url)
-    host = (sent.host or "").strip("[]").lower()
-    if sent.scheme not in ("http", "https") or not host:
-        raise JingConfigError(f"setting 'base_url' must be an http(s) URL, got {url!r}")
-    if host != (read.hostname or "").lower() or sent.scheme != read.scheme.lower():
+    if not url.isascii():
         raise JingConfigError(
-            f"setting 'base_url' reads as two different hosts ({host!r} and "
-            f"{read.hostname!r}): write it plainly, scheme://host[:port][/path]"
+            "setting 'base_url' must be plain ASCII: write an international host name in "
+            "its xn-- form"
         )
-    if sent.query or sent.fragment:
+    try:
+        read = urlsplit(url)
+        read.port  # noqa: B018 - a port that is not a number in range raises here
+    except ValueError:
+        raise JingConfigError(f"setting 'base_url' is not a URL: {url!r}") from None
+    scheme, host = read.scheme.lower(), (read.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        raise JingConfigError(f"setting 'base_url' must be an http(s) URL, got {url!r}")
+    if read.query or read.fragment or "?" in url or "#" in url:
         raise JingConfigError("setting 'base_url' must have no query or fragment")
-    if sent.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+    if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         raise JingConfigError(
             "setting 'base_url' uses plain http:// for a non-loopback host; "
             "use https:// or set 'allow_insecure_http' to true"

@@ -131,12 +131,9 @@ class Transport:
         Raises a `TransportError` when no whole answer came: nothing is retried here.
         """
         content = json.dumps(body, allow_nan=False).encode()
-        connection = self._take()
+        connection = self._sent(self._prefix + path, content, {**self._headers, **headers})
         try:
             try:
-                connection.request(
-                    "POST", self._prefix + path, content, {**self._headers, **headers}
-                )
                 response = connection.getresponse()
             except TimeoutError as exc:
                 raise ReadTimedOut(exc) from None
@@ -159,15 +156,42 @@ class Transport:
         for connection in idle:
             connection.close()
 
-    def _take(self) -> http.client.HTTPConnection:
-        """An idle connection the server has not closed, or a new one."""
+    def _sent(
+        self, target: str, content: bytes, headers: dict[str, str]
+    ) -> http.client.HTTPConnection:
+        """A connection with the request written on it.
+
+        An idle connection that the server closes between the check of `_take` and
+        the writing (its idle timeout just passed) refuses the writing: the request
+        did not reach the server, so it is written once more on a new connection.
+        """
+        connection, reused = self._take()
+        while True:
+            try:
+                connection.request("POST", target, content, headers)
+                return connection
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                connection.close()
+                if not reused:
+                    raise ConnectionFailed(exc) from None
+            except TimeoutError as exc:
+                connection.close()
+                raise ReadTimedOut(exc) from None
+            except (http.client.HTTPException, OSError) as exc:
+                connection.close()
+                raise ConnectionFailed(exc) from None
+            connection, reused = self._connect(), False
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection the server has not closed, or a new one; and whether it
+        was idle (reused)."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                return self._connect()
+                return self._connect(), False
             if not _closed_by_server(connection):
-                return connection
+                return connection, True
             connection.close()
 
     def _tls_context(self) -> ssl.SSLContext:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
+import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import jing_client.transport
 from jing_client import JingConfigError
 from jing_client.transport import BodyCutOff, Transport
 
@@ -26,7 +30,8 @@ PLAIN = json.dumps(DOCUMENT).encode()
 
 class OneAnswerServer(ThreadingHTTPServer):
     """Answers every POST with `DOCUMENT`, in `encoding`; with `close_after`, closes each
-    connection after its answer without saying so (as a server's idle timeout does)."""
+    connection after its answer without saying so (as a server's idle timeout does),
+    with `reset_after` abruptly (a reset, not a close)."""
 
     daemon_threads = True
 
@@ -35,12 +40,24 @@ class OneAnswerServer(ThreadingHTTPServer):
         self.encoding = ""
         self.body = PLAIN
         self.close_after = False
+        self.reset_after = False
         self.connections = 0
+        self.closed = 0
         self.requests: list[dict[str, str]] = []
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        super().shutdown_request(request)
+        self.closed += 1
+
+    def wait_closed(self, count: int) -> None:
+        deadline = time.monotonic() + 5
+        while self.closed < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert self.closed >= count
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -63,7 +80,9 @@ class _Answer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        self.close_connection = self.server.close_after
+        self.close_connection = self.server.close_after or self.server.reset_after
+        if self.server.reset_after:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads the server's counters."""
@@ -102,9 +121,28 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
 ) -> None:
     """The request on a closed connection would be lost: it goes on a new one instead."""
     server.close_after = True
-    answers = [transport.post("/v1/x", {"n": n}, {}) for n in range(5)]
+    answers = []
+    for n in range(5):
+        answers.append(transport.post("/v1/x", {"n": n}, {}))
+        server.wait_closed(n + 1)
     assert [json.loads(a.content) for a in answers] == [DOCUMENT] * 5
     assert server.connections == 5
+
+
+def test_a_request_refused_by_a_connection_reset_after_the_check_is_written_on_a_new_one(
+    server: OneAnswerServer, transport: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server resets the idle connection just after the check (here: the check is
+    blind): writing the request fails, so it never arrived, and it goes once on a new
+    connection. The server sees each request once."""
+    monkeypatch.setattr(jing_client.transport, "_closed_by_server", lambda connection: False)
+    server.reset_after = True
+    answers = []
+    for n in range(3):
+        answers.append(transport.post("/v1/x", {"n": n}, {}))
+        server.wait_closed(n + 1)
+    assert [json.loads(a.content) for a in answers] == [DOCUMENT] * 3
+    assert server.connections == 3 and len(server.requests) == 3
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,25 @@ def test_a_config_file_that_is_not_json_is_one_message(connector: str, tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:99999", "is not a URL"),
+        ("http://127.0.0.1:port", "is not a URL"),
+        ("http://[::1", "is not a URL"),
+        ("https://exämple.com", "ASCII"),
+        ("https://例え.jp/v1", "ASCII"),
+        ("https:///v1", "must be an http"),
+        ("https://example.com/v1#top", "no query or fragment"),
+    ],
+)
+def test_a_base_url_the_transport_could_not_use_is_refused_by_name(url: str, says: str) -> None:
+    """Refused when the settings are read, never a traceback at the first call."""
+    with pytest.raises(JingConfigError, match="base_url") as caught:
+        ClientSettings.from_config({**BASE, "base_url": url})
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://example.com",
