@@ -100,9 +100,9 @@ class Transport:
     def __init__(self, base_url: str, pool_size: int, timeout: tuple[float, float]) -> None:
         self._base_url = base_url.rstrip("/")
         parts = urlsplit(self._base_url)
-        self._https = parts.scheme == "https"
+        https = parts.scheme == "https"
         self._host = parts.hostname or ""
-        self._port = parts.port or (443 if self._https else 80)
+        self._port = parts.port or (443 if https else 80)
         #: The request target of each path: `base_url`'s own path, then the call's.
         self._prefix = parts.path
         #: What verifies the server's certificate: True (certifi's bundle) or a path.
@@ -116,7 +116,7 @@ class Transport:
         if auth:
             self._headers["authorization"] = _basic(*auth)
         self._connect_timeout, self._read_timeout = timeout
-        self._route = _route(proxy, self._https, self._host, self._port)
+        self._route = _route(proxy, https, self._host, self._port)
         self._tls: ssl.SSLContext | None = None  # made at the first connection
         if self._route.whole_url:
             self._prefix = self._base_url

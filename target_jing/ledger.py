@@ -178,7 +178,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: ("ALTER TABLE jing_sync_runs ADD COLUMN IF NOT EXISTS shard VARCHAR",),
     # 3 -> 4: the plan is written once, as jing_work; its first draft (jing_plan) goes.
     4: ("DROP TABLE IF EXISTS jing_plan",),
-    # 4 -> 5: jing_work holds one row per chunk (`_regroup_plan` converts a row per user).
+    # 4 -> 5: jing_work holds one row per chunk (`_REGROUP_PLAN` converts a row per user).
     5: (),
 }
 #: Version 5's conversion of a plan of one row per input row (versions 3 and 4) into
@@ -752,9 +752,9 @@ class Ledger:
 
         `answers` holds one row per registration answered (each registration is in one
         chunk, so once), with `ANSWER_COLUMNS`; each input row behind it (its staged
-        rows: the wanted rows of a registration are one wish) is logged with its answer. A failure
-        whose outcome is unknown makes its users' state unknown, so no older
-        confirmation can make a later run call them unchanged. This runs after every
+        rows: the wanted rows of a registration are one wish) is logged with its
+        answer. A failure whose outcome is unknown makes its users' state unknown, so no
+        older confirmation can make a later run call them unchanged. This runs after every
         few calls, so it only appends: confirmed users leave `jing_pending`, and older
         knowledge goes, when the run closes (`close_run`).
         """

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,11 +122,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
 ) -> None:
     """The request on a closed connection would be lost: it goes on a new one instead."""
     server.close_after = True
-    answers = []
-    for n in range(5):
-        answers.append(transport.post("/v1/x", {"n": n}, {}))
-        server.wait_closed(n + 1)
-    assert [json.loads(a.content) for a in answers] == [DOCUMENT] * 5
+    assert _each_after_the_close(server, transport, 5) == [DOCUMENT] * 5
     assert server.connections == 5
 
 
@@ -137,12 +134,18 @@ def test_a_request_refused_by_a_connection_reset_after_the_check_is_written_on_a
     connection. The server sees each request once."""
     monkeypatch.setattr(jing_client.transport, "_closed_by_server", lambda connection: False)
     server.reset_after = True
-    answers = []
-    for n in range(3):
-        answers.append(transport.post("/v1/x", {"n": n}, {}))
-        server.wait_closed(n + 1)
-    assert [json.loads(a.content) for a in answers] == [DOCUMENT] * 3
+    assert _each_after_the_close(server, transport, 3) == [DOCUMENT] * 3
     assert server.connections == 3 and len(server.requests) == 3
+
+
+def _each_after_the_close(server: OneAnswerServer, transport: Transport, calls: int) -> list[Any]:
+    """The documents of `calls` posts, each made once the server closed the one before's
+    connection."""
+    documents = []
+    for n in range(calls):
+        documents.append(json.loads(transport.post("/v1/x", {"n": n}, {}).content))
+        server.wait_closed(n + 1)
+    return documents
 
 
 @pytest.mark.parametrize(
