@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from jing_singer.extras import require_extra
+from jing_singer.process import freeze_imports, one_blas_thread
 
 COMMANDS = {
     "sync": "write statuses back from a DuckDB or PostgreSQL table or query, or a CSV/Parquet file",
@@ -30,10 +31,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args[:1] in (["--help"], ["-h"]):
         _commands_help()
     require_extra("target-jing")
+    one_blas_thread()
     command = _command(args[:1])
     if command is None:
         from target_jing.target import TargetJing
 
+        freeze_imports()
         TargetJing.cli()
         return
     try:
@@ -63,6 +66,7 @@ def _sync(argv: Sequence[str]) -> int:
     args = parse(argv)
     from target_jing.sync_command import sync
 
+    freeze_imports()
     return sync(args)
 
 

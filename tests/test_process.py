@@ -1,0 +1,49 @@
+"""The commands' process tuning (`jing_singer.process`), checked in a fresh interpreter.
+
+Each check runs in a child process: freezing the collector or setting the
+environment inside the test worker would change every later test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _child(code: str, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(("given", "kept"), [({}, "1"), ({"OPENBLAS_NUM_THREADS": "3"}, "3")])
+def test_one_blas_thread_unless_the_user_chose(given: dict[str, str], kept: str) -> None:
+    code = (
+        "import os; from jing_singer.process import one_blas_thread; one_blas_thread(); "
+        "print(os.environ['OPENBLAS_NUM_THREADS'])"
+    )
+    assert _child(code, **given) == kept
+
+
+def test_the_sync_command_sets_one_blas_thread_before_numpy_loads() -> None:
+    """`target-jing sync --help` reaches the options parser after the setting is made."""
+    code = (
+        "import os, sys; from target_jing.cli import main\n"
+        "try:\n    main(['sync', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules)"
+    )
+    assert _child(code).splitlines()[-1] == "1 False"
+
+
+def test_frozen_imports_are_left_out_of_collections() -> None:
+    code = (
+        "import gc, json; from jing_singer.process import freeze_imports; "
+        "before = gc.get_freeze_count(); freeze_imports(); "
+        "print(before == 0 and gc.get_freeze_count() > 1000)"
+    )
+    assert _child(code) == "True"
