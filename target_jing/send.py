@@ -482,9 +482,10 @@ def send_all(
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
     At most `IN_FLIGHT_PER_WORKER` chunks per worker are out at once, so a kill
-    re-sends little. After a fatal error nothing more is sent, and the chunks in
-    flight are still recorded. A run in which no call got an answer at all is
-    stopped as unreachable, however few its calls.
+    re-sends little. When the last chunk is out, the answers so far are recorded
+    while the last calls are answered. After a fatal error nothing more is sent, and
+    the chunks in flight are still recorded. A run in which no call got an answer at
+    all is stopped as unreachable, however few its calls.
     """
     sender = _Sender(record, sending.client.settings.base_url)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
@@ -495,6 +496,9 @@ def send_all(
                 if sender.fatal is not None:
                     break
                 sender.submit(pool, sending, chunk)
+            # The last calls are out: what was answered is recorded while they are, so
+            # that the run's end waits only for their own few answers.
+            sender.flush()
             while sender.in_flight:
                 sender.collect()
         finally:

@@ -24,6 +24,7 @@ from engine_helpers import (
 
 from jing_sandbox.process import SandboxProcess
 from target_jing.engine import Progress, SyncRun
+from target_jing.send import IN_FLIGHT_PER_WORKER
 
 
 def test_rows_are_applied_with_minimum_calls_then_unchanged(
@@ -49,6 +50,24 @@ def test_rows_are_applied_with_minimum_calls_then_unchanged(
     assert_every_row_logged(settings)
     applied = query(settings, "SELECT count(*) FROM jing_applied_status")[0][0]
     assert applied == len(rows)
+
+
+def test_the_last_record_waits_only_for_the_calls_still_out(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """Once the last chunk is sent, what was answered is recorded before the last answers."""
+    workers = 2
+    settings = settings_for(engine_sandbox, tmp_path, batch_size=5, max_concurrency=workers)
+    rows = wanted_rows(engine_sandbox)
+    seen: list[Progress] = []
+    with SyncRun(settings, on_progress=seen.append) as sync:
+        sync.add_records(rows, source="singer:wanted")
+        summary = sync.finish()
+
+    assert summary.status == "succeeded" and summary.update_calls > 4 * IN_FLIGHT_PER_WORKER
+    recorded = [p.calls for p in seen if p.phase == "send"]
+    assert recorded[-1] == summary.update_calls
+    assert len(recorded) >= 2 and recorded[-2] >= recorded[-1] - IN_FLIGHT_PER_WORKER * workers
 
 
 def test_duckdb_relation_input_is_streamed_and_applied(
