@@ -40,6 +40,17 @@ def test_the_sync_command_sets_one_blas_thread_before_numpy_loads() -> None:
     assert _child(code).splitlines()[-1] == "1 False"
 
 
+def test_the_tap_command_sets_one_blas_thread() -> None:
+    """`tap-jing --about` runs in a process with one OpenBLAS thread and frozen imports."""
+    code = (
+        "import gc, os, sys; from tap_jing.cli import main\n"
+        "sys.argv = ['tap-jing', '--about']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), gc.get_freeze_count() > 1000)"
+    )
+    assert _child(code).splitlines()[-1] == "1 True"
+
+
 def test_frozen_imports_are_left_out_of_collections() -> None:
     code = (
         "import gc, json; from jing_singer.process import freeze_imports; "
