@@ -76,6 +76,7 @@ def _qualified_name(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
     The tables and views are those `information_schema.tables` lists, read from the
     catalog functions it is made of: binding that view costs 10 ms of every run.
+    They are sorted, so that an ambiguous name's message is the same at every run.
     """
     matches = con.execute(
         """
@@ -87,6 +88,7 @@ def _qualified_name(con: duckdb.DuckDBPyConnection, table: str) -> str:
         WHERE ? IN (name,
                     schema_name || '.' || name,
                     database_name || '.' || schema_name || '.' || name)
+        ORDER BY ALL
         """,
         [table],
     ).fetchall()

@@ -52,6 +52,7 @@ def _by_the_view(con: duckdb.DuckDBPyConnection, table: str) -> str:
         WHERE ? IN (table_name,
                     table_schema || '.' || table_name,
                     table_catalog || '.' || table_schema || '.' || table_name)
+        ORDER BY ALL
         """,
         [table],
     ).fetchall()
