@@ -856,8 +856,9 @@ class Ledger:
         on PostgreSQL for a run that is not sharded: it holds the destination alone.
         A shard K/N knows dead the unfinished runs that were not sharded (it holds
         the destination shared), those of another count (it holds its count), those
-        of its own shard, and those of shards whose lock it can take: it holds those
-        locks while the block settles their runs, so no new run of theirs starts.
+        of its own shard, and those of shards whose lock it can take and that are still
+        unfinished once it holds that lock (one may have ended just before): it holds
+        those locks while the block settles their runs, so no new run of theirs starts.
         On PostgreSQL one run at a time is in the block (`LedgerLocks.settling`),
         and it looks for dead runs once inside: a run that the one before settled
         is not settled twice.
@@ -882,11 +883,23 @@ class Ledger:
                     dead.append((run_id, mode))
                 elif other in taken or self._locks.holds_alone(other):
                     taken.add(other)
-                    dead.append((run_id, mode))
+                    # Read again, now that no run of that shard can start or end: one that
+                    # was running at the read above may have finished and let its lock go.
+                    if self._unfinished(run_id):
+                        dead.append((run_id, mode))
             yield dead
         finally:
             for other in taken:
                 self._locks.let_go(other)
+
+    def _unfinished(self, run_id: str) -> bool:
+        return bool(
+            scalar(
+                self.con,
+                "SELECT count(*) FROM jing_sync_runs WHERE run_id = ? AND status = 'running'",
+                [run_id],
+            )
+        )
 
     def settle_unlogged(
         self,

@@ -269,6 +269,37 @@ def test_shards_of_one_count_share_the_ledger_and_a_dead_shard_is_settled_by_a_l
     assert shards == [("1/2",), ("2/2",)]
 
 
+def test_a_shard_run_that_ends_as_its_lock_is_tried_is_not_taken_for_dead(
+    postgres: PostgresServer, sandbox: SandboxProcess, schema: str
+) -> None:
+    """Shard 2/2 reads shard 1/2's run as running; that run then ends and lets its lock
+    go before 2/2 tries the lock. The lock is free, but the run is not dead: it ended."""
+    run_id = "19990101T000000000000-ends"
+    live = _hold(postgres, schema, sandbox, Shard(1, 2))
+    live.start_run(run_id, "normal", now())
+    checker = _hold(postgres, schema, sandbox, Shard(2, 2))
+    locks = checker._locks
+    assert locks is not None
+    holds_alone = locks.holds_alone
+
+    def ends_first(other: Shard) -> bool:
+        with psycopg.connect(postgres.url, autocommit=True) as con:
+            con.execute(
+                f"UPDATE \"{schema}\".jing_sync_runs SET status = 'succeeded' WHERE run_id = %s",
+                [run_id],
+            )
+        live.close()
+        return holds_alone(other)
+
+    locks.holds_alone = ends_first  # type: ignore[method-assign]
+    try:
+        with checker.dead_runs(but="19990101T000000000001-mine") as dead:
+            assert dead == []
+    finally:
+        checker.close()
+    assert _status(postgres, schema, run_id) == "succeeded"
+
+
 def _status(postgres: PostgresServer, schema: str, run_id: str) -> str:
     rows = _ledger_rows(
         postgres, schema, f"SELECT status FROM {{s}}.jing_sync_runs WHERE run_id = '{run_id}'"
