@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import tzinfo
@@ -54,9 +54,11 @@ from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 #: Calls in a row that fail after all retries before the run stops sending.
 UNREACHABLE_STREAK = 3
 
-#: Chunks handed to the pool per worker: enough that answers wait for the ledger in
-#: batches (one transaction for many chunks), few enough that a kill re-sends little.
-IN_FLIGHT_PER_WORKER = 4
+#: Chunks handed to the pool per worker: enough that the workers keep sending while
+#: this thread records a batch of answers (at 0 ms, with 4 they stood idle through
+#: each record: 100,000 rows took 3.46 s against 2.97 s with 16). Those not started
+#: when the run stops are cancelled (`_Sender.cancel_queued`), and a kill sends none.
+IN_FLIGHT_PER_WORKER = 16
 #: Answers are recorded together, once this long has passed since the last record or
 #: this many calls are waiting: a ledger transaction (its commit, and the join that
 #: finds the input rows behind the answers) costs 15-30 ms whatever its size, so one
@@ -411,6 +413,7 @@ class _Sender:
         self.base_url = base_url
         #: Calls handed to the pool and not collected yet.
         self.in_flight = 0
+        self._out: set[Future[Answered]] = set()
         self._done: SimpleQueue[Future[Answered]] = SimpleQueue()
         self.fatal: JingError | None = None
         self.answered_any = False
@@ -423,6 +426,7 @@ class _Sender:
         """Send `chunk` on the pool; its future reports to this sender when it is done."""
         future = pool.submit(send_chunk, sending, chunk)
         self.in_flight += 1
+        self._out.add(future)
         future.add_done_callback(self._done.put)
 
     def collect(self) -> None:
@@ -437,9 +441,12 @@ class _Sender:
             while True:
                 done.append(self._done.get_nowait())
         self.in_flight -= len(done)
+        self._out.difference_update(done)
         for future in done:
             try:
                 item = future.result()
+            except CancelledError:
+                continue  # never sent: its rows stay unlogged, and the run settles them
             except FATAL_ERRORS as error:
                 self.fatal = self.fatal or error
                 continue
@@ -452,12 +459,19 @@ class _Sender:
             self._transient_streak += 1
             if self._transient_streak >= UNREACHABLE_STREAK and self.fatal is None:
                 self.fatal = self.unreachable(f"{UNREACHABLE_STREAK} update calls in a row")
+        if self.fatal is not None:
+            self.cancel_queued()
         if (
             self.fatal is not None
             or len(self._unrecorded) >= RECORD_EVERY_CALLS
             or time.monotonic() - self._recorded_at >= RECORD_EVERY_SECONDS
         ):
             self.flush()
+
+    def cancel_queued(self) -> None:
+        """Take back the calls the workers have not started: the run stops sending."""
+        for future in self._out:
+            future.cancel()
 
     def flush(self) -> None:
         """Record every answer not recorded yet, in one go."""
@@ -481,11 +495,11 @@ def send_all(
 ) -> JingError | None:
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
-    At most `IN_FLIGHT_PER_WORKER` chunks per worker are out at once, so a kill
-    re-sends little. When the last chunk is out, the answers so far are recorded
-    while the last calls are answered. After a fatal error nothing more is sent, and
-    the chunks in flight are still recorded. A run in which no call got an answer at
-    all is stopped as unreachable, however few its calls.
+    At most `IN_FLIGHT_PER_WORKER` chunks per worker are handed out at once. When
+    the last chunk is out, the answers so far are recorded while the last calls are
+    answered. After a fatal error (or a signal) the chunks not started are taken back
+    and nothing more is sent; the calls in flight are still recorded. A run in which
+    no call got an answer at all is stopped as unreachable, however few its calls.
     """
     sender = _Sender(record, sending.client.settings.base_url)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
@@ -501,6 +515,9 @@ def send_all(
             sender.flush()
             while sender.in_flight:
                 sender.collect()
+        except BaseException:
+            sender.cancel_queued()  # a signal or a failure here: send nothing more
+            raise
         finally:
             sender.flush()  # also when a signal stops the run: what was answered is kept
     if sender.fatal is None and not sender.answered_any and sender.last_transient is not None:

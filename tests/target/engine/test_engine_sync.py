@@ -310,6 +310,8 @@ def test_permission_error_mid_run_stops_sending(
     summary = run(settings, rows)
     assert summary.status == "aborted" and "JingPermissionError" in (summary.fatal_error or "")
     assert summary.update_calls <= 2  # stops at the first refusal (one may be queued)
+    # The calls queued behind it are taken back, not sent to be refused one by one.
+    assert batch_calls(engine_sandbox) <= 2
     assert summary.counts["failed"] == len(rows)
     engine_sandbox.faults()
     assert run(settings, []).counts["applied"] == len(rows)
