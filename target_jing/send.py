@@ -412,7 +412,6 @@ class _Sender:
         self.record = record
         self.base_url = base_url
         #: Calls handed to the pool and not collected yet.
-        self.in_flight = 0
         self._out: set[Future[Answered]] = set()
         self._done: SimpleQueue[Future[Answered]] = SimpleQueue()
         self.fatal: JingError | None = None
@@ -422,10 +421,13 @@ class _Sender:
         self._unrecorded: list[Answered] = []
         self._recorded_at = time.monotonic()
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._out)
+
     def submit(self, pool: ThreadPoolExecutor, sending: Sending, chunk: Chunk) -> None:
         """Send `chunk` on the pool; its future reports to this sender when it is done."""
         future = pool.submit(send_chunk, sending, chunk)
-        self.in_flight += 1
         self._out.add(future)
         future.add_done_callback(self._done.put)
 
@@ -440,7 +442,6 @@ class _Sender:
         with suppress(Empty):
             while True:
                 done.append(self._done.get_nowait())
-        self.in_flight -= len(done)
         self._out.difference_update(done)
         for future in done:
             try:
