@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
@@ -58,9 +57,9 @@ from jing_client.transport import (
 )
 
 LOGGER_NAME = "jing_client"
-#: An answer's headers: read by name, whatever the case (`email.message.Message` on the
-#: wire, a dict in tests).
-Headers = Mapping[str, str] | Message
+#: An answer's headers: read by name, whatever the case (`http_wire.AnswerHeaders` on
+#: the wire, a dict in tests).
+Headers = Mapping[str, str]
 
 
 @dataclass(frozen=True)

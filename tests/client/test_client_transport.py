@@ -40,6 +40,8 @@ class OneAnswerServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Answer)
         self.encoding = ""
         self.body = PLAIN
+        #: How the body's end is told: "length", "chunked", or "close" (no length: the close).
+        self.framing = "length"
         self.close_after = False
         self.reset_after = False
         self.connections = 0
@@ -77,11 +79,19 @@ class _Answer(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         if self.server.encoding:
             self.send_header("Content-Encoding", self.server.encoding)
-        self.send_header("Content-Length", str(len(body)))
+        framing = self.server.framing
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
+            body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        elif framing == "length":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        self.close_connection = self.server.close_after or self.server.reset_after
+        self.close_connection = (
+            self.server.close_after or self.server.reset_after or framing == "close"
+        )
         if self.server.reset_after:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -163,6 +173,24 @@ def test_a_compressed_body_is_decoded(
     server.encoding = encoding
     server.body = encode(PLAIN)  # type: ignore[operator]
     assert json.loads(transport.post("/v1/x", {}, {}).content) == DOCUMENT
+
+
+@pytest.mark.parametrize(("framing", "connections"), [("chunked", 1), ("close", 3)])
+def test_a_body_in_chunks_keeps_the_connection_and_one_without_length_ends_it(
+    framing: str, connections: int, server: OneAnswerServer, transport: Transport
+) -> None:
+    """A chunked body (as a gateway that compresses on the fly sends it) is read whole
+    and the connection is reused; a body told by the close is read to the close, and
+    the next call opens a new connection."""
+    server.framing = framing
+    server.encoding = "gzip"
+    server.body = gzip.compress(PLAIN)
+    if framing == "close":
+        documents = _each_after_the_close(server, transport, 3)
+    else:
+        documents = [json.loads(transport.post("/v1/x", {}, {}).content) for _ in range(3)]
+    assert documents == [DOCUMENT] * 3
+    assert server.connections == connections
 
 
 def test_a_body_that_does_not_decode_is_cut_off(
