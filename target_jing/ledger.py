@@ -358,18 +358,22 @@ class Ledger:
             if version == SCHEMA_VERSION:
                 self._check_shape()  # nothing to create: each statement is a round trip on PG
                 return
+            # No table at all: what is made below is the ledger's own, so there is no
+            # other shape to refuse and no older plan to regroup (a new ledger's start).
+            found = self._columns()
             for statement in SCHEMA:
                 self.con.execute(statement)
             # Each step only adds what is missing, so it is safe on any ledger of its version.
             for step in range(2, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
                     self.con.execute(statement)
-            if "row_index" in self._columns().get("jing_work", set()):
+            if "row_index" in found.get("jing_work", set()):
                 for statement in _REGROUP_PLAN:
                     self.con.execute(statement)
             for statement in POSTGRES_INDEXES if self.home.on_postgres else ():
                 self.con.execute(statement)
-            self._check_shape()
+            if found:
+                self._check_shape()
             self.con.execute(
                 "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
             )
