@@ -10,7 +10,10 @@ activity) serve both contenders, each a whole child process as a scheduler runs
 it:
 
 - `target-jing sync --duckdb W --table wanted_status`, with its diff, ledger and
-  per-row verification, `requests_per_second` 1000 and `max_concurrency` 5;
+  per-row verification, `max_concurrency` 5 and `requests_per_second` 100,000 (a pace
+  that never binds, as the plain script has none and this sandbox no limit; at 1,000,
+  the pace alone keeps 1,948 calls from starting in under 1.95 s:
+  `--requests-per-second 1000` shows it);
 - `bench/plain_writeback.py`: DuckDB -> pandas groupby on the activity and the
   values -> chunks of 100 -> one `requests.Session`, one call at a time.
 
@@ -51,7 +54,8 @@ from jing_sandbox.process import SandboxProcess
 
 PLAIN = str(Path(__file__).with_name("plain_writeback.py"))
 DEFAULT_CASES = "10000@0,100000@0,100000@0/text,10000@20,100000@100"
-TARGET_SETTINGS = {"requests_per_second": 1000, "max_concurrency": 5}
+#: target-jing's settings; `--requests-per-second` sets the pace.
+TARGET_SETTINGS = {"requests_per_second": 100_000, "max_concurrency": 5}
 
 
 class Run(NamedTuple):
@@ -169,7 +173,14 @@ def main() -> None:
     parser.add_argument(
         "--cases", default=DEFAULT_CASES, help="ROWS@LATENCY_MS[/text],... (/text: text times)"
     )
+    parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=TARGET_SETTINGS["requests_per_second"],
+        help="target-jing's pace",
+    )
     args = parser.parse_args()
+    TARGET_SETTINGS["requests_per_second"] = args.requests_per_second
     compile_as_installed()
     print(
         f"target-jing with {TARGET_SETTINGS}; the plain script one call at a time; "
