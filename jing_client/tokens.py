@@ -148,15 +148,22 @@ def _read_tokens(data: Any, path: str) -> tuple[str, str, float]:
             if isinstance(value, str):
                 register_secret(value)
         expires_in = _seconds(data.get("expires_in"))
-        if isinstance(access, str) and access and isinstance(refresh, str) and expires_in:
+        if _sendable(access) and isinstance(refresh, str) and expires_in:
             return access, refresh, expires_in
     # Name the fields only: the values may be tokens.
     keys = sorted(data) if isinstance(data, Mapping) else type(data).__name__
     raise JingMalformedResponse(
-        "token answer lacks access_token/refresh_token/expires_in",
+        "token answer lacks access_token/refresh_token/expires_in, or its access_token "
+        "is not printable ASCII",
         excerpt=f"data keys: {keys}",
         path=path,
     )
+
+
+def _sendable(token: Any) -> bool:
+    """Whether `token` can go in a header as it is: printable ASCII, not empty (a line
+    break in it would be refused when sending, call after call)."""
+    return isinstance(token, str) and bool(token) and token.isascii() and token.isprintable()
 
 
 def _seconds(value: Any) -> float | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from client_helpers import answers, path_calls, run_in_threads
 
-from jing_client import JingClient
+from jing_client import JingClient, JingMalformedResponse
 from jing_client.settings import Paths
+from jing_client.tokens import _read_tokens
 from jing_sandbox.process import SandboxProcess
 
 PATHS = Paths()
@@ -104,3 +106,20 @@ def test_concurrent_senders_share_one_token_and_one_refresh(
     assert run_in_threads(10, lambda: _list(client)) == []
     assert client.stats()["token_fetches"] == 1
     assert client.stats()["token_refreshes"] == 1
+
+
+@pytest.mark.parametrize("access", ["", "a\r\nX-Evil: 1", "tab\there", "caf\u00e9", 7, None])
+def test_an_access_token_that_cannot_be_sent_in_a_header_is_a_malformed_answer(
+    access: object,
+) -> None:
+    """A token a header cannot carry would fail every call with it; the token answer is
+    refused instead, as malformed, and the message names the fields, not the value."""
+    data = {"access_token": access, "refresh_token": "r", "expires_in": 7200}
+    with pytest.raises(JingMalformedResponse, match="not printable ASCII") as error:
+        _read_tokens(data, PATHS.token)
+    assert not isinstance(access, str) or not access or access not in str(error.value)
+
+
+def test_a_printable_access_token_is_read() -> None:
+    data = {"access_token": "8c2f-1 b", "refresh_token": "r", "expires_in": "60"}
+    assert _read_tokens(data, PATHS.token) == ("8c2f-1 b", "r", 60.0)
