@@ -81,7 +81,9 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
         "The JING app's id (a 27-digit string), from the JING open platform.",
         required=True,
         credential=True,
-        extra_schema={"minLength": 1},
+        # It goes in every call's headers, which cannot carry a space or a line break.
+        extra_schema={"minLength": 1, "pattern": "^[!-~]+$"},
+        rule="printable ASCII without spaces, as an app id is",
     ),
     Setting(
         "app_secret",

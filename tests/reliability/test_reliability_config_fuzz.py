@@ -35,6 +35,7 @@ SHARED_CASES: list[tuple[str, Any]] = [
     ("app_id", MISSING),
     ("app_secret", MISSING),
     ("app_id", 123),
+    ("app_id", "100000000000000000000000001\n"),  # pasted with its line break: no header
     ("base_url", "ftp://example.com"),
     ("base_url", "http://example.com"),
     ("requests_per_second", "fast"),
