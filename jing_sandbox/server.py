@@ -75,9 +75,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         app = sb.app_of(headers, raw)
         in_flight = sb.limits.enter(app)
         try:
-            self._write(sb.business(parts.path, headers, raw, app, in_flight))
+            reply = sb.business(parts.path, headers, raw, app, in_flight)
         finally:
+            # Left before the answer goes: a client that has its answer (and resets the
+            # stats) must not find its own call still counted in flight.
             sb.limits.leave(app)
+        self._write(reply)
 
     def _read_body(self) -> bytes | None:
         """The request body by Content-Length; None (after a 400/413) when unreadable."""
