@@ -126,7 +126,7 @@ def read_head(reader: BinaryIO) -> Head:
         if not 100 <= status < 200 or status == 101:
             break
     headers = AnswerHeaders(pairs)
-    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
     length = None if chunked else _length(headers.get("content-length"))
     if status in (204, 304) or 100 <= status < 200:
         length = 0
@@ -144,20 +144,24 @@ def read_body(reader: BinaryIO, head: Head) -> bytes:
 
 
 def _status_line(reader: BinaryIO) -> tuple[int, int]:
+    """The version (10 or 11) and status of a status line, read as `http.client` reads it."""
     line = _line(reader, "status line")
     if not line:
         raise http.client.RemoteDisconnected("Remote end closed connection without response")
     text = line.decode("iso-8859-1")
-    version, _, rest = text.partition(" ")
+    version, status = ([*text.split(None, 2), "", ""])[:2]
     if not version.startswith("HTTP/"):
         raise http.client.BadStatusLine(text)
-    code = rest.partition(" ")[0].strip()
-    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 999:
+    try:
+        code = int(status)
+    except ValueError:
+        raise http.client.BadStatusLine(text) from None
+    if not 100 <= code <= 999:
         raise http.client.BadStatusLine(text)
-    if version == "HTTP/1.0":
-        return 10, int(code)
+    if version in ("HTTP/1.0", "HTTP/0.9"):
+        return 10, code
     if version.startswith("HTTP/1."):
-        return 11, int(code)
+        return 11, code
     raise http.client.UnknownProtocol(version)
 
 

@@ -19,6 +19,9 @@ from jing_client import http_wire
 
 #: The headers the client reads from an answer.
 READ = ("Content-Encoding", "Retry-After", "Location", "Connection", "Content-Type")
+#: Headers that change how an answer is framed or whether its connection stays.
+OTHER_HEADERS = ("Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "X-Request-Id")
+VALUES = ("close", "keep-alive", "gzip", "5", "a, Close", "", "chunked", "gzip, chunked")
 
 
 def _socket_with(data: bytes) -> socket.socket:
@@ -77,17 +80,22 @@ def _by_http_wire(data: bytes) -> tuple[Any, ...]:
 @st.composite
 def answers(draw: st.DrawFn) -> bytes:
     """An answer's bytes: any framing, right or wrong, and a body cut short or not."""
-    version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/2", "HTPP/1.1"]))
-    status = draw(st.sampled_from(["200", "204", "304", "404", "429", "500", "20", "abc"]))
-    reason = draw(st.sampled_from([" OK", "", " Too Many Requests", " x y"]))
+    version = draw(
+        st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/0.9", "HTTP/1.2", "HTTP/2", "HTPP/1.1"])
+    )
+    space = draw(st.sampled_from([" ", "\t", "  "]))
+    status = draw(
+        st.sampled_from(["200", "204", "304", "404", "429", "500", "20", "abc", "0200", "+200"])
+    )
+    reason = draw(st.sampled_from([" OK", "", " Too Many Requests", " x y", "\tOK"]))
     body = draw(st.binary(max_size=300))
     headers = [
         f"{name}: {value}"
         for name, value in draw(
             st.lists(
                 st.tuples(
-                    st.sampled_from([*READ, "Keep-Alive", "Proxy-Connection", "X-Request-Id"]),
-                    st.sampled_from(["close", "keep-alive", "gzip", "5", "a, Close", ""]),
+                    st.sampled_from([*READ, *OTHER_HEADERS]),
+                    st.sampled_from(VALUES),
                 ),
                 max_size=4,
             )
@@ -100,7 +108,7 @@ def answers(draw: st.DrawFn) -> bytes:
     elif framing == "bad length":
         headers.append(f"Content-Length: {draw(st.sampled_from(['x', '-1', '', '1 2']))}")
     if framing == "chunked":
-        headers.append("Transfer-Encoding: chunked")
+        headers.append(f"Transfer-Encoding: {draw(st.sampled_from(['chunked', 'Chunked']))}")
         pieces = [body[i : i + 97] for i in range(0, len(body), 97)]
         size = draw(st.sampled_from(["{:x}", "{:X}", "{:x};ext=1", "{:x} "]))
         payload = b"".join(size.format(len(p)).encode() + b"\r\n" + p + b"\r\n" for p in pieces)
@@ -109,7 +117,7 @@ def answers(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         body = body[: max(0, len(body) - cut)]
     interim = draw(st.sampled_from([b"", b"HTTP/1.1 100 Continue\r\n\r\n"]))
-    head = "\r\n".join([f"{version} {status}{reason}", *headers]) + "\r\n\r\n"
+    head = "\r\n".join([f"{version}{space}{status}{reason}", *headers]) + "\r\n\r\n"
     return interim + head.encode("latin-1") + body
 
 
