@@ -1,10 +1,12 @@
 """HTTP/1.1 on an open connection's socket: a POST written in one piece, its answer read.
 
 `http.client` still opens the connections (TLS, the proxy's CONNECT tunnel), but
-its request and response objects cost about 0.2 ms of CPU a call: header
-validation one header at a time, the `email` package parsing every answer's
-head, a response object with its own buffered file. The calls of a write-back
-are small POSTs to one host, thousands of them, so the exchange is done here.
+its request and response objects cost about 0.12 ms of CPU a call more than this
+module: header validation one header at a time, the `email` package parsing every
+answer's head, a response object with its own buffered file. The calls of a
+write-back are small POSTs to one host, thousands of them, so the exchange is done
+here: the sender threads of a 100,000-row run at 0 ms took 0.61-0.70 s of CPU with
+`http.client`'s objects and 0.36-0.47 s with this module (4 interleaved runs).
 
 Kept as `http.client` did it:
 - the Host header (IPv6 in brackets, the port only when not the scheme's own,

@@ -8,8 +8,8 @@ to the one host of `base_url`, with a small JSON body, no cookies and no
 redirects, so `http.client` connections are kept in a small pool here, one per
 thread at a time, and reused while the server keeps them open. `http.client`
 opens them (TLS, the proxy's tunnel); the request and its answer go over the
-socket by `http_wire`, which costs a fifth of `http.client`'s request and
-response objects.
+socket by `http_wire`, which costs about 0.12 ms of CPU a call less than
+`http.client`'s request and response objects.
 
 Kept as requests did them, and read once, when the client is made (a change to
 the environment later is not seen):
