@@ -102,7 +102,8 @@ class _Answer(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[OneAnswerServer]:
     running = OneAnswerServer()
-    threading.Thread(target=running.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for one, and the default (0.5 s) was most of each test.
+    threading.Thread(target=running.serve_forever, args=(0.02,), daemon=True).start()
     yield running
     running.shutdown()
     running.server_close()
