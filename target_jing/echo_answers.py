@@ -1,4 +1,4 @@
-"""The echoes of a batch of calls checked in Arrow, one join for all their users.
+"""The answers of a batch of calls as one Arrow table; their echoes checked in one join.
 
 JING answers an update with one item per registration it set (jing-api.md 6.4).
 Usually each item holds the values sent, as sent, and the fields JING set itself
@@ -12,20 +12,28 @@ other than the one sent, a status with spaces, a time in another shape, an item
 without its activity, a user echoed twice. So every user's outcome is the one
 `reconcile` gives; `tests/target/engine/test_engine_echo_answers.py` holds the two
 together on random echoes.
+
+This is where a `sync` first needs pyarrow: the engine imports this module while
+its first calls are out (`send_all`'s `prepare`), not before them.
 """
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from target_jing.ledger import ANSWER_SCHEMA, RETRYABLE
+from target_jing.ledger import ANSWER_COLUMNS, RETRYABLE
 from target_jing.plan import Chunk
+from target_jing.send import NOT_REGISTERED, Answered, Result, reconcile
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
-NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
+#: The Arrow types of `ANSWER_COLUMNS`: a number for the chunk, else text.
+ANSWER_SCHEMA = pa.schema(
+    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
+)
 
 #: What is read of each echoed item; anything else in it is not looked at.
 _ECHO_TYPE = pa.struct(
@@ -139,3 +147,83 @@ def _keys(calls: pa.Array, users: pa.Array) -> pa.Array:
 def _calls(of_call: pa.Array, where: pa.Array) -> set[int]:
     """The calls of the rows where `where` is true."""
     return set(pc.unique(of_call.filter(pc.fill_null(where, False))).to_pylist())
+
+
+#: The columns every user of a chunk shares.
+_CHUNK_COLUMNS = ("chunk_id", "entity_uuid", *WANTED_FIELDS)
+#: The columns of a `Result`.
+_RESULT_COLUMNS = (
+    "outcome",
+    "reason",
+    "request_id",
+    "failure",
+    *(f"echo_{name}" for name in WANTED_FIELDS),
+)
+
+
+def answers_table(answered: list[Answered], zone: tzinfo) -> pa.Table:
+    """The answers as one Arrow table of `ANSWER_COLUMNS`, one row per user.
+
+    The echoes are checked together in Arrow (`echo_answers`); one in another shape
+    is read user by user (`reconcile`, in API zone `zone`). Of answers read so, what
+    a chunk's users share (its id, activity and wanted values) is made once per
+    chunk, and each distinct `Result` once; both are repeated by index in Arrow.
+    """
+    echoed = [(item, item.echo) for item in answered if item.echo is not None]
+    read = [item for item in answered if item.echo is None]
+    tables = []
+    if echoed:
+        rows, odd = echo_answers(
+            [item.chunk for item, _ in echoed],
+            [echo.data for _, echo in echoed],
+            [echo.request_id for _, echo in echoed],
+        )
+        tables.append(rows)
+        for k in sorted(odd):
+            item, echo = echoed[k]
+            read.append(Answered(item.chunk, *reconcile(item.chunk, echo, zone), calls=item.calls))
+    if read or not tables:
+        tables.append(_read_answers(read))
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _read_answers(answered: list[Answered]) -> pa.Table:
+    """`answers_table` of answers read user by user (`reconcile`, `_failed`)."""
+    chunks: list[tuple[Any, ...]] = []
+    chunk_of: list[int] = []
+    results: list[Result] = []
+    result_of: list[int] = []
+    users: list[str] = []
+    jing_uuids: list[str | None] = []
+    for item in answered:
+        chunk = item.chunk
+        chunk_of += [len(chunks)] * len(chunk.user_ids)
+        chunks.append((chunk.chunk_id, chunk.entity_uuid, *map(chunk.fields.get, WANTED_FIELDS)))
+        index_of: dict[int, int] = {}
+        for result in item.results:
+            index = index_of.get(id(result))
+            if index is None:
+                index = index_of[id(result)] = len(results)
+                results.append(result)
+            result_of.append(index)
+        users += chunk.user_ids
+        jing_uuids += item.jing_uuids
+    columns = _repeated(_CHUNK_COLUMNS, chunks, chunk_of) | _repeated(
+        _RESULT_COLUMNS, results, result_of
+    )
+    columns["omni_user_uuid"] = pa.array(users, pa.string())
+    columns["jing_uuid"] = pa.array(jing_uuids, pa.string())
+    columns["basis"] = pa.nulls(len(users), pa.string())
+    return pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
+
+
+def _repeated(
+    names: tuple[str, ...], rows: list[tuple[Any, ...]], index: list[int]
+) -> dict[str, pa.Array]:
+    """Columns `names` of `rows`, row `index[i]` at position i."""
+    positions = pa.array(index, pa.int64())
+    values = list(zip(*rows, strict=True)) or [()] * len(names)
+    return {
+        name: pa.array(column, ANSWER_SCHEMA.field(name).type).take(positions)
+        for name, column in zip(names, values, strict=True)
+    }

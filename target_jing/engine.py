@@ -24,31 +24,31 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
 
 from jing_client import JingClient, JingConfigError, JingError
 from jing_client.redact import first_line, redact, register_secret
 from jing_singer import exit_codes
-from target_jing import observed_state, plan
+from target_jing import plan
 from target_jing.input_columns import BATCH_ROWS, check_columns
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
-from target_jing.pyarrow_private import pandas_for_arrow
-from target_jing.read_back import ReadBack
+from target_jing.plain_relation import PlainRows, plain_rows
+from target_jing.pyarrow_private import arrow_without_pandas, pandas_for_arrow
 from target_jing.send import (
     FATAL_ERRORS,
     Answered,
     ApiUnreachable,
     Sending,
-    answers_table,
     send_all,
 )
 from target_jing.settings import KEY_FIELDS, TargetSettings
 from target_jing.shards import Shard, live_share
 from target_jing.sources import quote_identifier
-from target_jing.typed_rows import check_typed
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+
+    from target_jing.read_back import ReadBack
 
 Mode = Literal["normal", "dry_run", "full"]
 
@@ -277,7 +277,8 @@ class SyncRun:
         return self._stage(frames(), source)
 
     def add_relation(self, relation: duckdb.DuckDBPyRelation, source: str) -> int:
-        """Check and stage a DuckDB table or query, streamed in Arrow batches.
+        """Check and stage a DuckDB table or query: in DuckDB when every row is plainly
+        good (`plain_relation`), else streamed in Arrow batches.
 
         Id columns that are not text (BIGINT, HUGEINT, DECIMAL) are read as text by
         DuckDB itself: through pandas, a BIGINT column with a NULL would become
@@ -286,7 +287,14 @@ class SyncRun:
         good is checked in Arrow (`typed_rows`); any other goes through `rows`.
         """
         check_columns(relation.columns, self.settings, source)
-        return self._stage(_readable(relation, self.settings).to_arrow_reader(BATCH_ROWS), source)
+        readable = _readable(relation, self.settings)
+        ledger = self._require_open()
+        if self.shard is None and not ledger.home.on_postgres:
+            plain = plain_rows(readable, self.settings, self._next_index[source])
+            if plain is not None:
+                return self._stage_plain(plain, source)
+        arrow_without_pandas()
+        return self._stage(readable.to_arrow_reader(BATCH_ROWS), source)
 
     def add_batches(
         self, columns: Sequence[str], batches: Iterable[pd.DataFrame], source: str
@@ -334,6 +342,22 @@ class SyncRun:
             raise
         return self._next_index[source] - first
 
+    def _stage_plain(self, plain: PlainRows, source: str) -> int:
+        """Stage a relation `plain_relation` took, in one transaction (`_stage`'s rules)."""
+        if source == PENDING_SOURCE:
+            raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
+        ledger = self._require_open()
+        first = self._next_index[source]
+        try:
+            ledger.stage_plain(self.run_id, source, plain.stream)
+        except BaseException:
+            ledger.unstage(self.run_id, source, first)
+            raise
+        self._next_index[source] += plain.count
+        self._rows_read += plain.count
+        self._progress("read", self._rows_read, None, 0)
+        return plain.count
+
     def _checked(
         self,
         batch: pd.DataFrame | pa.RecordBatch,
@@ -341,6 +365,10 @@ class SyncRun:
         holds: Callable[[str | None], bool] | None,
     ) -> pd.DataFrame | pa.Table:
         """One batch's staged rows: by Arrow compute when it can (`typed_rows`), else by `rows`."""
+        import pyarrow as pa
+
+        from target_jing.typed_rows import check_typed
+
         first = self._next_index[source]
         if isinstance(batch, pa.RecordBatch):
             typed = None if holds else check_typed(batch, self.settings, source, first)
@@ -429,6 +457,10 @@ class SyncRun:
         if not activities:
             return
         zone = settings.api_timezone
+        arrow_without_pandas()
+        from target_jing import observed_state
+        from target_jing.read_back import ReadBack
+
         if settings.observed_state is not None:
             table = observed_state.load(settings, activities)
             label = f"observed in {settings.observed_state} (JING updated it at {{at}})"
@@ -450,6 +482,8 @@ class SyncRun:
 
         def record(answered: list[Answered]) -> None:
             nonlocal answered_rows, calls
+            from target_jing.echo_answers import answers_table
+
             batch_calls = sum(item.calls for item in answered)
             ledger.record_answers(self.run_id, answers_table(answered, zone), batch_calls)
             answered_rows += sum(item.chunk.input_rows for item in answered)
@@ -466,10 +500,13 @@ class SyncRun:
                     plan.iter_chunks(reader, self.run_id, ledger.home),
                     self.settings.max_concurrency,
                     record,
+                    prepare=_prepare_recording,
                 )
         finally:
             reader.close()
         if self.settings.read_back and not isinstance(fatal, FATAL_ERRORS):
+            from target_jing.read_back import ReadBack
+
             self._settle_unknown(ReadBack(client, zone))
         return fatal
 
@@ -609,6 +646,16 @@ class SyncRun:
     def _progress(self, phase: str, done: int, total: int | None, calls: int) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
+
+
+def _prepare_recording() -> None:
+    """Import what recording answers needs (pyarrow, 0.1 s), while the first calls are out.
+
+    Imported at the start instead, it would delay every call by as much; a run with
+    nothing to send never imports it.
+    """
+    arrow_without_pandas()
+    import target_jing.echo_answers  # noqa: F401 (imported for its cost, now)
 
 
 def _readable(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> Any:

@@ -43,8 +43,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from jing_client import JingConfigError
 from target_jing.ledger_home import (
@@ -56,11 +54,13 @@ from target_jing.ledger_home import (
     stream,
 )
 from target_jing.postgres_url import needs_postgres_extra
+from target_jing.pyarrow_private import arrow_without_pandas
 from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from target_jing.ledger_locks import LedgerLocks
 
@@ -207,10 +207,6 @@ ANSWER_COLUMNS: tuple[str, ...] = (
     "basis",
     "jing_uuid",
     *(f"echo_{name}" for name in WANTED_FIELDS),
-)
-#: Their Arrow types: a number for the chunk, else text.
-ANSWER_SCHEMA = pa.schema(
-    [(name, pa.int64() if name == "chunk_id" else pa.string()) for name in ANSWER_COLUMNS]
 )
 
 #: The `source` of retried rows from `jing_pending` in the log.
@@ -451,8 +447,18 @@ class Ledger:
                 [run_id],
             )
 
+    def stage_plain(self, run_id: str, source: str, stream: object) -> None:
+        """Append the rows of an Arrow C stream of staged rows (`plain_relation`), in one
+        transaction. DuckDB only: it scans the stream that another DuckDB exports."""
+        with self._registered("staged_stream", stream), self.transaction() as con:
+            con.execute(
+                f"INSERT INTO jing_staged SELECT ?, row_index, ?, {_KEY}, {_FIELDS}, NULL "
+                "FROM staged_stream",
+                [run_id, source],
+            )
+
     @contextmanager
-    def _registered(self, name: str, data: pd.DataFrame | pa.Table) -> Iterator[None]:
+    def _registered(self, name: str, data: pd.DataFrame | pa.Table | object) -> Iterator[None]:
         """Make in-memory `data` a view for the block (around, not inside, a transaction:
         a failed transaction refuses even the unregistering)."""
         self.con.register(name, data)
@@ -474,6 +480,9 @@ class Ledger:
             [self.destination],
         ).fetchall()
         mine = [activity for (activity,) in rows if self.shard.holds(activity)]
+        arrow_without_pandas()
+        import pyarrow as pa
+
         table = pa.table({"entity_uuid": pa.array(mine, pa.string())})
         with self._registered(SHARD_ACTIVITIES, table):
             yield
@@ -732,6 +741,9 @@ class Ledger:
         `observed` has `entity_uuid`, `omni_user_uuid`, the wanted fields (API strings)
         and `observed_at`; `known_by` says where it came from, for the log's reasons.
         """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         prefix, at, suffix = known_by.partition("{at}")
         labels = (
             pc.binary_join_element_wise(prefix, _stamps(observed), suffix, "")
@@ -762,6 +774,8 @@ class Ledger:
         few calls, so it only appends: confirmed users leave `jing_pending`, and older
         knowledge goes, when the run closes (`close_run`).
         """
+        import pyarrow.compute as pc
+
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
         with self._registered("answers", answers), self.transaction() as con:
             stamp = now()
@@ -1156,6 +1170,9 @@ class Ledger:
 
 def _stamps(observed: pa.Table) -> pa.Array:
     """Each row's `observed_at` as the log's reasons write it (`2026-01-02 03:04:05 UTC`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     # To the second first: Arrow's %S would print the microseconds too.
     times = observed["observed_at"].cast(pa.timestamp("s", tz="UTC"), safe=False)
     return pc.strftime(times, format="%Y-%m-%d %H:%M:%S UTC")

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import cache
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-
-import pyarrow as pa
 
 __all__ = ["arrow_without_pandas", "pandas_for_arrow"]
 
@@ -44,10 +43,19 @@ def arrow_without_pandas() -> None:
     """Let pyarrow look for pandas once, and find none, unless pandas is already imported.
 
     Why: pyarrow's lazy pandas importer (`pyarrow.lib._pandas_api`) has no setting;
-    it looks once, and keeps the answer until it needs pandas for itself.
+    it looks once, and keeps the answer until it needs pandas for itself. pyarrow is
+    imported here, not before: a `sync` with nothing to send never needs it. Each
+    place that first turns Python values into Arrow calls this first; after the
+    first call it costs nothing.
     """
-    if "pandas" in sys.modules:
-        return
+    if "pandas" not in sys.modules:
+        _look_once()
+
+
+@cache
+def _look_once() -> None:
+    import pyarrow as pa
+
     sys.meta_path.insert(0, _NoPandasYet)  # type: ignore[arg-type]
     try:
         pa.array([0])  # the first conversion: pyarrow looks for pandas here
@@ -61,4 +69,6 @@ def pandas_for_arrow() -> None:
     Why: `_pandas_api.pd` is the lazy importer's own way in; it imports pandas,
     and sets what pyarrow's pandas conversions read, when the last look found none.
     """
+    import pyarrow as pa
+
     pa.lib._pandas_api.pd  # noqa: B018 (read for its effect)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from jing_client import JingClient, JingNotFound
 from jing_client.times import echoed_time
+from target_jing.send import status_text
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 logger = logging.getLogger("target-jing")
@@ -33,15 +34,6 @@ OBSERVED_SCHEMA = pa.schema(
         ("observed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-
-
-def status_text(value: Any) -> str | None:
-    """A status as the API's string: "1" for 1 or "1", whatever the answer's type."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def api_values(item: dict[str, Any], zone: tzinfo) -> dict[str, str | None]:

@@ -28,8 +28,6 @@ from datetime import tzinfo
 from queue import Empty, SimpleQueue
 from typing import Any
 
-import pyarrow as pa
-
 from jing_client import (
     JingAuthError,
     JingBadRequest,
@@ -45,10 +43,8 @@ from jing_client import (
 from jing_client.client import Envelope
 from jing_client.redact import redact
 from jing_client.times import echoed_time, same_api_time
-from target_jing.echo_answers import NOT_REGISTERED, echo_answers
-from target_jing.ledger import ANSWER_SCHEMA, PERMANENT, RETRYABLE, UNKNOWN
+from target_jing.ledger import PERMANENT, RETRYABLE, UNKNOWN
 from target_jing.plan import Chunk
-from target_jing.read_back import status_text
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 #: Calls in a row that fail after all retries before the run stops sending.
@@ -66,6 +62,8 @@ IN_FLIGHT_PER_WORKER = 16
 #: answers, and the next run settles their rows as unknown.
 RECORD_EVERY_SECONDS = 0.5
 RECORD_EVERY_CALLS = 256
+
+NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
 
 #: Errors that end the run: the credentials, the app's rights or the settings, not the data.
 FATAL_ERRORS = (JingAuthError, JingPermissionError, JingConfigError)
@@ -85,7 +83,7 @@ class Answered:
     registration `jing_uuids[i]`. Users answered alike share one `Result` object,
     so a chunk of a hundred users JING echoed as asked costs a hundred references.
     A call JING answered with a list comes as that answer (`echo`), with the two
-    lists empty: `answers_table` reads the echoes of many calls at once.
+    lists empty: `echo_answers.answers_table` reads the echoes of many calls at once.
     """
 
     chunk: Chunk
@@ -313,88 +311,17 @@ def _failed(
     return Answered(chunk, [None] * count, [result] * count, calls, transient_error)
 
 
+def status_text(value: Any) -> str | None:
+    """A status as the API's string: "1" for 1 or "1", whatever the answer's type."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-#: The columns every user of a chunk shares.
-_CHUNK_COLUMNS = ("chunk_id", "entity_uuid", *WANTED_FIELDS)
-#: The columns of a `Result`.
-_RESULT_COLUMNS = (
-    "outcome",
-    "reason",
-    "request_id",
-    "failure",
-    *(f"echo_{name}" for name in WANTED_FIELDS),
-)
-
-
-def answers_table(answered: list[Answered], zone: tzinfo) -> pa.Table:
-    """The answers as one Arrow table of `ANSWER_COLUMNS`, one row per user.
-
-    The echoes are checked together in Arrow (`echo_answers`); one in another shape
-    is read user by user (`reconcile`, in API zone `zone`). Of answers read so, what
-    a chunk's users share (its id, activity and wanted values) is made once per
-    chunk, and each distinct `Result` once; both are repeated by index in Arrow.
-    """
-    echoed = [(item, item.echo) for item in answered if item.echo is not None]
-    read = [item for item in answered if item.echo is None]
-    tables = []
-    if echoed:
-        rows, odd = echo_answers(
-            [item.chunk for item, _ in echoed],
-            [echo.data for _, echo in echoed],
-            [echo.request_id for _, echo in echoed],
-        )
-        tables.append(rows)
-        for k in sorted(odd):
-            item, echo = echoed[k]
-            read.append(Answered(item.chunk, *reconcile(item.chunk, echo, zone), calls=item.calls))
-    if read or not tables:
-        tables.append(_read_answers(read))
-    return pa.concat_tables(tables).combine_chunks()
-
-
-def _read_answers(answered: list[Answered]) -> pa.Table:
-    """`answers_table` of answers read user by user (`reconcile`, `_failed`)."""
-    chunks: list[tuple[Any, ...]] = []
-    chunk_of: list[int] = []
-    results: list[Result] = []
-    result_of: list[int] = []
-    users: list[str] = []
-    jing_uuids: list[str | None] = []
-    for item in answered:
-        chunk = item.chunk
-        chunk_of += [len(chunks)] * len(chunk.user_ids)
-        chunks.append((chunk.chunk_id, chunk.entity_uuid, *map(chunk.fields.get, WANTED_FIELDS)))
-        index_of: dict[int, int] = {}
-        for result in item.results:
-            index = index_of.get(id(result))
-            if index is None:
-                index = index_of[id(result)] = len(results)
-                results.append(result)
-            result_of.append(index)
-        users += chunk.user_ids
-        jing_uuids += item.jing_uuids
-    columns = _repeated(_CHUNK_COLUMNS, chunks, chunk_of) | _repeated(
-        _RESULT_COLUMNS, results, result_of
-    )
-    columns["omni_user_uuid"] = pa.array(users, pa.string())
-    columns["jing_uuid"] = pa.array(jing_uuids, pa.string())
-    columns["basis"] = pa.nulls(len(users), pa.string())
-    return pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
-
-
-def _repeated(
-    names: tuple[str, ...], rows: list[tuple[Any, ...]], index: list[int]
-) -> dict[str, pa.Array]:
-    """Columns `names` of `rows`, row `index[i]` at position i."""
-    positions = pa.array(index, pa.int64())
-    values = list(zip(*rows, strict=True)) or [()] * len(names)
-    return {
-        name: pa.array(column, ANSWER_SCHEMA.field(name).type).take(positions)
-        for name, column in zip(names, values, strict=True)
-    }
 
 
 class ApiUnreachable(JingError):
@@ -493,6 +420,8 @@ def send_all(
     chunks: Iterator[Chunk],
     max_concurrency: int,
     record: Callable[[list[Answered]], None],
+    *,
+    prepare: Callable[[], None] | None = None,
 ) -> JingError | None:
     """Send every chunk; hand answers to `record` on this thread; return a fatal error, if any.
 
@@ -501,16 +430,23 @@ def send_all(
     answered. After a fatal error (or a signal) the chunks not started are taken back
     and nothing more is sent; the calls in flight are still recorded. A run in which
     no call got an answer at all is stopped as unreachable, however few its calls.
+    `prepare` runs once, when the first calls are out and before their answers are
+    awaited: what recording needs is made ready while they are answered.
     """
     sender = _Sender(record, sending.client.settings.base_url)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         try:
             for chunk in chunks:
                 while sender.in_flight >= IN_FLIGHT_PER_WORKER * max_concurrency:
+                    if prepare is not None:
+                        prepare, ready = None, prepare
+                        ready()
                     sender.collect()
                 if sender.fatal is not None:
                     break
                 sender.submit(pool, sending, chunk)
+            if prepare is not None:
+                prepare()
             # The last calls are out: what was answered is recorded while they are, so
             # that the run's end waits only for their own few answers.
             sender.flush()

@@ -22,7 +22,6 @@ from jing_singer.extras import require_extra
 from target_jing import machine_faults, shell
 from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
-from target_jing.pyarrow_private import arrow_without_pandas
 from target_jing.report import write_report
 from target_jing.settings import TargetSettings
 from target_jing.shards import Shard
@@ -40,7 +39,6 @@ def sync(args: argparse.Namespace) -> int:
     )
     install_filter()
     shell.stop_on_signals()
-    arrow_without_pandas()
     try:
         settings = shell.settings_from(
             shell.read_config(args.config), warehouse_path=args.duckdb, warehouse_url=args.postgres

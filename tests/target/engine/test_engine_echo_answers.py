@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 
 from jing_client.client import Envelope
-from target_jing.echo_answers import echo_answers
+from target_jing.echo_answers import answers_table, echo_answers
 from target_jing.plan import Chunk
-from target_jing.send import Answered, answers_table, reconcile
+from target_jing.send import Answered, reconcile
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jing_client.client import Envelope
+from target_jing.echo_answers import answers_table
 from target_jing.ledger import ANSWER_COLUMNS
 from target_jing.plan import Chunk
-from target_jing.send import NOT_REGISTERED, Answered, answers_table, reconcile
+from target_jing.send import NOT_REGISTERED, Answered, reconcile
 
 FIELDS = {"ems_approvestatus": "1", "ems_signintimestamp": "2025-03-01 10:00:00"}
 ZONE = ZoneInfo("Asia/Shanghai")

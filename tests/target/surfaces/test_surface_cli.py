@@ -409,7 +409,7 @@ def _imported(proc: subprocess.CompletedProcess[str]) -> set[str]:
 def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_it(
     small_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    """Typed good rows are checked in Arrow; a bad row brings the full checks, which name it."""
+    """Typed good rows are checked in DuckDB; a bad row brings the full checks, which name it."""
     rows = wanted_rows(small_sandbox, limit=30)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
         con.execute(
@@ -437,6 +437,16 @@ def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_i
     # frame module is what an import that happened brings.
     assert "duckdb" in _imported(good) and "pandas.core.frame" not in _imported(good)
     assert "jsonschema" not in _imported(good)  # the settings are checked by jsonschema_rs
+
+    # Nothing to send: the rows are staged inside DuckDB, and pyarrow is never needed.
+    again = run_target(
+        *("sync", "--config", str(config), "--duckdb", str(tmp_path / "warehouse.duckdb")),
+        *("--table", "wanted_status"),
+        cwd=tmp_path,
+        env=profile,
+    )
+    assert summary_of(again)["counts"]["unchanged"] == len(rows)
+    assert "pyarrow.lib" not in _imported(again) and "pandas.core.frame" not in _imported(again)
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
         con.execute(
