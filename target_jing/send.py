@@ -335,9 +335,16 @@ class ApiUnreachable(JingError):
 class _Sender:
     """The calls in flight, and what stops the run: a fatal error or an unreachable API."""
 
-    def __init__(self, record: Callable[[list[Answered]], None], base_url: str) -> None:
+    def __init__(
+        self,
+        record: Callable[[list[Answered]], None],
+        base_url: str,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
         self.record = record
         self.base_url = base_url
+        #: Runs before the first wait for an answer (`send_all`), then never again.
+        self._prepare = prepare
         #: Calls handed to the pool and not collected yet.
         self._out: set[Future[Answered]] = set()
         self._done: SimpleQueue[Future[Answered]] = SimpleQueue()
@@ -365,6 +372,9 @@ class _Sender:
         The futures report to a queue as they finish, so a wait costs the same however
         many calls are in flight.
         """
+        if self._prepare is not None:
+            prepare, self._prepare = self._prepare, None
+            prepare()
         done = [self._done.get()]
         with suppress(Empty):
             while True:
@@ -433,20 +443,15 @@ def send_all(
     `prepare` runs once, when the first calls are out and before their answers are
     awaited: what recording needs is made ready while they are answered.
     """
-    sender = _Sender(record, sending.client.settings.base_url)
+    sender = _Sender(record, sending.client.settings.base_url, prepare)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="jing-send") as pool:
         try:
             for chunk in chunks:
                 while sender.in_flight >= IN_FLIGHT_PER_WORKER * max_concurrency:
-                    if prepare is not None:
-                        prepare, ready = None, prepare
-                        ready()
                     sender.collect()
                 if sender.fatal is not None:
                     break
                 sender.submit(pool, sending, chunk)
-            if prepare is not None:
-                prepare()
             # The last calls are out: what was answered is recorded while they are, so
             # that the run's end waits only for their own few answers.
             sender.flush()
