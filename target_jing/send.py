@@ -62,6 +62,10 @@ IN_FLIGHT_PER_WORKER = 16
 #: answers, and the next run settles their rows as unknown.
 RECORD_EVERY_SECONDS = 0.5
 RECORD_EVERY_CALLS = 256
+#: Once the last chunk is out, this thread has nothing to do but record: the answers
+#: are recorded this often, so that the run's end waits for a few calls' record, not
+#: for one of the last half second's (at 20 ms a call, 30 ms against 10 ms).
+RECORD_LAST_EVERY_SECONDS = 0.05
 
 NOT_REGISTERED = "not registered for this activity (absent from the answer's data)"
 
@@ -345,6 +349,8 @@ class _Sender:
         self.base_url = base_url
         #: Runs before the first wait for an answer (`send_all`), then never again.
         self._prepare = prepare
+        #: How long answers may wait to be recorded (shorter once the last chunk is out).
+        self.record_every = RECORD_EVERY_SECONDS
         #: Calls handed to the pool and not collected yet.
         self._out: set[Future[Answered]] = set()
         self._done: SimpleQueue[Future[Answered]] = SimpleQueue()
@@ -402,7 +408,7 @@ class _Sender:
         if (
             self.fatal is not None
             or len(self._unrecorded) >= RECORD_EVERY_CALLS
-            or time.monotonic() - self._recorded_at >= RECORD_EVERY_SECONDS
+            or time.monotonic() - self._recorded_at >= self.record_every
         ):
             self.flush()
 
@@ -455,6 +461,7 @@ def send_all(
             # The last calls are out: what was answered is recorded while they are, so
             # that the run's end waits only for their own few answers.
             sender.flush()
+            sender.record_every = RECORD_LAST_EVERY_SECONDS
             while sender.in_flight:
                 sender.collect()
         except BaseException:
