@@ -321,8 +321,7 @@ class SyncRun:
         is harmless; a Singer tap re-sends them anyway, as their STATE was not
         emitted).
         """
-        if source == PENDING_SOURCE:
-            raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
+        _check_source(source)
         ledger = self._require_open()
         first = self._next_index[source]
         holds = None if self.shard is None else self.shard.holds
@@ -344,8 +343,7 @@ class SyncRun:
 
     def _stage_plain(self, plain: PlainRows, source: str) -> int:
         """Stage a relation `plain_relation` took, in one transaction (`_stage`'s rules)."""
-        if source == PENDING_SOURCE:
-            raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
+        _check_source(source)
         ledger = self._require_open()
         first = self._next_index[source]
         try:
@@ -646,6 +644,11 @@ class SyncRun:
     def _progress(self, phase: str, done: int, total: int | None, calls: int) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress(phase, done, total, calls))  # type: ignore[arg-type]
+
+
+def _check_source(source: str) -> None:
+    if source == PENDING_SOURCE:
+        raise ValueError(f"source {PENDING_SOURCE!r} is reserved for retried pending rows")
 
 
 def _prepare_recording() -> None:

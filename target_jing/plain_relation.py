@@ -125,15 +125,16 @@ def plain_rows(
         return None
     source_zone = ZoneInfo(settings.source_timezone)
     api_zone = ZoneInfo(settings.api_timezone)
-    local = {day: _local_day(source_zone, day) for days in naive_lists for day in days}
-    if any(offsets is None for offsets in local.values()):
-        return None  # a naive time in a zone's gap or overlap, or a zone that changes often
-    near = {day + timedelta(days=k) for day in local for k in (-1, 0, 1)}
-    utc = {day: _utc_day(api_zone, day) for day in near | {d for ds in utc_lists for d in ds}}
-    if any(offsets is None for offsets in utc.values()):
-        return None
-    staged, skipped = _staged_query(values, times, first_index, local, utc)  # type: ignore[arg-type]
-    changes = any(offsets[0] is not None for offsets in local.values())  # type: ignore[index]
+    naive = {day for days in naive_lists for day in days}
+    local = {day: found for day in naive if (found := _local_day(source_zone, day))}
+    # A naive time's UTC day is its own or a neighbour (no zone is 24 hours off).
+    instants = {day + timedelta(days=k) for day in naive for k in (-1, 0, 1)}
+    instants |= {day for days in utc_lists for day in days}
+    utc = {day: found for day in instants if (found := _utc_day(api_zone, day))}
+    if len(local) < len(naive) or len(utc) < len(instants):
+        return None  # a zone that changes twice within days of a time: none does, 1970-2036
+    staged, skipped = _staged_query(values, times, first_index, local, utc)
+    changes = any(gap_from is not None for gap_from, *_ in local.values())
     if changes and _one(relation, skipped)[0]:
         return None  # a naive time that a change of the source's zone skips or repeats
     query = relation.query("src", staged)
