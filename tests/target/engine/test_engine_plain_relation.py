@@ -108,6 +108,26 @@ def test_rows_keep_their_places_in_a_table_of_many_row_groups() -> None:
     assert misplaced == 0
 
 
+def test_a_query_s_order_is_the_rows_order() -> None:
+    """Row i of an ordered query is its i-th row, as the batch path reads it."""
+    config = target_settings()
+    with duckdb.connect() as source, duckdb.connect() as ledger:
+        source.execute("SET threads = 4")
+        source.execute(
+            "CREATE TABLE t AS SELECT 'a' AS activity_id, 'u' || (i * 7919 % 200003) AS user_id, "
+            "1 AS approve_status, 0 AS signin_status, NULL::TIMESTAMP AS signin_time "
+            "FROM range(200003) AS r(i)"
+        )
+        query = "SELECT * FROM t ORDER BY user_id DESC"
+        found = plain_rows(_readable(source.sql(query), config), config, 0)
+        assert found is not None
+        ledger.register("staged", found.stream)
+        staged_order = ledger.execute("SELECT omni_user_uuid FROM staged ORDER BY row_index")
+        got = [user for (user,) in staged_order.fetchall()]
+        wanted = [user for (user,) in source.sql(query).project("user_id").fetchall()]
+    assert got == wanted
+
+
 #: Zones with a change a year, one of half an hour (Lord Howe), southern ones, none.
 ZONES = (
     "UTC",
