@@ -25,6 +25,8 @@ counted by the sandbox, peak RSS and CPU seconds (the child's rusage). After eac
 target-jing run, the same run again on its ledger: the no-op re-run. Then the
 start-up: `target-jing sync --help` and a one-row run. Figures only; no pass/fail.
 The project's packages are byte-compiled first, as an install from a wheel has them.
+The CPU seconds of a fixed loop, at the start and at the end, say how fast the machine
+was: it drifts by a third from hour to hour, and CPU seconds drift with it.
 """
 
 from __future__ import annotations
@@ -167,6 +169,20 @@ def start_up() -> None:
     print(f"start-up: a one-row run {statistics.median(one_row):.2f} s (goal < 1)")
 
 
+def machine_speed() -> float:
+    """Seconds of CPU that a fixed loop takes here now (best of 3).
+
+    The machine's speed drifts by a third from hour to hour; with this beside the
+    table, CPU seconds of different runs can be told apart from the machine's.
+    """
+    runs = []
+    for _ in range(3):
+        started = time.process_time()
+        sum(range(20_000_000))
+        runs.append(time.process_time() - started)
+    return min(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -184,7 +200,8 @@ def main() -> None:
     compile_as_installed()
     print(
         f"target-jing with {TARGET_SETTINGS}; the plain script one call at a time; "
-        f"medians of {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.2f}"
+        f"medians of {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.2f}; "
+        f"a fixed CPU loop {machine_speed():.2f} s"
     )
     print()
     print(
@@ -208,7 +225,10 @@ def main() -> None:
             )
     print()
     start_up()
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.2f}; "
+        f"the fixed CPU loop {machine_speed():.2f} s"
+    )
 
 
 if __name__ == "__main__":
