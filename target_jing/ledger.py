@@ -1022,8 +1022,13 @@ class Ledger:
         Users the run applied leave it. A user the run failed keeps this run's
         values, reason and state, the first run that wanted it and when, and one
         more attempt. Past the limits a retryable row is given up, with the reason.
+        Every step works on this destination's rows of `jing_pending`, so with none
+        there (the usual close of a run that applied all it sent) none is taken.
         """
         params = self._params(run_id)
+        one = "SELECT 1 FROM jing_pending WHERE destination = ? LIMIT 1"
+        if not scalar(con, f"SELECT count(*) FROM ({one}) AS waiting", [self.destination]):
+            return
         con.execute(
             """
             DELETE FROM jing_pending AS p
