@@ -13,10 +13,10 @@ the relation is read in Arrow batches as before, where `rows` names each bad row
 
 Times are converted by Python's zoneinfo, as `rows` converts them, never by
 DuckDB's ICU, whose zone data may be of another release. Each distinct day of the
-times is looked up once (`_offsets`): its offset, or on a day with a zone change,
-the instant of the change and the offsets on either side. That holds while a zone
-never changes twice within two days: in the years taken (1970-2036, as in
-`typed_rows`), the zone files' closest two changes are 6.9 days apart. A naive
+times is looked up once (`_local_day`, `_utc_day`): its offset, or on a day with a
+zone change, the instant of the change and the offsets on either side. That holds
+while a zone never changes twice within four days: in the years taken (1970-2036, as
+in `typed_rows`), the zone files' closest two changes are 6.9 days apart. A naive
 time that a change skips or repeats is not plain.
 """
 
@@ -40,7 +40,7 @@ from target_jing.sources import quote_identifier
 
 #: The years of the times taken (`typed_rows._EXPLICIT_YEARS`).
 FIRST_YEAR, LAST_YEAR = 1970, 2036
-#: How far apart two changes of one zone are, at least, in those years (see above).
+#: How far either side of a local day a change of its zone is looked for (see above).
 _WINDOW = timedelta(days=2)
 
 _INTEGERS = frozenset(
@@ -176,16 +176,16 @@ def _time(name: str, kind: str) -> _Time | None:
     return None
 
 
-#: Of a local day: None when the zone does not change near it, else the first and
-#: the last wall time a change leaves ambiguous or skips; then the offsets (seconds)
-#: before and after the change.
+#: Of a local day: the first and the last wall time that a change near it skips or
+#: repeats (None and None: no change near it), then the offsets (seconds) before and
+#: after the change.
 _LocalDay = tuple[datetime | None, datetime | None, int, int]
 #: Of a UTC day: the instant of a change on it (None: none), the offsets before and after.
 _UtcDay = tuple[datetime | None, int, int]
 
 
 def _local_day(zone: ZoneInfo, day: date) -> _LocalDay | None:
-    """How `zone`'s wall times of `day` map to UTC; None if the zone changes twice near it."""
+    """How `zone`'s wall times of `day` map to UTC; None if it seems to change twice near it."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC) - _WINDOW
     change = _change(zone, start, start + 2 * _WINDOW)
     if change is None:
@@ -199,7 +199,7 @@ def _local_day(zone: ZoneInfo, day: date) -> _LocalDay | None:
 
 
 def _utc_day(zone: ZoneInfo, day: date) -> _UtcDay | None:
-    """`zone`'s offsets on UTC day `day`; None if the zone changes twice near it."""
+    """`zone`'s offsets on UTC day `day`; None if it seems to change twice on it."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return _change(zone, start, start + timedelta(days=1))
 
@@ -208,7 +208,8 @@ def _change(zone: ZoneInfo, start: datetime, end: datetime) -> _UtcDay | None:
     """The one change of `zone` between UTC instants `start` and `end`, to the second.
 
     Found by halving: the offset is `before` until the change and `after` from it on.
-    None when the ends' offsets agree but the middle's does not (two changes).
+    None when the ends' offsets agree but the middle's does not: two changes, which no
+    zone file has this close (see the module's docstring); then the batch path reads it.
     """
     before, after, middle = (_offset(zone, t) for t in (start, end, start + (end - start) / 2))
     if before == after:
