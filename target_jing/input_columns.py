@@ -21,6 +21,21 @@ STAGED_COLUMNS: tuple[str, ...] = ("row_index", "source", *KEY_FIELDS, *WANTED_F
 #: A whole number written with a decimal point and zeros: "1.0", "2.00" (a status of 1, 2).
 WHOLE_DECIMAL = re.compile(r"(\d+)\.0+")
 
+# The rules of the fast checks (`typed_rows` in Arrow, `plain_relation` in DuckDB): a
+# value they take is one `rows` reads unchanged; any other goes to `rows`.
+
+#: An id whose first and last characters are printable ASCII other than a space:
+#: nothing for `str.strip` to take (every character it strips is outside this range).
+PLAIN_ID_EDGES = ("^[!-~]", "[!-~]$")
+#: A time as text in the API's own shape, each part in its range (whole-match it; the
+#: day is checked by writing the parsed time back: Arrow's parser takes February 30
+#: as March 2).
+PLAIN_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+#: The first and last years whose zone changes every zone file lists one by one. Past
+#: them a file gives a rule, which Arrow's zone library and Python's may not both follow
+#: (a July 9999 in New York is summer time to Python, winter to Arrow).
+EXPLICIT_YEARS = (1970, 2036)
+
 #: How messages name the two key fields.
 KEY_NAMES = {"entity_uuid": "activity id", "omni_user_uuid": "user id"}
 
@@ -68,6 +83,12 @@ def column_for(names: Sequence[str], candidates: tuple[str, ...]) -> str | None:
 
 def column_label(settings: TargetSettings, api_field: str) -> str:
     return "column " + " or ".join(repr(c) for c in settings.columns[api_field])
+
+
+def exact_statuses(settings: TargetSettings, api_field: str) -> list[str]:
+    """The allowed statuses that `rows` reads as themselves (it reads " 1" and "1.0" as 1)."""
+    allowed = allowed_statuses(settings, api_field)
+    return [s for s in allowed if s and s == s.strip() and not WHOLE_DECIMAL.fullmatch(s)]
 
 
 def allowed_statuses(settings: TargetSettings, api_field: str) -> tuple[str, ...]:

@@ -458,9 +458,10 @@ class Ledger:
             )
 
     @contextmanager
-    def _registered(self, name: str, data: pd.DataFrame | pa.Table | object) -> Iterator[None]:
-        """Make in-memory `data` a view for the block (around, not inside, a transaction:
-        a failed transaction refuses even the unregistering)."""
+    def _registered(self, name: str, data: object) -> Iterator[None]:
+        """Make in-memory `data` (a pandas frame, an Arrow table or an Arrow C stream) a
+        view for the block (around, not inside, a transaction: a failed transaction
+        refuses even the unregistering)."""
         self.con.register(name, data)
         try:
             yield

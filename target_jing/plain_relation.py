@@ -15,9 +15,10 @@ Times are converted by Python's zoneinfo, as `rows` converts them, never by
 DuckDB's ICU, whose zone data may be of another release. Each distinct day of the
 times is looked up once (`_local_day`, `_utc_day`): its offset, or on a day with a
 zone change, the instant of the change and the offsets on either side. That holds
-while a zone never changes twice within four days: in the years taken (1970-2036, as
-in `typed_rows`), the zone files' closest two changes are 6.9 days apart. A naive
-time that a change skips or repeats is not plain.
+while a zone never changes twice within four days: in the years taken
+(`input_columns.EXPLICIT_YEARS`, 1970-2036, as in `typed_rows`), the zone files'
+closest two changes are 6.9 days apart. A naive time that a change skips or repeats
+is not plain.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from target_jing.input_columns import WHOLE_DECIMAL, allowed_statuses, column_for
+from target_jing.input_columns import (
+    EXPLICIT_YEARS,
+    PLAIN_ID_EDGES,
+    PLAIN_TIME,
+    column_for,
+    exact_statuses,
+)
 from target_jing.settings import (
     KEY_FIELDS,
     STATUS_FIELDS,
@@ -38,8 +45,6 @@ from target_jing.settings import (
 )
 from target_jing.sources import quote_identifier
 
-#: The years of the times taken (`typed_rows._EXPLICIT_YEARS`).
-FIRST_YEAR, LAST_YEAR = 1970, 2036
 #: How far either side of a local day a change of its zone is looked for (see above).
 _WINDOW = timedelta(days=2)
 
@@ -47,8 +52,6 @@ _INTEGERS = frozenset(
     ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 )
 _NULL = '"NULL"'
-#: A time as text in the API's shape, each part in its range (`typed_rows._PLAIN_TIME`).
-_PLAIN_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _FORMAT = "'%Y-%m-%d %H:%M:%S'"
 
 
@@ -98,9 +101,9 @@ def plain_rows(
             if kind != "VARCHAR":
                 return None
             values[api_field] = name
-            checks.append(f"regexp_matches({name}, '^[!-~]') AND regexp_matches({name}, '[!-~]$')")
+            checks.append(" AND ".join(f"regexp_matches({name}, '{e}')" for e in PLAIN_ID_EDGES))
         elif api_field in STATUS_FIELDS:
-            status = _status(name, kind, allowed_statuses(settings, api_field))
+            status = _status(name, kind, exact_statuses(settings, api_field))
             if status is None:
                 return None
             values[api_field], check = status
@@ -141,28 +144,26 @@ def plain_rows(
     return PlainRows(query.__arrow_c_stream__(), count, query)
 
 
-def _status(name: str, kind: str, allowed: tuple[str, ...]) -> tuple[str, str] | None:
-    """A status column's text and its check: whole numbers or text, each an allowed status."""
+def _status(name: str, kind: str, exact: list[str]) -> tuple[str, str] | None:
+    """A status column's text and its check: whole numbers or text, each one of `exact`."""
     if kind in _INTEGERS:
         value = f"CAST({name} AS VARCHAR)"
     elif kind == "VARCHAR":
         value = name
     else:
         return None
-    # Only the statuses that `rows` reads as themselves (it reads " 1" and "1.0" as 1).
-    exact = [s for s in allowed if s and s == s.strip() and not WHOLE_DECIMAL.fullmatch(s)]
     listed = ", ".join(_text(s) for s in exact)
     return value, f"({value} IS NULL OR {value} IN ({listed or 'NULL'}))"
 
 
 def _time(name: str, kind: str) -> _Time | None:
     """A time column as a naive time or a UTC instant (whole seconds), and its check."""
-    years = f"BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+    years = f"BETWEEN {EXPLICIT_YEARS[0]} AND {EXPLICIT_YEARS[1]}"
     if kind == "VARCHAR":
         text = f"nullif({name}, '')"
         naive = f"try_strptime({text}, {_FORMAT})"
         plain = (
-            f"({text} IS NULL OR (regexp_full_match({text}, '{_PLAIN_TIME}') "
+            f"({text} IS NULL OR (regexp_full_match({text}, '{PLAIN_TIME}') "
             f"AND strftime({naive}, {_FORMAT}) = {text} AND year({naive}) {years}))"
         )
         return _Time(naive, None, plain)

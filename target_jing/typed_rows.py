@@ -21,25 +21,18 @@ import pyarrow.compute as pc
 
 from jing_client.times import API_TIME_LENGTH
 from target_jing.input_columns import (
+    EXPLICIT_YEARS,
+    PLAIN_ID_EDGES,
+    PLAIN_TIME,
     STAGED_COLUMNS,
-    WHOLE_DECIMAL,
-    allowed_statuses,
     column_for,
+    exact_statuses,
 )
 from target_jing.settings import KEY_FIELDS, STATUS_FIELDS, WANTED_FIELDS, TargetSettings
 
-#: An id whose first and last characters are printable ASCII other than a space:
-#: nothing for `str.strip` to take (every character it strips is outside this range).
-_UNPADDED = ("^[!-~]", "[!-~]$")
-#: A time as text in the API's own shape, each part in its range (the day is checked
-#: by writing the parsed time back: Arrow's parser takes February 30 as March 2).
-_PLAIN_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
-
-
-#: The years whose zone changes every zone file lists one by one. Past them a file
-#: gives a rule, which Arrow's zone library and Python's may not both follow
-#: (a July 9999 in New York is summer time to Python, winter to Arrow).
-_EXPLICIT_YEARS = pa.arange(1970, 2037)
+_FULL_TIME = f"^{PLAIN_TIME}$"
+#: Every year of `EXPLICIT_YEARS`, for `pc.is_in`.
+_EXPLICIT_YEARS = pa.arange(EXPLICIT_YEARS[0], EXPLICIT_YEARS[1] + 1)
 
 
 def check_typed(
@@ -66,7 +59,7 @@ def check_typed(
         elif api_field in KEY_FIELDS:
             values = _ids(batch.column(column))
         elif api_field in STATUS_FIELDS:
-            values = _statuses(batch.column(column), allowed_statuses(settings, api_field))
+            values = _statuses(batch.column(column), exact_statuses(settings, api_field))
         else:
             values = _times(batch.column(column), settings.source_timezone, settings.api_timezone)
         if values is None:
@@ -83,12 +76,12 @@ def _ids(values: pa.Array) -> pa.Array | None:
     if not _is_text(values.type) or values.null_count:
         return None
     values = values.cast(pa.string())
-    unpadded = pc.and_(*(pc.match_substring_regex(values, edge) for edge in _UNPADDED))
+    unpadded = pc.and_(*(pc.match_substring_regex(values, edge) for edge in PLAIN_ID_EDGES))
     return values if _all(unpadded) else None
 
 
-def _statuses(values: pa.Array, allowed: tuple[str, ...]) -> pa.Array | None:
-    """Whole numbers or text, each empty or exactly an allowed status."""
+def _statuses(values: pa.Array, exact: list[str]) -> pa.Array | None:
+    """Whole numbers or text, each empty or exactly one of the `exact` statuses."""
     kind = values.type
     if pa.types.is_null(kind):
         return pa.nulls(len(values), pa.string())
@@ -96,8 +89,6 @@ def _statuses(values: pa.Array, allowed: tuple[str, ...]) -> pa.Array | None:
         text = values.cast(pa.string())
     else:
         return None
-    # Only the statuses that `rows` reads as themselves (it reads " 1" and "1.0" as 1).
-    exact = [s for s in allowed if s and s == s.strip() and not WHOLE_DECIMAL.fullmatch(s)]
     known = pc.is_in(text, value_set=pa.array(exact, pa.string()))
     return text if _all(pc.if_else(pc.is_null(text), None, known)) else None
 
@@ -136,7 +127,7 @@ def _plain_times(text: pa.Array) -> pa.Array | None:
     """Text in the API's shape as naive times; "" as no time; None for any other text."""
     empty = pc.equal(text, "")
     text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
-    if not _all(pc.match_substring_regex(text, _PLAIN_TIME)):
+    if not _all(pc.match_substring_regex(text, _FULL_TIME)):
         return None
     naive = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
     if naive.null_count != text.null_count:  # a month 13

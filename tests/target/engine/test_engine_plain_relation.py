@@ -7,6 +7,8 @@ rows come back through the Arrow C stream that the ledger scans.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,41 +89,47 @@ def test_ids_that_are_numbers_are_staged_as_their_digits() -> None:
     )
 
 
-def test_rows_keep_their_places_in_a_table_of_many_row_groups() -> None:
-    """Row i of the relation is row first + i, however DuckDB scans it."""
+@contextmanager
+def staged_at_scale(
+    create: str, read: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation], first: int
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
+    """A source table made by `create` on 4 threads, read by `read` and staged from row
+    `first`; yields the source and a ledger connection where the rows are `staged`."""
     config = target_settings()
     with duckdb.connect() as source, duckdb.connect() as ledger:
         source.execute("SET threads = 4")
-        source.execute(
-            "CREATE TABLE t AS SELECT 'a' || (i % 7) AS activity_id, 'u' || i AS user_id, "
-            "1 AS approve_status, 0 AS signin_status, TIMESTAMP '2025-03-01' + to_seconds(i) "
-            "AS signin_time FROM range(300000) AS r(i)"
-        )
-        found = plain_rows(_readable(source.table("t"), config), config, 10)
-        assert found is not None and found.count == 300_000
+        source.execute(create)
+        found = plain_rows(_readable(read(source), config), config, first)
+        assert found is not None
         ledger.register("staged", found.stream)
-        (misplaced,) = ledger.execute(
-            "SELECT count(*) FROM staged WHERE omni_user_uuid <> 'u' || (row_index - 10) "
+        yield source, ledger
+
+
+def test_rows_keep_their_places_in_a_table_of_many_row_groups() -> None:
+    """Row i of the relation is row first + i, however DuckDB scans it."""
+    create = (
+        "CREATE TABLE t AS SELECT 'a' || (i % 7) AS activity_id, 'u' || i AS user_id, "
+        "1 AS approve_status, 0 AS signin_status, TIMESTAMP '2025-03-01' + to_seconds(i) "
+        "AS signin_time FROM range(300000) AS r(i)"
+    )
+    with staged_at_scale(create, lambda source: source.table("t"), 10) as (_, ledger):
+        (count, misplaced) = ledger.execute(
+            "SELECT count(*), count(*) FILTER (WHERE omni_user_uuid <> 'u' || (row_index - 10) "
             "OR ems_signintimestamp <> strftime(TIMESTAMP '2025-03-01 08:00:00' "
-            "+ to_seconds(row_index - 10), '%Y-%m-%d %H:%M:%S')"
+            "+ to_seconds(row_index - 10), '%Y-%m-%d %H:%M:%S')) FROM staged"
         ).fetchone()
-    assert misplaced == 0
+    assert (count, misplaced) == (300_000, 0)
 
 
 def test_a_query_s_order_is_the_rows_order() -> None:
     """Row i of an ordered query is its i-th row, as the batch path reads it."""
-    config = target_settings()
-    with duckdb.connect() as source, duckdb.connect() as ledger:
-        source.execute("SET threads = 4")
-        source.execute(
-            "CREATE TABLE t AS SELECT 'a' AS activity_id, 'u' || (i * 7919 % 200003) AS user_id, "
-            "1 AS approve_status, 0 AS signin_status, NULL::TIMESTAMP AS signin_time "
-            "FROM range(200003) AS r(i)"
-        )
-        query = "SELECT * FROM t ORDER BY user_id DESC"
-        found = plain_rows(_readable(source.sql(query), config), config, 0)
-        assert found is not None
-        ledger.register("staged", found.stream)
+    create = (
+        "CREATE TABLE t AS SELECT 'a' AS activity_id, 'u' || (i * 7919 % 200003) AS user_id, "
+        "1 AS approve_status, 0 AS signin_status, NULL::TIMESTAMP AS signin_time "
+        "FROM range(200003) AS r(i)"
+    )
+    query = "SELECT * FROM t ORDER BY user_id DESC"
+    with staged_at_scale(create, lambda source: source.sql(query), 0) as (source, ledger):
         staged_order = ledger.execute("SELECT omni_user_uuid FROM staged ORDER BY row_index")
         got = [user for (user,) in staged_order.fetchall()]
         wanted = [user for (user,) in source.sql(query).project("user_id").fetchall()]
