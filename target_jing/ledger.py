@@ -37,7 +37,7 @@ change the same row.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager, nullcontext, suppress
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -307,24 +307,12 @@ class Ledger:
 
     @contextmanager
     def sending(self) -> Iterator[None]:
-        """This run sends in the block: the other shards see it (`sending_shards`).
-
-        A DuckDB file works on one thread meanwhile: a batch of answers is a few small
-        statements, and DuckDB's workers cost more to wake than they save (at 0 ms,
-        100,000 rows: about 5 % of the run's CPU and 20 MB less; wall no slower). The
-        plan before, and the close after, have their parallel sorts and checkpoint.
-        """
-        with ExitStack() as stack:
-            if isinstance(self.con, duckdb.DuckDBPyConnection):
-                self.con.execute("SET threads = 1")
-                stack.callback(self._reset_threads)
-            if self._locks is not None and self.shard is not None:
-                stack.enter_context(self._locks.sending(self.shard))
+        """This run sends in the block: the other shards see it (`sending_shards`)."""
+        if self._locks is None or self.shard is None:
             yield
-
-    def _reset_threads(self) -> None:
-        with suppress(duckdb.ConnectionException):  # closed by an abort: nothing to reset
-            self.con.execute("RESET threads")
+            return
+        with self._locks.sending(self.shard):
+            yield
 
     def sending_shards(self) -> int | None:
         """On PostgreSQL, how many shards of this run's count are sending now (None: unknown)."""
