@@ -20,7 +20,7 @@ from jing_client import JingConfigError
 from jing_sandbox.process import SandboxProcess
 from target_jing.engine import SyncRun
 from target_jing.ledger import SCHEMA_VERSION, Ledger
-from target_jing.ledger_home import LedgerHome, release
+from target_jing.ledger_home import LedgerHome
 
 
 def test_rows_staged_by_a_run_that_died_before_finish_are_sent_by_the_next(
@@ -217,17 +217,14 @@ def test_an_older_ledger_is_upgraded_and_its_dead_runs_chunks_are_finished(
     assert_every_row_logged(settings)
 
 
-def test_a_duckdb_ledger_works_on_one_thread_while_sending_and_on_all_after(
-    tmp_path: Path,
-) -> None:
+def test_a_duckdb_ledger_works_on_one_thread_the_whole_run(tmp_path: Path) -> None:
+    """DuckDB's workers cost more to wake than the ledger's statements save (see `_open_file`)."""
     ledger = Ledger(LedgerHome(path=tmp_path / "ledger.duckdb"), "app@https://api.example.test")
     threads = "SELECT current_setting('threads')"
     try:
-        before = ledger.con.execute(threads).fetchone()
+        assert ledger.con.execute(threads).fetchone() == (1,)
         with ledger.sending():
             assert ledger.con.execute(threads).fetchone() == (1,)
-        assert ledger.con.execute(threads).fetchone() == before
-        with ledger.sending():
-            ledger.con.close()  # an abort closed it: leaving the block raises nothing
+        assert ledger.con.execute(threads).fetchone() == (1,)
     finally:
-        release(ledger.home)
+        ledger.close()
