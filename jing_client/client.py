@@ -156,6 +156,10 @@ class JingClient:
             )
         return self.call(path, {**fields, "entity_uuid": entity_uuid, "user_ids": list(user_ids)})
 
+    def fetch_token_ahead(self) -> None:
+        """Start getting the token now, for calls about to come (`TokenManager.fetch_ahead`)."""
+        self._tokens.fetch_ahead()
+
     def set_pace(self, requests_per_second: float) -> None:
         """Pace calls at `requests_per_second` from now on (`Throttle.set_max_rate`)."""
         self._throttle.set_max_rate(requests_per_second)

@@ -55,6 +55,8 @@ class TokenManager:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: _Tokens | None = None
+        #: What stopped a `fetch_ahead`, for the next caller to raise as its own.
+        self._ahead_error: Exception | None = None
         self.fetches = 0
         self.refreshes = 0
 
@@ -64,12 +66,35 @@ class TokenManager:
         if tokens is not None and self._clock() < tokens.renew_at:
             return tokens.access_token
         with self._lock:
+            if self._ahead_error is not None:
+                error, self._ahead_error = self._ahead_error, None
+                raise error
             # Another thread may have renewed it while this one waited for the lock.
             tokens = self._tokens
             if tokens is None or self._clock() >= tokens.renew_at:
                 tokens = self._renew(tokens)
                 self._tokens = tokens
             return tokens.access_token
+
+    def fetch_ahead(self) -> None:
+        """Get the first token on a thread of its own, while the caller prepares its calls.
+
+        Why: the first call would otherwise wait a whole round trip for it. The fetch
+        holds the lock, so a call that comes meanwhile waits for its result rather
+        than asking again; and when it fails, the next call raises that error as
+        the failure of its own first attempt (its retry policy decides), so fetching
+        ahead never adds an attempt or a wait. Nothing is fetched when a token is held.
+        """
+        threading.Thread(target=self._fetch_first, name="jing-token", daemon=True).start()
+
+    def _fetch_first(self) -> None:
+        with self._lock:
+            if self._tokens is not None:
+                return
+            try:
+                self._tokens = self._renew(None)
+            except Exception as error:  # the next caller raises it, as its own
+                self._ahead_error = error
 
     def reject(self, access_token: str, code: int | None) -> None:
         """A call was refused with a token code: renew before the next use.

@@ -435,6 +435,9 @@ class SyncRun:
                 plan.find_refused(con, self.run_id, self.destination)
             ledger.log_unchanged(self.run_id, dry_run=dry_run)
             ledger.log_refused(self.run_id)
+        if not dry_run and plan.anything_to_send(ledger.con, self.run_id, compare=compare):
+            # The token's round trip passes while the chunks are cut, not before the first call.
+            self._open_client().fetch_token_ahead()
         with ledger.transaction() as con:
             minimum_calls = plan.make_chunks(
                 con, self.run_id, self.settings.batch_size, compare=compare

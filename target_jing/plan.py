@@ -204,15 +204,6 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
     order. An answer reaches its input rows through `jing_staged` by registration.
     With `compare`, registrations logged `unchanged` or refused before are left out.
     """
-    skip_unchanged = (
-        " ".join(
-            f"AND NOT EXISTS (SELECT 1 FROM {table} AS u WHERE u.entity_uuid = w.entity_uuid "
-            "AND u.omni_user_uuid = w.omni_user_uuid)"
-            for table in ("unchanged_keys", "refused_keys")
-        )
-        if compare
-        else ""
-    )
     values = f"entity_uuid, {_FIELDS}"
     # Rows of one registration are alike here (`mark_conflicts` rejected the others), so
     # grouping by registration first makes each user one member of one chunk, counted once.
@@ -228,8 +219,7 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
                                - 1) / CAST($batch AS DOUBLE PRECISION)) AS BIGINT) AS part
             FROM (
                 SELECT {values}, omni_user_uuid, count(*) AS input_rows
-                FROM jing_staged AS w
-                WHERE run_id = $run AND reason IS NULL {skip_unchanged}
+                {_to_send(compare)}
                 GROUP BY {values}, omni_user_uuid
             ) AS registrations
         ) AS parted
@@ -239,6 +229,26 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
         {"run": run_id, "batch": batch_size},
     )
     return int(scalar(con, "SELECT count(*) FROM jing_work WHERE run_id = ?", [run_id]))
+
+
+def anything_to_send(con: LedgerConnection, run_id: str, *, compare: bool) -> bool:
+    """Whether `make_chunks` will cut any chunk: a wanted row that is to be sent."""
+    return bool(scalar(con, f"SELECT EXISTS (SELECT 1 {_to_send(compare)})", {"run": run_id}))
+
+
+def _to_send(compare: bool) -> str:
+    """FROM and WHERE of the run's wanted rows to send (`w`): with `compare`, those not
+    logged `unchanged` or refused before."""
+    skip = (
+        " ".join(
+            f"AND NOT EXISTS (SELECT 1 FROM {table} AS u WHERE u.entity_uuid = w.entity_uuid "
+            "AND u.omni_user_uuid = w.omni_user_uuid)"
+            for table in ("unchanged_keys", "refused_keys")
+        )
+        if compare
+        else ""
+    )
+    return f"FROM jing_staged AS w WHERE run_id = $run AND reason IS NULL {skip}"
 
 
 def wanted_activities(con: LedgerConnection, run_id: str) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from client_helpers import answers, path_calls, run_in_threads
 
-from jing_client import JingClient, JingMalformedResponse
+from jing_client import JingAuthError, JingClient, JingMalformedResponse
 from jing_client.settings import Paths
 from jing_client.tokens import _read_tokens
 from jing_sandbox.process import SandboxProcess
@@ -106,6 +106,54 @@ def test_concurrent_senders_share_one_token_and_one_refresh(
     assert run_in_threads(10, lambda: _list(client)) == []
     assert client.stats()["token_fetches"] == 1
     assert client.stats()["token_refreshes"] == 1
+
+
+def _wait_for_token_calls(sandbox: SandboxProcess, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while path_calls(sandbox, PATHS.token) < count:
+        assert time.monotonic() < deadline, "the token was not asked for"
+        time.sleep(0.01)
+
+
+def test_a_token_fetched_ahead_serves_the_first_calls(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox, max_concurrency=5)
+    client.fetch_token_ahead()
+    _wait_for_token_calls(sandbox, 1)  # asked for before any call
+    assert run_in_threads(5, lambda: _list(client)) == []
+    client.fetch_token_ahead()  # a token is held: nothing more is asked
+    _list(client)
+    assert sandbox.stats()["tokens_issued"] == 1
+    assert client.stats()["token_fetches"] == 1
+
+
+def test_a_failed_fetch_ahead_is_the_first_calls_first_failed_attempt(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    """The call raises what stopped the fetch as its own attempt's failure: its retry
+    policy retries it once, so fetching ahead adds no attempt to what a call makes."""
+    sandbox.faults(path=PATHS.token, http_5xx=1.0)
+    client = client_factory(sandbox)
+    client.fetch_token_ahead()
+    _wait_for_token_calls(sandbox, 1)
+    sandbox.faults()
+    _list(client)
+    assert client.stats()["retries"] == 1
+    assert path_calls(sandbox, PATHS.token) == 2
+    assert client.stats()["token_fetches"] == 1
+
+
+def test_credentials_refused_ahead_are_refused_to_the_first_call_once(
+    sandbox: SandboxProcess, client_factory: Callable[..., JingClient]
+) -> None:
+    client = client_factory(sandbox, app_secret="0" * 32)
+    client.fetch_token_ahead()
+    _wait_for_token_calls(sandbox, 1)
+    with pytest.raises(JingAuthError):
+        _list(client)
+    assert path_calls(sandbox, PATHS.token) == 1, "not asked again: the call took the refusal"
+    assert path_calls(sandbox, PATHS.activity_list) == 0
 
 
 @pytest.mark.parametrize("access", ["", "a\r\nX-Evil: 1", "tab\there", "caf\u00e9", 7, None])

@@ -44,8 +44,10 @@ def test_rows_are_applied_with_minimum_calls_then_unchanged(
     assert {p.phase for p in seen} == {"read", "plan", "send", "done"}
     assert seen[-1].phase == "done" and seen[-1].calls == first.update_calls
 
+    assert first.client_stats["token_fetches"] == 1  # fetched ahead, while the chunks were cut
     second = run(settings, rows)
     assert second.update_calls == 0 and batch_calls(engine_sandbox) == first.minimum_calls
+    assert engine_sandbox.stats()["tokens_issued"] == 1, "nothing to send: no token asked for"
     assert second.counts["unchanged"] == second.rows_in == len(rows)
     assert_every_row_logged(settings)
     applied = query(settings, "SELECT count(*) FROM jing_applied_status")[0][0]
