@@ -232,8 +232,13 @@ def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare:
 
 
 def anything_to_send(con: LedgerConnection, run_id: str, *, compare: bool) -> bool:
-    """Whether `make_chunks` will cut any chunk: a wanted row that is to be sent."""
-    return bool(scalar(con, f"SELECT EXISTS (SELECT 1 {_to_send(compare)})", {"run": run_id}))
+    """Whether `make_chunks` will cut any chunk: a wanted row that is to be sent.
+
+    A count, not EXISTS: for EXISTS, PostgreSQL plans for a first row soon found, an
+    anti-join row by row, and when every row is unchanged no row is ever found (a no-op
+    re-run of 100,000 rows took 349 s).
+    """
+    return bool(scalar(con, f"SELECT count(*) {_to_send(compare)}", {"run": run_id}))
 
 
 def _to_send(compare: bool) -> str:
