@@ -451,6 +451,17 @@ def _json(content: bytes) -> Any:
         return None
 
 
+def utf8_text(text: str) -> str:
+    """`text` as UTF-8 can hold it: a lone surrogate, which JSON can carry (`"\\ud800"`, read
+    by `json`) and no Arrow column, database or log file can, is written as that escape.
+
+    Why: answer text is recorded (a reason, an echoed value); unescaped, the record fails.
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _is_envelope(document: Any) -> bool:
     return (
         isinstance(document, dict)
@@ -467,7 +478,11 @@ def _envelope_fields(content: bytes, document: Any = None) -> dict[str, Any]:
         return {"code": None, "msg": "", "request_id": ""}
     msg = document.get("msg") or document.get("message") or ""
     request_id = document.get("request_id") or ""
-    return {"code": document["code"], "msg": redact(str(msg)), "request_id": str(request_id)}
+    return {
+        "code": document["code"],
+        "msg": utf8_text(redact(str(msg))),
+        "request_id": utf8_text(str(request_id)),
+    }
 
 
 def _excerpt(content: bytes) -> str:

@@ -108,15 +108,20 @@ def echo_answers(
     return table, odd
 
 
+#: What Arrow raises for a value its text column cannot take.
+_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError)
+
+
 def _converted(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.Array]:
     """The items of the echoes not in `odd` as one Arrow array, and each item's call.
 
-    A call with a value that is not text (Arrow refuses it) joins `odd`; finding
-    it converts echo by echo, which only an odd batch costs.
+    A call with a value that is not text, or is text that UTF-8 cannot hold (a lone
+    surrogate: Arrow refuses both), joins `odd`; finding it converts echo by echo, which
+    only an odd batch costs.
     """
     try:
         return _items(echoes, odd)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except _REFUSED:
         odd |= {k for k, data in enumerate(echoes) if k not in odd and not _converts(data)}
         return _items(echoes, odd)
 
@@ -134,7 +139,7 @@ def _items(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.A
 def _converts(data: list[Any]) -> bool:
     try:
         pa.array(data, type=_ECHO_TYPE)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except _REFUSED:
         return False
     return True
 

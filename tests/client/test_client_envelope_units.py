@@ -101,6 +101,17 @@ def test_unknown_code_is_a_plain_error() -> None:
     assert (caught.value.code, caught.value.msg) == (12345, "odd")
 
 
+def test_answer_text_that_no_utf8_holds_is_kept_escaped() -> None:
+    """JSON can carry a lone surrogate (`json` reads it); no log file or ledger can."""
+    body = b'{"request_id": "r\\ud800", "code": 40000, "msg": "bad \\udc00 value"}'
+    with pytest.raises(JingError) as error:
+        parse_envelope(200, {}, body, PATH, CODES)
+    assert (error.value.msg, error.value.request_id) == ("bad \\udc00 value", "r\\ud800")
+    str(error.value).encode("utf-8")  # whole and writable
+    success = b'{"request_id": "\\ud800", "code": 0, "msg": "ok", "data": []}'
+    assert parse_envelope(200, {}, success, PATH, CODES).request_id == "\\ud800"
+
+
 def test_repeated_or_backward_pages_are_detected() -> None:
     seen: set[str] = set()
     assert repeats_itself(1, 0, [{"id": "a"}, {"id": "b"}], seen) is None

@@ -40,7 +40,7 @@ ODD_TIMES = [
     " 2025-03-01 10:00:00",
     "soon",
 ]
-ODD_STATUSES = ["", " 1", "1 ", "\u00a01", 1, 1.0, True, None, "x y", "已签到"]
+ODD_STATUSES = ["", " 1", "1 ", "\u00a01", 1, 1.0, True, None, "x y", "已签到", "\ud800"]
 
 
 def _envelope(data: Any) -> Envelope:

@@ -152,3 +152,25 @@ def test_a_time_that_is_no_instant_here_is_kept_as_text_and_not_applied(echoed: 
     rows = rows_of([{**echo("a"), "ems_signintimestamp": echoed}], "a")
     assert [r["outcome"] for r in rows] == ["failed"]
     assert rows[0]["failure"] == "unknown" and rows[0]["echo_ems_signintimestamp"] == echoed
+
+
+def test_echoed_text_that_no_utf8_holds_is_recorded_escaped() -> None:
+    """A lone surrogate (JSON can carry one) in what JING echoed: the answers are still
+    recorded, each such text as its escape, and a wanted value echoed so is not applied."""
+    sent = chunk("a", "b")
+    data = [
+        echo("a", jing_uuid="j\ud800", ems_signinstatus="\udc00"),
+        echo("b", ems_approvestatus="\ud800"),
+    ]
+    for answered in (
+        Answered(sent, [], [], calls=1, echo=envelope(data)),  # checked together, in Arrow
+        Answered(sent, *reconcile(sent, envelope(data), ZONE), calls=1),  # user by user
+    ):
+        by_user = {r["omni_user_uuid"]: r for r in answers_table([answered], ZONE).to_pylist()}
+        assert by_user["a"]["outcome"] == "applied"
+        assert (by_user["a"]["jing_uuid"], by_user["a"]["echo_ems_signinstatus"]) == (
+            "j\\ud800",
+            "\\udc00",
+        )
+        assert by_user["b"]["outcome"] == "failed" and by_user["b"]["failure"] == "unknown"
+        assert by_user["b"]["echo_ems_approvestatus"] == "\\ud800"
