@@ -174,3 +174,10 @@ def test_echoed_text_that_no_utf8_holds_is_recorded_escaped() -> None:
         )
         assert by_user["b"]["outcome"] == "failed" and by_user["b"]["failure"] == "unknown"
         assert by_user["b"]["echo_ems_approvestatus"] == "\\ud800"
+
+
+def test_a_refusal_reason_that_no_utf8_holds_is_recorded_escaped() -> None:
+    data = {"success": [echo("a")], "failure": [{"omni_user_uuid": "b", "reason": "x\udc00"}]}
+    by_user = {r["omni_user_uuid"]: r for r in rows_of(data, "a", "b")}
+    assert by_user["a"]["outcome"] == "applied"
+    assert by_user["b"]["reason"] == "JING refused it: x\\udc00"
