@@ -102,6 +102,9 @@ _CHUNK_USERS = (
     "SELECT run_id, chunk_id, entity_uuid, unnest(user_ids) AS omni_user_uuid FROM jing_work"
 )
 
+#: `Ledger.input_rows`' sorted copy of a run's wanted input rows (a temporary table).
+_INPUT_ROWS = "jing_input_rows"
+
 # New columns go last, so that a ledger of an older version upgraded in place
 # (`_MIGRATIONS`) and a new one have the same column order.
 SCHEMA: tuple[str, ...] = (
@@ -281,6 +284,8 @@ class Ledger:
         self.home = home
         self.destination = destination
         self.shard = shard
+        #: The run whose input rows `input_rows` has copied, sorted (a DuckDB file only).
+        self._rows_sorted_for: str | None = None
         with ExitStack() as undo:  # a failed open leaves nothing open
             self._locks = _locks_for(home, destination)
             if self._locks is not None:
@@ -752,6 +757,33 @@ class Ledger:
 
     # -- answers ------------------------------------------------------------------------
 
+    def input_rows(self, run_id: str) -> str:
+        """The run's wanted input rows (`row_index`, `source` and the registration), as a
+        table to join answers to; the query binds `$run`.
+
+        On a DuckDB file a temporary copy, sorted by activity, made at the run's first
+        record. Why: the chunks go out in activity order, so a batch of answers holds a
+        few activities, and DuckDB's join then reads only the row groups of the copy
+        that hold them, where each record would scan every wanted row of the run in
+        `jing_staged` (at 1,000,000 rows, 67 ms of a record's 146; the copy costs 0.44 s
+        once). Nothing after the plan changes the staged rows, so the copy stays true.
+        PostgreSQL finds them by its index on the staged rows.
+        """
+        staged = (
+            f"(SELECT row_index, source, {_KEY} FROM jing_staged "
+            "WHERE run_id = $run AND reason IS NULL)"
+        )
+        if self.home.on_postgres:
+            return staged
+        if self._rows_sorted_for != run_id:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_INPUT_ROWS} AS "
+                f"SELECT * FROM {staged} ORDER BY entity_uuid",
+                {"run": run_id},
+            )
+            self._rows_sorted_for = run_id
+        return _INPUT_ROWS
+
     def record_answers(self, run_id: str, answers: pa.Table, calls: int) -> None:
         """Log, confirm, mark unknown and (un)pend the rows of answered chunks, in one transaction.
 
@@ -766,6 +798,7 @@ class Ledger:
         import pyarrow.compute as pc
 
         failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
+        rows = self.input_rows(run_id)
         with self._registered("answers", answers), self.transaction() as con:
             stamp = now()
             con.execute(
@@ -773,8 +806,7 @@ class Ledger:
                 INSERT INTO jing_sync_log ({_LOG_COLUMNS})
                 SELECT $run, s.row_index, s.source, {_KEY}, {fields_of("a")},
                        a.outcome, a.reason, a.request_id, a.chunk_id, $stamp, a.failure
-                FROM answers AS a JOIN jing_staged AS s USING ({_KEY})
-                WHERE s.run_id = $run AND s.reason IS NULL
+                FROM answers AS a JOIN {rows} AS s USING ({_KEY})
                 """,
                 {"stamp": stamp, "run": run_id},
             )

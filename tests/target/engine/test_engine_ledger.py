@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -17,10 +19,14 @@ from engine_helpers import (
 )
 
 from jing_client import JingConfigError
+from jing_client.client import Envelope
 from jing_sandbox.process import SandboxProcess
+from target_jing.echo_answers import answers_table
 from target_jing.engine import SyncRun
 from target_jing.ledger import SCHEMA_VERSION, Ledger
 from target_jing.ledger_home import LedgerHome
+from target_jing.plan import Chunk
+from target_jing.send import Answered
 
 
 def test_rows_staged_by_a_run_that_died_before_finish_are_sent_by_the_next(
@@ -228,3 +234,59 @@ def test_a_duckdb_ledger_works_on_one_thread_the_whole_run(tmp_path: Path) -> No
         assert ledger.con.execute(threads).fetchone() == (1,)
     finally:
         ledger.close()
+
+
+def test_a_batch_of_answers_finds_its_input_rows_without_reading_the_whole_run(
+    tmp_path: Path,
+) -> None:
+    """A batch of answers holds a few activities (chunks go out in activity order). Its
+    input rows must be found among the rows of those activities, not by reading every
+    wanted row of the run at each record: at 1,000,000 rows that scan was half a record's
+    cost. A user asked for twice is logged twice; a rejected row is not logged."""
+    ledger = Ledger(LedgerHome(path=tmp_path / "ledger.duckdb"), "app@https://api.example.test")
+    activity = "a0123"
+    try:
+        with ledger.transaction() as con:
+            # 400,000 rows (four of DuckDB's row groups), in an order that is not the
+            # activities': row i is of activity (i * 7919) mod 4000.
+            con.execute(
+                "INSERT INTO jing_staged (run_id, row_index, source, entity_uuid, omni_user_uuid) "
+                "SELECT 'r1', i, 'input', 'a' || lpad(((i * 7919) % 4000)::VARCHAR, 4, '0'), "
+                "'u' || i FROM range(400000) AS t(i)"
+            )
+            ours = [
+                i
+                for (i,) in con.execute(
+                    "SELECT row_index FROM jing_staged WHERE entity_uuid = ? ORDER BY 1",
+                    [activity],
+                ).fetchall()
+            ]
+            con.execute(
+                "INSERT INTO jing_staged (run_id, row_index, source, entity_uuid, omni_user_uuid, "
+                "reason) VALUES ('r1', 400000, 'input', ?, ?, NULL), "
+                "('r1', 400001, 'input', ?, 'rejected-user', 'row 400001: no status')",
+                [activity, f"u{ours[0]}", activity],
+            )
+        users = [f"u{i}" for i in ours] + ["rejected-user"]
+        sent = Chunk(0, activity, {"ems_approvestatus": "1"}, users, input_rows=len(users))
+        echo = [
+            {"target_entity_uuid": activity, "omni_user_uuid": u, "ems_approvestatus": "1"}
+            for u in users
+        ]
+        answer = Envelope(echo, 0, "success", "r" * 32, 200, None)
+        answers = answers_table([Answered(sent, [], [], calls=1, echo=answer)], UTC)
+        ledger.record_answers("r1", answers, 1)
+        logged = ledger.con.execute(
+            "SELECT row_index, outcome FROM jing_sync_log WHERE run_id = 'r1' ORDER BY 1"
+        ).fetchall()
+        ledger.con.register("batch", answers)
+        profile = ledger.con.execute(
+            f"EXPLAIN ANALYZE SELECT s.row_index FROM batch JOIN {ledger.input_rows('r1')} AS s "
+            "USING (entity_uuid, omni_user_uuid)"
+        ).fetchall()[0][1]
+    finally:
+        ledger.close()
+    assert logged == [(i, "applied") for i in [*ours, 400000]]
+    scans = re.findall(r"Row Groups Scanned: (\d+) / (\d+)", profile)
+    read, held = max(scans, key=lambda scan: int(scan[1]))
+    assert int(held) >= 4 and int(read) <= 2, profile
