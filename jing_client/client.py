@@ -433,10 +433,11 @@ def _json(content: bytes) -> Any:
     orjson reads an echo of 100 items in 45-60 us against `json`'s 110-120 (about
     0.13 s of CPU in a run of 2,000 calls). What it refuses is read by `json`, so
     what counts as JSON stays `json`'s: NaN, lone surrogates, UTF-16, a byte-order
-    mark. One difference is kept: orjson reads an integer past 64 bits as a float.
-    No JING answer holds one; in `data` any number is "not the value sent" either way,
+    mark. Two differences are kept. orjson reads an integer past 64 bits as a float:
+    no JING answer holds one; in `data` any number is "not the value sent" either way,
     and an envelope whose `code` reads as a float is read again by `json`, so that
-    its code is told as `json` tells it. Nesting too deep to read is not a document.
+    its code is told as `json` tells it. And a lone surrogate is kept as its escape
+    (`_utf8`). Nesting too deep to read is not a document.
     """
     try:
         document = orjson.loads(content)
@@ -446,19 +447,39 @@ def _json(content: bytes) -> Any:
         if type(document) is not dict or type(document.get("code")) is not float:
             return document
     try:
-        return json.loads(content)
+        return _utf8(json.loads(content))
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 
-def utf8_text(text: str) -> str:
-    """`text` as UTF-8 can hold it: a lone surrogate, which JSON can carry (`"\\ud800"`, read
-    by `json`) and no Arrow column, database or log file can, is written as that escape.
+def _utf8(document: Any) -> Any:
+    """`document` (as `json` made it) with each string in it, key or value, as UTF-8 can
+    hold it.
 
-    Why: answer text is recorded (a reason, an echoed value); unescaped, the record fails.
+    Why: JSON can carry a lone surrogate (`"\\ud800"`, which `json` reads and orjson
+    refuses), and no UTF-8 text can: not a Singer message, an Arrow column, a database or
+    a log file. A tap record or a read-back id holding one failed the run, and an echo
+    its record. Each is kept as its escape (`\\ud800`, six characters), here where answers
+    are read, so no reader of an answer meets one. A loop, not a recursion: `json` reads
+    nesting deeper than Python's recursion limit.
     """
-    if text.isascii():
-        return text
+    top = [document]
+    places: list[tuple[Any, Any]] = [(top, 0)]
+    while places:
+        holder, key = places.pop()
+        value = holder[key]
+        if isinstance(value, str):
+            holder[key] = _escaped(value)
+        elif isinstance(value, list):
+            places += ((value, index) for index in range(len(value)))
+        elif isinstance(value, dict):
+            holder[key] = value = {_escaped(name): item for name, item in value.items()}
+            places += ((value, name) for name in value)
+    return top[0]
+
+
+def _escaped(text: str) -> str:
+    """`text` with each lone surrogate as its escape (the only characters UTF-8 refuses)."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -478,11 +499,7 @@ def _envelope_fields(content: bytes, document: Any = None) -> dict[str, Any]:
         return {"code": None, "msg": "", "request_id": ""}
     msg = document.get("msg") or document.get("message") or ""
     request_id = document.get("request_id") or ""
-    return {
-        "code": document["code"],
-        "msg": utf8_text(redact(str(msg))),
-        "request_id": utf8_text(str(request_id)),
-    }
+    return {"code": document["code"], "msg": redact(str(msg)), "request_id": str(request_id)}
 
 
 def _excerpt(content: bytes) -> str:

@@ -18,6 +18,7 @@ from jing_sandbox import api
 from jing_sandbox.answer_styles import NO_DATA, restyle
 from jing_sandbox.data import Dataset, generate
 from jing_sandbox.faults import Decision, Faults
+from jing_sandbox.json_text import json_bytes
 from jing_sandbox.limits import Limits
 from jing_sandbox.settings import SandboxSettings
 from jing_sandbox.stats import Stats
@@ -176,7 +177,7 @@ class Sandbox:
         if data is not NO_DATA:
             doc["data"] = data
         doc["timestamp"] = now_ms()
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json_bytes(doc, separators=(",", ":"))
         return Reply(status, body, {"Content-Type": JSON_TYPE, **headers})
 
     def _throttled(self, path: str) -> Reply:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from jing_sandbox import admin
 from jing_sandbox.app import JSON_TYPE, Reply, Sandbox
+from jing_sandbox.json_text import json_bytes
 
 IDLE_SECONDS = 120
 MAX_BODY = 16 * 1024 * 1024
@@ -66,7 +67,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         sb = self.server.sandbox
         if parts.path.startswith(admin.PREFIX):
             status, answer = admin.handle(sb, method, parts.path, dict(parse_qsl(parts.query)), raw)
-            body = json.dumps(answer, ensure_ascii=False).encode()
+            body = json_bytes(answer)
             self._write(Reply(status, body, {"Content-Type": JSON_TYPE}))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}

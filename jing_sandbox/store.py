@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from jing_sandbox.data import Dataset, IdMaker, Row, new_registration, new_user
+from jing_sandbox.json_text import json_bytes
 from jing_sandbox.timefmt import now_text
 
 FLUSH_SECONDS = 0.5
@@ -120,17 +121,16 @@ class Store:
                 return
             self._dirty = False
             data = self.snapshot()
-        text = json.dumps(
+        text = json_bytes(
             {
                 "version": 1,
                 "activities": data.activities,
                 "users": data.users,
                 "registrations": data.registrations,
-            },
-            ensure_ascii=False,
+            }
         )
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(text)
         os.replace(tmp, self.path)
 
     def start_flusher(self) -> None:

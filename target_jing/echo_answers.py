@@ -109,15 +109,14 @@ def echo_answers(
 
 
 #: What Arrow raises for a value its text column cannot take.
-_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError)
+_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError)
 
 
 def _converted(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.Array]:
     """The items of the echoes not in `odd` as one Arrow array, and each item's call.
 
-    A call with a value that is not text, or is text that UTF-8 cannot hold (a lone
-    surrogate: Arrow refuses both), joins `odd`; finding it converts echo by echo, which
-    only an odd batch costs.
+    A call with a value that is not text (Arrow refuses it) joins `odd`; finding it
+    converts echo by echo, which only an odd batch costs.
     """
     try:
         return _items(echoes, odd)

@@ -40,7 +40,7 @@ from jing_client import (
     JingTransientError,
     JingUnreachable,
 )
-from jing_client.client import Envelope, utf8_text
+from jing_client.client import Envelope
 from jing_client.redact import redact
 from jing_client.times import echoed_time, same_api_time
 from target_jing.ledger import PERMANENT, RETRYABLE, UNKNOWN
@@ -205,7 +205,7 @@ def reconcile(
             results.append(absent if refusal is None else _failure(refusal, request_id, RETRYABLE))
             continue
         uuid = echo.get("jing_uuid")
-        jing_uuids.append(None if uuid is None else utf8_text(str(uuid)))
+        jing_uuids.append(uuid if uuid is None or type(uuid) is str else str(uuid))
         results.append(judge(echo))
     return jing_uuids, results
 
@@ -294,7 +294,7 @@ def _refusals(failure: Any) -> dict[str, str]:
             user = item.get("omni_user_uuid") or item.get("user_id")
             why = item.get("reason") or item.get("msg") or item.get("message") or "no reason given"
             if isinstance(user, str):
-                found[user] = utf8_text(redact(str(why))[:200])
+                found[user] = redact(str(why))[:200]
     return found
 
 
@@ -321,11 +321,11 @@ def status_text(value: Any) -> str | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
         return str(int(value))
-    return utf8_text(str(value).strip())
+    return str(value).strip()
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else utf8_text(str(value))
+    return None if value is None else str(value)
 
 
 class ApiUnreachable(JingError):

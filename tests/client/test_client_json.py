@@ -2,13 +2,15 @@
 
 `jing_client.client._json` tries orjson and gives what it refuses to `json`, so
 what counts as JSON (and what it decodes to) must be `json.loads`'s, down to NaN,
-lone surrogates, other encodings and deep nesting. The one difference kept: an
-integer past 64 bits in the data reads as a float (no JING answer holds one).
+lone surrogates, other encodings and deep nesting. Two differences are kept: an
+integer past 64 bits in the data reads as a float (no JING answer holds one), and a
+lone surrogate in a string (a key or a value) is kept as its escape, which UTF-8 can hold.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from hypothesis import given, settings
@@ -18,11 +20,28 @@ from jing_client.client import _json
 
 
 def _json_reads(content: bytes) -> Any:
-    """What `json` alone makes of `content` (None: not a JSON document)."""
+    """What `json` alone makes of `content` (None: not a JSON document), each lone
+    surrogate written as its escape."""
     try:
-        return json.loads(content)
+        document = json.loads(content)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)  # `json` reads nesting deeper than the default limit
+    try:
+        return _escaped(document)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _escaped(document: Any) -> Any:
+    if isinstance(document, str):
+        return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in document)
+    if isinstance(document, list):
+        return [_escaped(item) for item in document]
+    if isinstance(document, dict):
+        return {_escaped(key): _escaped(value) for key, value in document.items()}
+    return document
 
 
 def _same(content: bytes) -> None:

@@ -185,3 +185,19 @@ def test_bad_flags_and_unreadable_db_files_are_named(tmp_path: Path) -> None:
         )
         assert done.returncode == 2 and message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_text_that_no_utf8_holds_is_answered_and_saved_as_json_carries_it(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """JSON can carry a lone surrogate (a name cut inside an emoji, say), so the real API
+    may answer one: the sandbox keeps it, answers it as its JSON escape and saves it with
+    --db. Before, such an answer dropped the connection."""
+    sb = sandbox_factory(db=tmp_path / "sandbox.json")
+    api = Api(sb)
+    api.login()
+    entity = api.first_activity()
+    sb.register(entity, ["cut\ud83d"])
+    assert "cut\ud83d" in {r["omni_user_uuid"] for r in api.registrants(entity)}
+    sb.restart()
+    assert "cut\ud83d" in {r["omni_user_uuid"] for r in sb.registrations(entity)}

@@ -54,3 +54,18 @@ def test_a_missing_permission_ends_the_run_with_one_clear_line(
     assert "JingPermissionError" in stopped[0] and "/v1/user/list" in stopped[0]
     assert "request_id=" in stopped[0]
     assert "Traceback" not in run.stderr
+
+
+def test_text_that_no_utf8_holds_is_emitted_as_its_escape(
+    sandbox: SandboxProcess, run_tap: Callable[..., TapRun]
+) -> None:
+    """JSON can carry a lone surrogate (an id or a name cut inside an emoji); no Singer
+    message can. The record is emitted with it as its escape, and every other record
+    with it. Before, the tap stopped with a UnicodeEncodeError at that record."""
+    activity = sandbox.registrations()[0]["target_entity_uuid"]
+    sandbox.register(activity, ["cut\ud83d"])
+    run = run_tap(sandbox.config(requests_per_second=1000))
+    assert run.returncode == 0, run.stderr
+    assert run.count("activity_users") == sandbox.counts()["registrations"]
+    for stream in ("activity_users", "users"):
+        assert "cut\\ud83d" in {r["omni_user_uuid"] for r in run.records[stream]}

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from jing_client.client import Envelope
+from jing_client import ErrorCodes
+from jing_client.client import Envelope, parse_envelope
 from target_jing.echo_answers import answers_table
 from target_jing.ledger import ANSWER_COLUMNS
 from target_jing.plan import Chunk
 from target_jing.send import NOT_REGISTERED, Answered, reconcile
 
+BATCH_PATH = "/v1/activity/update/userStatus/batch"
 FIELDS = {"ems_approvestatus": "1", "ems_signintimestamp": "2025-03-01 10:00:00"}
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -154,17 +157,25 @@ def test_a_time_that_is_no_instant_here_is_kept_as_text_and_not_applied(echoed: 
     assert rows[0]["failure"] == "unknown" and rows[0]["echo_ems_signintimestamp"] == echoed
 
 
+def answered_as_read(data: Any) -> Envelope:
+    """The answer JING sends with `data`, as the client reads it from the wire."""
+    body = json.dumps({"code": 0, "msg": "success", "request_id": "r" * 32, "data": data})
+    return parse_envelope(200, {}, body.encode(), BATCH_PATH, ErrorCodes())
+
+
 def test_echoed_text_that_no_utf8_holds_is_recorded_escaped() -> None:
     """A lone surrogate (JSON can carry one) in what JING echoed: the answers are still
     recorded, each such text as its escape, and a wanted value echoed so is not applied."""
     sent = chunk("a", "b")
-    data = [
-        echo("a", jing_uuid="j\ud800", ems_signinstatus="\udc00"),
-        echo("b", ems_approvestatus="\ud800"),
-    ]
+    answer = answered_as_read(
+        [
+            echo("a", jing_uuid="j\ud800", ems_signinstatus="\udc00"),
+            echo("b", ems_approvestatus="\ud800"),
+        ]
+    )
     for answered in (
-        Answered(sent, [], [], calls=1, echo=envelope(data)),  # checked together, in Arrow
-        Answered(sent, *reconcile(sent, envelope(data), ZONE), calls=1),  # user by user
+        Answered(sent, [], [], calls=1, echo=answer),  # checked together, in Arrow
+        Answered(sent, *reconcile(sent, answer, ZONE), calls=1),  # user by user
     ):
         by_user = {r["omni_user_uuid"]: r for r in answers_table([answered], ZONE).to_pylist()}
         assert by_user["a"]["outcome"] == "applied"
@@ -178,6 +189,9 @@ def test_echoed_text_that_no_utf8_holds_is_recorded_escaped() -> None:
 
 def test_a_refusal_reason_that_no_utf8_holds_is_recorded_escaped() -> None:
     data = {"success": [echo("a")], "failure": [{"omni_user_uuid": "b", "reason": "x\udc00"}]}
-    by_user = {r["omni_user_uuid"]: r for r in rows_of(data, "a", "b")}
+    sent = chunk("a", "b")
+    jing_uuids, results = reconcile(sent, answered_as_read(data), ZONE)
+    table = answers_table([Answered(sent, jing_uuids, results, calls=1)], ZONE)
+    by_user = {r["omni_user_uuid"]: r for r in table.to_pylist()}
     assert by_user["a"]["outcome"] == "applied"
     assert by_user["b"]["reason"] == "JING refused it: x\\udc00"

@@ -256,6 +256,23 @@ def test_drift_in_jing_is_seen_and_sent_again(
     assert any(word in r for r in reasons) or all("confirmed by run" in r for r in reasons)
 
 
+def test_a_read_back_of_text_that_no_utf8_holds_still_settles_every_row(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """An activity read back holds a registration whose id JSON carries as a lone
+    surrogate, which no ledger can hold. The rest is read, and every wanted row is
+    applied or unchanged as JING holds it. Before, the run stopped at the read."""
+    activity = engine_sandbox.registrations()[0]["target_entity_uuid"]
+    engine_sandbox.register(activity, ["cut\ud83d"])
+    settings = settings_for(engine_sandbox, tmp_path, read_back=True)
+    rows = [r for r in approvals(engine_sandbox, 100, "2") if r["user_id"] != "cut\ud83d"]
+    summary = run(settings, rows)
+    assert summary.exit_code == 0
+    assert summary.counts["applied"] + summary.counts["unchanged"] == len(rows)
+    assert_latest_wish(engine_sandbox, rows)
+    assert_outcomes_true(engine_sandbox, settings, summary)
+
+
 def test_an_observed_state_saves_the_calls_of_a_first_run(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
