@@ -108,19 +108,15 @@ def echo_answers(
     return table, odd
 
 
-#: What Arrow raises for a value its text column cannot take.
-_REFUSED = (pa.ArrowInvalid, pa.ArrowTypeError)
-
-
 def _converted(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.Array]:
     """The items of the echoes not in `odd` as one Arrow array, and each item's call.
 
-    A call with a value that is not text (Arrow refuses it) joins `odd`; finding it
-    converts echo by echo, which only an odd batch costs.
+    A call with a value that is not text (Arrow refuses it) joins `odd`; finding
+    it converts echo by echo, which only an odd batch costs.
     """
     try:
         return _items(echoes, odd)
-    except _REFUSED:
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
         odd |= {k for k, data in enumerate(echoes) if k not in odd and not _converts(data)}
         return _items(echoes, odd)
 
@@ -138,7 +134,7 @@ def _items(echoes: list[list[Any]], odd: set[int]) -> tuple[pa.StructArray, pa.A
 def _converts(data: list[Any]) -> bool:
     try:
         pa.array(data, type=_ECHO_TYPE)
-    except _REFUSED:
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
         return False
     return True
 
