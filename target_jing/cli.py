@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from jing_singer.extras import require_extra
-from jing_singer.process import freeze_imports, one_blas_thread
+from jing_singer.process import freeze_imports, one_blas_thread, system_arrow_allocator
 
 COMMANDS = {
     "sync": "write statuses back from a DuckDB or PostgreSQL table or query, or a CSV/Parquet file",
@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _commands_help()
     require_extra("target-jing")
     one_blas_thread()
+    system_arrow_allocator()
     command = _command(args[:1])
     if command is None:
         from target_jing.target import TargetJing

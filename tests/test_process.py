@@ -14,7 +14,8 @@ import pytest
 
 
 def _child(code: str, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    chosen = ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")
+    environment = {k: v for k, v in os.environ.items() if k not in chosen} | env
     done = subprocess.run(
         [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
     )
@@ -38,6 +39,23 @@ def test_the_sync_command_sets_one_blas_thread_before_numpy_loads() -> None:
         "print(os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules)"
     )
     assert _child(code).splitlines()[-1] == "1 False"
+
+
+@pytest.mark.parametrize(
+    ("given", "pool"), [({}, "system"), ({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, "jemalloc")]
+)
+def test_the_target_command_has_pyarrow_allocate_with_malloc_unless_the_user_chose(
+    given: dict[str, str], pool: str
+) -> None:
+    """pyarrow, imported after `target-jing` set its allocator, allocates with it."""
+    code = (
+        "import sys; from target_jing.cli import main\n"
+        "try:\n    main(['sync', '--help'])\nexcept SystemExit:\n    pass\n"
+        "loaded = 'pyarrow' in sys.modules\n"
+        "import pyarrow\n"
+        "print(loaded, pyarrow.default_memory_pool().backend_name)"
+    )
+    assert _child(code, **given).splitlines()[-1] == f"False {pool}"
 
 
 def test_the_tap_command_sets_one_blas_thread() -> None:
