@@ -430,8 +430,10 @@ class _Senders:
     def __init__(self, sending: Sending, count: int) -> None:
         self.todo: SimpleQueue[Chunk | None] = SimpleQueue()
         self.done: SimpleQueue[Answered | BaseException] = SimpleQueue()
+        # Daemons: leaving the block joins them, and a thread left waiting on `todo` (one
+        # started before another could not be) must not hold the process open.
         self._threads = [
-            threading.Thread(target=self._send, args=(sending,), name=f"jing-send_{k}")
+            threading.Thread(target=self._send, args=(sending,), name=f"jing-send_{k}", daemon=True)
             for k in range(count)
         ]
         for thread in self._threads:
