@@ -613,17 +613,20 @@ class Ledger:
             """,
             {"ended": now(), "status": status, "fatal": fatal_error, "run": run_id},
         )
-        # A run appends what it learnt of JING; now the older rows of those users go.
-        con.execute(
-            """
-            DELETE FROM jing_applied_status AS s
-            USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
-                   WHERE run_id = $run AND destination = $dest) AS k
-            WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
-              AND s.destination = $dest AND s.run_id <> $run
-            """,
-            self._params(run_id),
-        )
+        # A run appends what it learnt of JING; now the older rows of those users go (when
+        # there are older rows: a destination's first run would join 100,000 for none).
+        older = "SELECT 1 FROM jing_applied_status WHERE destination = $dest AND run_id <> $run"
+        if scalar(con, f"SELECT count(*) FROM ({older} LIMIT 1) AS o", self._params(run_id)):
+            con.execute(
+                """
+                DELETE FROM jing_applied_status AS s
+                USING (SELECT DISTINCT entity_uuid, omni_user_uuid FROM jing_applied_status
+                       WHERE run_id = $run AND destination = $dest) AS k
+                WHERE s.entity_uuid = k.entity_uuid AND s.omni_user_uuid = k.omni_user_uuid
+                  AND s.destination = $dest AND s.run_id <> $run
+                """,
+                self._params(run_id),
+            )
         # Of several rows a run learnt for one user, the newest stays.
         con.execute(
             f"""

@@ -72,6 +72,23 @@ def test_a_dry_run_logs_each_row_once_even_beside_an_unrecovered_confirmation(
     assert_every_row_logged(settings)
 
 
+def test_knowledge_is_one_row_a_registration_from_the_run_that_confirmed_it_last(
+    engine_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """A run confirming users again replaces the older run's rows; a first run keeps its own."""
+    settings = settings_for(engine_sandbox, tmp_path)
+    rows = wanted_rows(engine_sandbox, limit=30)
+    known = (
+        "SELECT count(*), count(DISTINCT (entity_uuid, omni_user_uuid)), min(run_id), "
+        "max(run_id) FROM jing_applied_status"
+    )
+    first = run(settings, rows[:20])
+    assert query(settings, known)[0] == (20, 20, first.run_id, first.run_id)
+    again = run(settings, rows, mode="full")
+    assert again.counts["applied"] == 30
+    assert query(settings, known)[0] == (30, 30, again.run_id, again.run_id)
+
+
 def test_one_ledger_serves_one_run_at_a_time(
     engine_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
