@@ -431,10 +431,14 @@ class SyncRun:
             self._observe()
             ledger.refresh_statistics("jing_staged", "jing_observed", "jing_sync_log")
             with ledger.transaction() as con:
-                plan.find_unchanged(con, self.run_id, self.destination)
-                plan.find_refused(con, self.run_id, self.destination)
-            ledger.log_unchanged(self.run_id, dry_run=dry_run)
-            ledger.log_refused(self.run_id)
+                unchanged = plan.find_unchanged(con, self.run_id, self.destination)
+                refused = plan.find_refused(con, self.run_id, self.destination)
+            if unchanged:
+                ledger.log_unchanged(self.run_id, dry_run=dry_run)
+            if refused:
+                ledger.log_refused(self.run_id)
+            # With neither, every wanted row is sent: the chunks skip nothing.
+            compare = unchanged or refused
         if not dry_run and plan.anything_to_send(ledger.con, self.run_id, compare=compare):
             # The token's round trip passes while the chunks are cut, not before the first call.
             self._open_client().fetch_token_ahead()

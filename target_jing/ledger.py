@@ -256,6 +256,16 @@ def scalar(con: LedgerConnection, sql: str, params: Any = None) -> Any:
     return rows[0][0] if rows else None
 
 
+def any_row(con: LedgerConnection, query: str, params: Any = None) -> bool:
+    """Whether `query` (a SELECT) has a row; it stops at the first.
+
+    A count of at most one row, not EXISTS: PostgreSQL plans an EXISTS for a first row
+    soon found, and a query that finds none then runs row by row (see
+    `plan.anything_to_send`).
+    """
+    return bool(scalar(con, f"SELECT count(*) FROM ({query} LIMIT 1) AS found", params))
+
+
 #: Rows fetched at a time by `iter_dict_rows`.
 FETCH_ROWS = 2_000
 
@@ -616,7 +626,7 @@ class Ledger:
         # A run appends what it learnt of JING; now the older rows of those users go (when
         # there are older rows: a destination's first run would join 100,000 for none).
         older = "SELECT 1 FROM jing_applied_status WHERE destination = $dest AND run_id <> $run"
-        if scalar(con, f"SELECT count(*) FROM ({older} LIMIT 1) AS o", self._params(run_id)):
+        if any_row(con, older, self._params(run_id)):
             con.execute(
                 """
                 DELETE FROM jing_applied_status AS s
@@ -1050,8 +1060,7 @@ class Ledger:
         there (the usual close of a run that applied all it sent) none is taken.
         """
         params = self._params(run_id)
-        one = "SELECT 1 FROM jing_pending WHERE destination = ? LIMIT 1"
-        if not scalar(con, f"SELECT count(*) FROM ({one}) AS waiting", [self.destination]):
+        if not any_row(con, "SELECT 1 FROM jing_pending WHERE destination = ?", [self.destination]):
             return
         con.execute(
             """

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, scalar
+from target_jing.ledger import PENDING_SOURCE, SHARD_ACTIVITIES, any_row, scalar
 from target_jing.ledger_home import LedgerConnection, LedgerHome, stream
 from target_jing.settings import WANTED_FIELDS
 
@@ -91,10 +91,9 @@ def add_pending(
     """
     in_shard = f"AND entity_uuid IN (SELECT entity_uuid FROM {SHARD_ACTIVITIES})" if sharded else ""
     waiting = (
-        f"SELECT 1 FROM jing_pending WHERE destination = $dest AND state = 'pending' {in_shard} "
-        "LIMIT 1"
+        f"SELECT 1 FROM jing_pending WHERE destination = $dest AND state = 'pending' {in_shard}"
     )
-    if not scalar(con, f"SELECT count(*) FROM ({waiting}) AS w", {"dest": destination}):
+    if not any_row(con, waiting, {"dest": destination}):
         return  # none waits; the anti-join below would hash every wanted row for nothing
     con.execute(
         f"""
@@ -127,8 +126,9 @@ def add_pending(
     )
 
 
-def find_unchanged(con: LedgerConnection, run_id: str, destination: str) -> None:
-    """Write the temp table `unchanged_keys`: registrations JING is known to hold as wanted.
+def find_unchanged(con: LedgerConnection, run_id: str, destination: str) -> bool:
+    """Write the temp table `unchanged_keys`: registrations JING is known to hold as wanted;
+    return whether it has any.
 
     What JING holds is the newest of what the ledger knows (a confirmation, a
     read-back, or an unknown outcome, which knows nothing) and what this run
@@ -176,10 +176,12 @@ def find_unchanged(con: LedgerConnection, run_id: str, destination: str) -> None
         """,
         {"run": run_id, "dest": destination},
     )
+    return any_row(con, "SELECT 1 FROM unchanged_keys")
 
 
-def find_refused(con: LedgerConnection, run_id: str, destination: str) -> None:
-    """Write the temp table `refused_keys`: wanted rows that JING refused before, as they are.
+def find_refused(con: LedgerConnection, run_id: str, destination: str) -> bool:
+    """Write the temp table `refused_keys`: wanted rows that JING refused before, as they are;
+    return whether it has any.
 
     A row whose registration and values equal a `permanent` row of `jing_pending`
     (JING refused that id or value once it was alone in its call) would be refused
@@ -202,6 +204,7 @@ def find_refused(con: LedgerConnection, run_id: str, destination: str) -> None:
         """,
         {"run": run_id, "dest": destination},
     )
+    return any_row(con, "SELECT 1 FROM refused_keys")
 
 
 def make_chunks(con: LedgerConnection, run_id: str, batch_size: int, *, compare: bool) -> int:
