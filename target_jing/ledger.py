@@ -257,11 +257,10 @@ def scalar(con: LedgerConnection, sql: str, params: Any = None) -> Any:
 
 
 def any_row(con: LedgerConnection, query: str, params: Any = None) -> bool:
-    """Whether `query` (a SELECT) has a row; it stops at the first.
+    """Whether `query` (a SELECT of one table, no join) has a row; it stops at the first.
 
-    A count of at most one row, not EXISTS: PostgreSQL plans an EXISTS for a first row
-    soon found, and a query that finds none then runs row by row (see
-    `plan.anything_to_send`).
+    Not for a join: PostgreSQL plans a LIMIT, as an EXISTS, for a first row soon found,
+    and a join that finds none then runs row by row (see `plan.anything_to_send`).
     """
     return bool(scalar(con, f"SELECT count(*) FROM ({query} LIMIT 1) AS found", params))
 
