@@ -204,8 +204,7 @@ def reconcile(
             refusal = None if why is None else f"JING refused it: {why}"
             results.append(absent if refusal is None else _failure(refusal, request_id, RETRYABLE))
             continue
-        uuid = echo.get("jing_uuid")
-        jing_uuids.append(uuid if uuid is None or type(uuid) is str else str(uuid))
+        jing_uuids.append(_text(echo.get("jing_uuid")))
         results.append(judge(echo))
     return jing_uuids, results
 
