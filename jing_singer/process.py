@@ -43,5 +43,9 @@ def system_arrow_allocator() -> None:
 
 
 def freeze_imports() -> None:
-    """Leave the objects that exist now (the imports') out of every later collection."""
+    """Leave the objects that exist now (the imports') out of every later collection.
+
+    Called again as a command ends: the interpreter's exit collects garbage too, and
+    would walk what was imported late (target-jing's pyarrow) at each collection.
+    """
     gc.freeze()

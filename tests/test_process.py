@@ -76,3 +76,15 @@ def test_frozen_imports_are_left_out_of_collections() -> None:
         "print(before == 0 and gc.get_freeze_count() > 1000)"
     )
     assert _child(code) == "True"
+
+
+def test_what_a_command_imported_is_frozen_as_it_ends() -> None:
+    """Even a command that ends before its run (`sync --help`) leaves its objects frozen,
+    so the interpreter's exit does not walk them at each of its collections."""
+    code = (
+        "import gc, sys; from target_jing.cli import main\n"
+        "before = gc.get_freeze_count()\n"
+        "try:\n    main(['sync', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(before == 0 and gc.get_freeze_count() > 1000)"
+    )
+    assert _child(code).splitlines()[-1] == "True"
