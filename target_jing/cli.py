@@ -70,14 +70,18 @@ def _command(first: list[str]) -> Callable[[Sequence[str]], int] | None:
 
 
 def _sync(argv: Sequence[str]) -> int:
-    """Parse the options first, so that `--help` does not wait for the engine's imports."""
+    """Parse the options first, so that `--help` does not wait for the engine's imports;
+    then open the warehouse's file while they run (`early_warehouse`)."""
     from target_jing.sync_options import parse
 
     args = parse(argv)
-    from target_jing.sync_command import sync
+    from target_jing.early_warehouse import early_warehouse
 
-    freeze_imports()
-    return sync(args)
+    with early_warehouse(args.duckdb) as warehouse:
+        from target_jing.sync_command import sync
+
+        freeze_imports()
+        return sync(args, warehouse)
 
 
 def _commands_help() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from jing_client.redact import first_line
+from target_jing.early_warehouse import EarlyConnection
 from target_jing.machine_faults import file_problem
 
 FILE_READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
@@ -40,16 +41,18 @@ def open_source(
     table: str | None = None,
     query: str | None = None,
     file: str | None = None,
+    opening: EarlyConnection | None = None,
 ) -> Iterator[Source]:
     """Yield the relation to sync; the connection stays open until the block ends.
 
-    Give `file`, or `duckdb_path` with `table` or `query` (the CLI checks the combination).
+    Give `file`, or `duckdb_path` with `table` or `query` (the CLI checks the combination);
+    `opening` is `duckdb_path` being opened already (`early_warehouse`).
     """
     if file is not None:
         with _connect(None) as con:
             yield Source(_read_file(con, Path(file)), f"file:{file}")
         return
-    with _connect(Path(duckdb_path or "")) as con:
+    with _connect(Path(duckdb_path or ""), opening) as con:
         if table is not None:
             yield Source(con.sql("FROM " + _qualified_name(con, table)), f"duckdb:{table}")
         else:
@@ -57,11 +60,16 @@ def open_source(
 
 
 @contextmanager
-def _connect(path: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connect(
+    path: Path | None, opening: EarlyConnection | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     if path is not None and not path.is_file():
         raise SourceError(f"--duckdb: no such DuckDB file: {path}")
     try:
-        con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+        if opening is not None and opening.path == path:
+            con = opening.take()
+        else:
+            con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
     except duckdb.Error as exc:
         problem = file_problem(path, exc) if path else first_line(exc)
         raise SourceError(f"--duckdb: {problem}") from None

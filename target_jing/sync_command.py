@@ -20,6 +20,7 @@ import duckdb
 from jing_client.redact import install_filter
 from jing_singer.extras import require_extra
 from target_jing import machine_faults, shell
+from target_jing.early_warehouse import EarlyConnection
 from target_jing.engine import RunSummary, SyncRun, run_mode
 from target_jing.progress import ProgressReporter
 from target_jing.report import write_report
@@ -30,8 +31,11 @@ from target_jing.sources import SourceError, open_source
 logger = logging.getLogger("target-jing")
 
 
-def sync(args: argparse.Namespace) -> int:
-    """Run `target-jing sync` with its parsed options (`sync_options`); return the exit code."""
+def sync(args: argparse.Namespace, warehouse: EarlyConnection | None = None) -> int:
+    """Run `target-jing sync` with its parsed options (`sync_options`); return the exit code.
+
+    `warehouse` is the `--duckdb` file, being opened already (`early_warehouse`).
+    """
     logging.basicConfig(
         level=_log_level(),
         stream=sys.stderr,
@@ -44,7 +48,7 @@ def sync(args: argparse.Namespace) -> int:
             shell.read_config(args.config), warehouse_path=args.duckdb, warehouse_url=args.postgres
         )
         shard = None if args.shard is None else Shard.parse(args.shard)
-        with _opened(args) as stage:
+        with _opened(args, warehouse) as stage:
             mode = run_mode(dry_run=args.dry_run, full=args.full)
             summary = _run(settings, stage, mode, shard)
     except Exception as exc:  # a locked ledger, bad input, the database or machine failing
@@ -61,7 +65,7 @@ Stage = Callable[[SyncRun], object]
 
 
 @contextmanager
-def _opened(args: argparse.Namespace) -> Iterator[Stage]:
+def _opened(args: argparse.Namespace, warehouse: EarlyConnection | None = None) -> Iterator[Stage]:
     """Open the source the options name (before the ledger: a bad source touches nothing).
 
     The source closes as soon as its rows are staged: they are durable in the ledger
@@ -84,7 +88,11 @@ def _opened(args: argparse.Namespace) -> Iterator[Stage]:
         else:
             source = source_open.enter_context(
                 open_source(
-                    duckdb_path=args.duckdb, table=args.table, query=args.query, file=args.file
+                    duckdb_path=args.duckdb,
+                    table=args.table,
+                    query=args.query,
+                    file=args.file,
+                    opening=warehouse,
                 )
             )
 
