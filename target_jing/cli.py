@@ -76,6 +76,9 @@ def _sync(argv: Sequence[str]) -> int:
 
     args = parse(argv)
     from target_jing.early_warehouse import early_warehouse
+    from target_jing.pyarrow_private import allow_arrow_without_numpy
+
+    allow_arrow_without_numpy()  # only a bad batch's checks need numpy, while staging
 
     with early_warehouse(args.duckdb) as warehouse:
         from target_jing.sync_command import sync

@@ -32,7 +32,7 @@ from target_jing import plan
 from target_jing.input_columns import BATCH_ROWS, check_columns
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
 from target_jing.plain_relation import PlainRows, plain_rows
-from target_jing.pyarrow_private import arrow_without_pandas, pandas_for_arrow
+from target_jing.pyarrow_private import arrow_without_pandas, pandas_for_arrow, without_numpy
 from target_jing.send import (
     FATAL_ERRORS,
     Answered,
@@ -662,10 +662,12 @@ def _prepare_recording() -> None:
     """Import what recording answers needs (pyarrow, 0.1 s), while the first calls are out.
 
     Imported at the start instead, it would delay every call by as much; a run with
-    nothing to send never imports it.
+    nothing to send never imports it. `target-jing sync` has it imported without numpy
+    (`pyarrow_private.without_numpy`).
     """
-    arrow_without_pandas()
-    import target_jing.echo_answers  # noqa: F401 (imported for its cost, now)
+    with without_numpy():
+        arrow_without_pandas()
+        import target_jing.echo_answers  # noqa: F401 (imported for its cost, now)
 
 
 def _readable(relation: duckdb.DuckDBPyRelation, settings: TargetSettings) -> Any:

@@ -1,4 +1,5 @@
-"""The one use that target-jing makes of pyarrow's private behaviour: not importing pandas.
+"""The one use that target-jing makes of pyarrow's private behaviour: not importing pandas;
+and where a command allows it, pyarrow imported as where numpy is not installed.
 
 pyarrow imports pandas the first time it turns any Python value into Arrow (a
 list, a number, a string argument of a compute function), to ask whether the
@@ -14,17 +15,32 @@ null. `pandas_for_arrow` does that, and every pandas frame is staged after it
 (`SyncRun._checked`). `tests/test_pyarrow_private.py` fails when pyarrow changes
 either behaviour; `tests/target/surfaces/test_surface_cli.py` checks both sides in
 a real run (good rows import no pandas; a bad row is rejected by name).
+
+pyarrow needs numpy only to convert to and from numpy arrays and pandas frames;
+without numpy installed it works, and says so when asked for such a conversion
+(pyarrow 16 made numpy optional). Recording answers converts none, and numpy's
+import (46 ms, while the first calls are out) is most of pyarrow's. So
+`target-jing sync`, which uses pandas only to check a batch of bad rows while
+staging, lets the engine import pyarrow for recording as if numpy were not
+installed (`without_numpy`), when nothing has imported numpy by then. A program
+that uses the engine as a library never says so, and keeps pyarrow's numpy.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-__all__ = ["arrow_without_pandas", "pandas_for_arrow"]
+__all__ = [
+    "allow_arrow_without_numpy",
+    "arrow_without_pandas",
+    "pandas_for_arrow",
+    "without_numpy",
+]
 
 
 class _NoPandasYet:
@@ -37,6 +53,42 @@ class _NoPandasYet:
         if name == "pandas":
             raise ModuleNotFoundError("pandas is not needed yet", name=name)
         return None
+
+
+class _NoNumpy:
+    """A module finder that makes `import numpy` (and its modules) fail while installed."""
+
+    @staticmethod
+    def find_spec(
+        name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name == "numpy" or name.startswith("numpy."):
+            raise ModuleNotFoundError("numpy is not needed by this command", name=name)
+        return None
+
+
+#: Set by a command that needs no numpy once its rows are staged (`target-jing sync`).
+_numpy_unneeded = False
+
+
+def allow_arrow_without_numpy() -> None:
+    """Say that this process needs no numpy once its rows are staged (a command's say only)."""
+    global _numpy_unneeded
+    _numpy_unneeded = True
+
+
+@contextmanager
+def without_numpy() -> Iterator[None]:
+    """In the block, pyarrow (not imported yet) imports as where numpy is not installed,
+    if the command allowed it and nothing has imported numpy (see above)."""
+    if not _numpy_unneeded or "numpy" in sys.modules or "pyarrow" in sys.modules:
+        yield
+        return
+    sys.meta_path.insert(0, _NoNumpy)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(_NoNumpy)  # type: ignore[arg-type]
 
 
 def arrow_without_pandas() -> None:

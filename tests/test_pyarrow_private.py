@@ -41,3 +41,47 @@ def test_pandas_is_seen_at_once_when_a_batch_needs_it() -> None:
         "print(pa.Table.from_pandas(frame, preserve_index=False).schema.field('n').type)"
     )
     assert out == "int64"
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+#: The engine's imports for recording answers, as its first calls go out.
+WITHOUT_NUMPY = """
+import sys
+from target_jing import pyarrow_private
+from target_jing.engine import _prepare_recording
+{allow}
+_prepare_recording()
+import pyarrow as pa
+"""
+
+
+def test_a_command_that_allows_it_records_answers_with_a_pyarrow_without_numpy() -> None:
+    """The echoes are checked in Arrow as usual; a numpy conversion says numpy is missing."""
+    code = WITHOUT_NUMPY.format(allow="pyarrow_private.allow_arrow_without_numpy()") + (
+        "from zoneinfo import ZoneInfo\n"
+        "from jing_client.client import Envelope\n"
+        "from target_jing.echo_answers import answers_table\n"
+        "from target_jing.plan import Chunk\n"
+        "from target_jing.send import Answered\n"
+        "chunk = Chunk(1, 'act', {'ems_approvestatus': '1'}, ['a', 'b'], input_rows=2)\n"
+        "data = [{'target_entity_uuid': 'act', 'omni_user_uuid': 'a', 'ems_approvestatus': '1'}]\n"
+        "echo = Envelope(data, 0, 'success', 'r' * 32, 200, None)\n"
+        "table = answers_table([Answered(chunk, [], [], calls=1, echo=echo)], ZoneInfo('UTC'))\n"
+        "print(table.column('outcome').to_pylist(), 'numpy' in sys.modules)\n"
+        "try:\n    table.column('outcome').to_numpy()\nexcept ImportError as exc:\n"
+        "    print('numpy' in str(exc).lower())\n"
+    )
+    assert _fresh(code).splitlines() == ["['applied', 'failed'] False", "True"]
+
+
+def test_without_the_commands_say_pyarrow_keeps_numpy() -> None:
+    """A program that uses the engine as a library: pyarrow converts numpy arrays as usual."""
+    code = WITHOUT_NUMPY.format(allow="") + (
+        "import numpy as np\nprint(pa.array(np.arange(3)).to_pylist())\n"
+    )
+    assert _fresh(code) == "[0, 1, 2]"

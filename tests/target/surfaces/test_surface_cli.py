@@ -406,6 +406,11 @@ def _imported(proc: subprocess.CompletedProcess[str]) -> set[str]:
     }
 
 
+def _numpy_loaded(imported: set[str]) -> bool:
+    """Whether numpy was loaded (`numpy` alone is listed when its import is only tried)."""
+    return any(name.startswith("numpy.") for name in imported)
+
+
 def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_it(
     small_sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
@@ -437,6 +442,8 @@ def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_i
     # frame module is what an import that happened brings.
     assert "duckdb" in _imported(good) and "pandas.core.frame" not in _imported(good)
     assert "jsonschema" not in _imported(good)  # the settings are checked by jsonschema_rs
+    # pyarrow records the answers as where numpy is not installed (`pyarrow_private`).
+    assert "pyarrow.lib" in _imported(good) and not _numpy_loaded(_imported(good))
 
     # Nothing to send: the rows are staged inside DuckDB, and pyarrow is never needed.
     again = run_target(
@@ -452,6 +459,11 @@ def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_i
         con.execute(
             "UPDATE wanted_status SET approve_status = 7 WHERE user_id = ?", [rows[3]["user_id"]]
         )
+        other = 3 - int(rows[4]["approve_status"])  # one row to send, after the bad one
+        con.execute(
+            "UPDATE wanted_status SET approve_status = ? WHERE user_id = ?",
+            [other, rows[4]["user_id"]],
+        )
     bad = run_target(
         *("sync", "--config", str(config), "--duckdb", str(tmp_path / "warehouse.duckdb")),
         *("--table", "wanted_status"),
@@ -459,9 +471,10 @@ def test_a_warehouse_of_good_rows_is_checked_without_pandas_and_a_bad_row_with_i
         env=profile,
     )
 
-    assert "pandas.core.frame" in _imported(bad)
-    summary = summary_of(bad)
-    assert summary["counts"]["rejected"] == 1 and summary["counts"]["unchanged"] == len(rows) - 1
+    # The bad batch brought pandas, and numpy with it: pyarrow then records with numpy.
+    assert "pandas.core.frame" in _imported(bad) and _numpy_loaded(_imported(bad))
+    counts = summary_of(bad)["counts"]
+    assert (counts["rejected"], counts["applied"], counts["unchanged"]) == (1, 1, len(rows) - 2)
     with duckdb.connect(str(tmp_path / "jing_ledger.duckdb"), read_only=True) as ledger:
         (reason,) = ledger.execute(
             "SELECT reason FROM jing_sync_log WHERE outcome = 'rejected'"
