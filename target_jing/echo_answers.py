@@ -14,7 +14,9 @@ without its activity, a user echoed twice. So every user's outcome is the one
 together on random echoes.
 
 This is where a `sync` first needs pyarrow: the engine imports this module while
-its first calls are out (`send_all`'s `prepare`), not before them.
+its first calls are out (`send_all`'s `prepare`), not before them. The compute
+functions are called by name (`pyarrow_private.call`): `pyarrow.compute`'s import
+would cost 34 ms more.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from datetime import tzinfo
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from target_jing.ledger import ANSWER_COLUMNS, RETRYABLE
 from target_jing.plan import Chunk
+from target_jing.pyarrow_private import call, cast_to, looking_up, matching
 from target_jing.send import NOT_REGISTERED, Answered, Result, reconcile
 from target_jing.settings import TIME_FIELDS, WANTED_FIELDS
 
@@ -60,50 +62,56 @@ def echo_answers(
     echo, of_call = _converted(echoes, odd)
     entity = pa.array([chunk.entity_uuid for chunk in chunks], pa.string())
     echoed_entity = echo.field("target_entity_uuid")
-    odd |= _calls(of_call, pc.is_null(echoed_entity))  # absent or null: not told apart here
-    ours = pc.fill_null(pc.equal(echoed_entity, entity.take(of_call)), False)
-    echo, of_call = echo.filter(ours), of_call.filter(ours)
+    odd |= _calls(of_call, call("is_null", echoed_entity))  # absent or null: not told apart here
+    ours = call("coalesce", call("equal", echoed_entity, call("take", entity, of_call)), False)
+    echo, of_call = call("filter", echo, ours), call("filter", of_call, ours)
     keys = _keys(of_call, echo.field("omni_user_uuid"))
-    counted = pc.value_counts(keys.drop_null())
-    twice = counted.field("values").filter(pc.greater(counted.field("counts"), 1))
-    odd |= _calls(of_call, pc.is_in(keys, value_set=twice))  # `reconcile` keeps the last
+    counted = call("value_counts", call("drop_null", keys))
+    twice = call("filter", counted.field("values"), call("greater", counted.field("counts"), 1))
+    # `reconcile` keeps the last of a user echoed twice: such a call is read by it.
+    odd |= _calls(of_call, call("is_in", keys, options=looking_up(twice)))
 
     users = pa.array([user for chunk in chunks for user in chunk.user_ids], pa.string())
     user_call = pa.array([k for k, chunk in enumerate(chunks) for _ in chunk.user_ids], pa.int64())
-    at = pc.index_in(_keys(user_call, users), value_set=keys)
-    present = pc.is_valid(at)
-    held = {name: echo.field(name).take(at) for name in WANTED_FIELDS}
-    wanted = {
-        name: pa.array([chunk.fields.get(name) for chunk in chunks], pa.string()).take(user_call)
+    at = call("index_in", _keys(user_call, users), options=looking_up(keys))
+    present = call("is_valid", at)
+    held = {name: call("take", echo.field(name), at) for name in WANTED_FIELDS}
+    sent = {
+        name: pa.array([chunk.fields.get(name) for chunk in chunks], pa.string())
         for name in WANTED_FIELDS
     }
+    wanted = {name: call("take", values, user_call) for name, values in sent.items()}
     for name in WANTED_FIELDS:
         shape = _PLAIN_TIME if name in TIME_FIELDS else _PLAIN_STATUS
-        fine = pc.if_else(
-            pc.is_valid(wanted[name]),
-            pc.fill_null(pc.equal(held[name], wanted[name]), False),
-            pc.fill_null(pc.match_substring_regex(held[name], shape), True),
+        matches = call("match_substring_regex", held[name], options=matching(shape))
+        fine = call(
+            "if_else",
+            call("is_valid", wanted[name]),
+            call("coalesce", call("equal", held[name], wanted[name]), False),
+            call("coalesce", matches, True),
         )
-        odd |= _calls(user_call, pc.and_(present, pc.invert(fine)))
+        odd |= _calls(user_call, call("and", present, call("invert", fine)))
 
     no_text = pa.scalar(None, pa.string())  # not made at import: see `pyarrow_private`
-    keep = pc.invert(pc.is_in(user_call, value_set=pa.array(sorted(odd), pa.int64())))
-    call = user_call.filter(keep)
-    present = present.filter(keep)
+    gone = looking_up(pa.array(sorted(odd), pa.int64()))
+    keep = call("invert", call("is_in", user_call, options=gone))
+    of_user = call("filter", user_call, keep)
+    present = call("filter", present, keep)
+    chunk_ids = pa.array([chunk.chunk_id for chunk in chunks], pa.int64())
     columns = {
-        "chunk_id": pa.array([chunk.chunk_id for chunk in chunks], pa.int64()).take(call),
-        "entity_uuid": entity.take(call),
-        "omni_user_uuid": users.filter(keep),
-        "outcome": pc.if_else(present, "applied", "failed"),
-        "reason": pc.if_else(present, no_text, NOT_REGISTERED),
-        "request_id": pa.array(request_ids, pa.string()).take(call),
-        "failure": pc.if_else(present, no_text, RETRYABLE),
-        "basis": pa.nulls(len(call), pa.string()),
-        "jing_uuid": echo.field("jing_uuid").take(at).filter(keep),
+        "chunk_id": call("take", chunk_ids, of_user),
+        "entity_uuid": call("take", entity, of_user),
+        "omni_user_uuid": call("filter", users, keep),
+        "outcome": call("if_else", present, "applied", "failed"),
+        "reason": call("if_else", present, no_text, NOT_REGISTERED),
+        "request_id": call("take", pa.array(request_ids, pa.string()), of_user),
+        "failure": call("if_else", present, no_text, RETRYABLE),
+        "basis": pa.nulls(len(of_user), pa.string()),
+        "jing_uuid": call("filter", call("take", echo.field("jing_uuid"), at), keep),
     }
     for name in WANTED_FIELDS:
-        columns[name] = wanted[name].filter(keep)
-        columns[f"echo_{name}"] = held[name].filter(keep)
+        columns[name] = call("filter", wanted[name], keep)
+        columns[f"echo_{name}"] = call("filter", held[name], keep)
     table = pa.table([columns[name] for name in ANSWER_SCHEMA.names], schema=ANSWER_SCHEMA)
     return table, odd
 
@@ -141,12 +149,13 @@ def _converts(data: list[Any]) -> bool:
 
 def _keys(calls: pa.Array, users: pa.Array) -> pa.Array:
     """Call and user as one text (null without a user): the call's digits come first."""
-    return pc.binary_join_element_wise(calls.cast(pa.string()), users, "\x1f")
+    as_text = call("cast", calls, options=cast_to(pa.string()))
+    return call("binary_join_element_wise", as_text, users, "\x1f")
 
 
 def _calls(of_call: pa.Array, where: pa.Array) -> set[int]:
     """The calls of the rows where `where` is true."""
-    return set(pc.unique(of_call.filter(pc.fill_null(where, False))).to_pylist())
+    return set(call("unique", call("filter", of_call, call("coalesce", where, False))).to_pylist())
 
 
 #: The columns every user of a chunk shares.
@@ -224,6 +233,6 @@ def _repeated(
     positions = pa.array(index, pa.int64())
     values = list(zip(*rows, strict=True)) or [()] * len(names)
     return {
-        name: pa.array(column, ANSWER_SCHEMA.field(name).type).take(positions)
+        name: call("take", pa.array(column, ANSWER_SCHEMA.field(name).type), positions)
         for name, column in zip(names, values, strict=True)
     }

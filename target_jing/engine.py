@@ -32,7 +32,12 @@ from target_jing import plan
 from target_jing.input_columns import BATCH_ROWS, check_columns
 from target_jing.ledger import INTERRUPTED, OUTCOMES, PENDING_SOURCE, Ledger, destination_of, now
 from target_jing.plain_relation import PlainRows, plain_rows
-from target_jing.pyarrow_private import arrow_without_pandas, pandas_for_arrow, without_numpy
+from target_jing.pyarrow_private import (
+    arrow_without_pandas,
+    load_compute,
+    pandas_for_arrow,
+    without_numpy,
+)
 from target_jing.send import (
     FATAL_ERRORS,
     Answered,
@@ -667,6 +672,7 @@ def _prepare_recording() -> None:
     """
     with without_numpy():
         arrow_without_pandas()
+        load_compute()
         import target_jing.echo_answers  # noqa: F401 (imported for its cost, now)
 
 

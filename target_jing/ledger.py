@@ -54,7 +54,7 @@ from target_jing.ledger_home import (
     stream,
 )
 from target_jing.postgres_url import needs_postgres_extra
-from target_jing.pyarrow_private import arrow_without_pandas
+from target_jing.pyarrow_private import arrow_without_pandas, call
 from target_jing.settings import WANTED_FIELDS, PendingLimits
 from target_jing.shards import Shard
 
@@ -807,9 +807,7 @@ class Ledger:
         few calls, so it only appends: confirmed users leave `jing_pending`, and older
         knowledge goes, when the run closes (`close_run`).
         """
-        import pyarrow.compute as pc
-
-        failed = pc.sum(pc.equal(answers["outcome"], "failed")).as_py() or 0
+        failed = call("any", call("equal", answers["outcome"], "failed")).as_py()
         rows = self.input_rows(run_id)
         with self._registered("answers", answers), self.transaction() as con:
             stamp = now()

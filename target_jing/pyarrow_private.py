@@ -1,5 +1,6 @@
-"""The one use that target-jing makes of pyarrow's private behaviour: not importing pandas;
-and where a command allows it, pyarrow imported as where numpy is not installed.
+"""The uses that target-jing makes of pyarrow's private behaviour: not importing pandas;
+where a command allows it, pyarrow imported as where numpy is not installed; and its
+compute functions called without `pyarrow.compute`.
 
 pyarrow imports pandas the first time it turns any Python value into Arrow (a
 list, a number, a string argument of a compute function), to ask whether the
@@ -24,6 +25,14 @@ import (46 ms, while the first calls are out) is most of pyarrow's. So
 staging, lets the engine import pyarrow for recording as if numpy were not
 installed (`without_numpy`), when nothing has imported numpy by then. A program
 that uses the engine as a library never says so, and keeps pyarrow's numpy.
+
+`pyarrow.compute` makes a Python wrapper, with its documentation, for each of the
+286 compute functions as it is imported (34 ms, while the first calls are out).
+Recording answers calls a dozen of them, by name, through the function that every
+wrapper calls (`call`, pyarrow's `_compute.call_function`), and never imports it;
+the Array methods that would (`take`, `filter`, `cast`) are called the same way.
+`tests/test_pyarrow_private.py` checks that recording answers imports no
+`pyarrow.compute`.
 """
 
 from __future__ import annotations
@@ -34,10 +43,16 @@ from contextlib import contextmanager
 from functools import cache
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 __all__ = [
     "allow_arrow_without_numpy",
     "arrow_without_pandas",
+    "call",
+    "cast_to",
+    "load_compute",
+    "looking_up",
+    "matching",
     "pandas_for_arrow",
     "without_numpy",
 ]
@@ -124,3 +139,37 @@ def pandas_for_arrow() -> None:
     import pyarrow as pa
 
     pa.lib._pandas_api.pd  # noqa: B018 (read for its effect)
+
+
+def load_compute() -> None:
+    """Import the module whose functions `call` calls, now: in `without_numpy`'s block (it
+    imports numpy when it can), not at the first call."""
+    import pyarrow._compute  # noqa: F401 (imported for its effect, now)
+
+
+def call(name: str, *args: Any, options: Any = None) -> Any:
+    """pyarrow's compute function `name` on `args` (arrays, or Python values as scalars)."""
+    from pyarrow._compute import call_function
+
+    return call_function(name, list(args), options)
+
+
+def looking_up(values: Any) -> Any:
+    """The options of `is_in` and `index_in`: the set `values` to look up in."""
+    from pyarrow._compute import SetLookupOptions
+
+    return SetLookupOptions(values)
+
+
+def matching(pattern: str) -> Any:
+    """The options of `match_substring_regex`: the regular expression `pattern` (RE2)."""
+    from pyarrow._compute import MatchSubstringOptions
+
+    return MatchSubstringOptions(pattern)
+
+
+def cast_to(kind: Any) -> Any:
+    """The options of `cast`: to Arrow type `kind`, refusing a lossy cast."""
+    from pyarrow._compute import CastOptions
+
+    return CastOptions.safe(kind)

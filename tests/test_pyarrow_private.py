@@ -61,7 +61,8 @@ import pyarrow as pa
 
 
 def test_a_command_that_allows_it_records_answers_with_a_pyarrow_without_numpy() -> None:
-    """The echoes are checked in Arrow as usual; a numpy conversion says numpy is missing."""
+    """The echoes are checked in Arrow as usual, by compute functions called by name (no
+    `pyarrow.compute`); a numpy conversion says numpy is missing."""
     code = WITHOUT_NUMPY.format(allow="pyarrow_private.allow_arrow_without_numpy()") + (
         "from zoneinfo import ZoneInfo\n"
         "from jing_client.client import Envelope\n"
@@ -72,11 +73,12 @@ def test_a_command_that_allows_it_records_answers_with_a_pyarrow_without_numpy()
         "data = [{'target_entity_uuid': 'act', 'omni_user_uuid': 'a', 'ems_approvestatus': '1'}]\n"
         "echo = Envelope(data, 0, 'success', 'r' * 32, 200, None)\n"
         "table = answers_table([Answered(chunk, [], [], calls=1, echo=echo)], ZoneInfo('UTC'))\n"
-        "print(table.column('outcome').to_pylist(), 'numpy' in sys.modules)\n"
+        "print(table.column('outcome').to_pylist(), 'numpy' in sys.modules,\n"
+        "      'pyarrow.compute' in sys.modules)\n"
         "try:\n    table.column('outcome').to_numpy()\nexcept ImportError as exc:\n"
         "    print('numpy' in str(exc).lower())\n"
     )
-    assert _fresh(code).splitlines() == ["['applied', 'failed'] False", "True"]
+    assert _fresh(code).splitlines() == ["['applied', 'failed'] False False", "True"]
 
 
 def test_without_the_commands_say_pyarrow_keeps_numpy() -> None:
