@@ -47,8 +47,16 @@ def mark_conflicts(con: LedgerConnection, run_id: str) -> None:
     """Reject both rows when one run asks two different things for the same registration.
 
     Identical duplicates are kept: they collapse into one send and share its outcome.
-    Picking one of two different rows could write a status nobody meant.
+    Picking one of two different rows could write a status nobody meant. Usually no
+    registration is asked for twice: the update is skipped then (at 100,000 rows the
+    grouping alone costs a third of it).
     """
+    repeated = (
+        f"SELECT 1 FROM jing_staged WHERE run_id = $run AND reason IS NULL "
+        f"GROUP BY {_KEY} HAVING count(*) > 1"
+    )
+    if not any_row(con, repeated, {"run": run_id}):
+        return
     con.execute(
         f"""
         UPDATE jing_staged AS s
@@ -136,12 +144,23 @@ def find_unchanged(con: LedgerConnection, run_id: str, destination: str) -> bool
     the fields a row sets are compared: an empty field is not sent, so it cannot
     differ. `known_by` says where the knowledge came from, for the log.
     """
+    con.execute("DROP TABLE IF EXISTS unchanged_keys")
+    known = "SELECT 1 FROM jing_applied_status WHERE destination = $dest"
+    observed = "SELECT 1 FROM jing_observed WHERE run_id = $run"
+    if not any_row(con, known, {"dest": destination}) and not any_row(
+        con, observed, {"run": run_id}
+    ):
+        # A destination's first run, nothing observed: nothing is known to be held.
+        con.execute(
+            "CREATE TEMP TABLE unchanged_keys (entity_uuid VARCHAR, omni_user_uuid VARCHAR, "
+            "known_by VARCHAR)"
+        )
+        return False
     same = " AND ".join(f"(w.{f} IS NULL OR w.{f} = k.{f})" for f in WANTED_FIELDS)
     is_wanted = (
         "EXISTS (SELECT 1 FROM wanted AS w WHERE w.entity_uuid = k.entity_uuid "
         "AND w.omni_user_uuid = k.omni_user_uuid)"
     )
-    con.execute("DROP TABLE IF EXISTS unchanged_keys")
     # `wanted` is not made distinct: the joins to it only ask whether a row is there, and
     # the result is (100,000 rows: 10 against 17 ms, 113 against 120 ms with knowledge).
     con.execute(
