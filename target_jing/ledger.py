@@ -340,13 +340,10 @@ class Ledger:
 
     def _create_schema(self) -> None:
         with self.transaction():
+            # One look at the catalog serves both questions: which version, which shape.
+            found = self._columns()
             version = None
-            if scalar(
-                self.con,
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_name = 'jing_schema_version' AND table_catalog = current_database() "
-                "AND table_schema = current_schema()",
-            ):
+            if "jing_schema_version" in found:
                 version = scalar(self.con, "SELECT max(version) FROM jing_schema_version")
             if version is not None and version > SCHEMA_VERSION:
                 raise JingConfigError(
@@ -354,11 +351,10 @@ class Ledger:
                     f"{version}; this target-jing knows up to {SCHEMA_VERSION}: upgrade target-jing"
                 )
             if version == SCHEMA_VERSION:
-                self._check_shape()  # nothing to create: each statement is a round trip on PG
+                self._check_shape(found)  # nothing to create: each statement is a round trip on PG
                 return
             # No table at all: what is made below is the ledger's own, so there is no
             # other shape to refuse and no older plan to regroup (a new ledger's start).
-            found = self._columns()
             for statement in SCHEMA:
                 self.con.execute(statement)
             # Each step only adds what is missing, so it is safe on any ledger of its version.
@@ -376,13 +372,14 @@ class Ledger:
                 "INSERT INTO jing_schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()]
             )
 
-    def _check_shape(self) -> None:
+    def _check_shape(self, found: dict[str, set[str]] | None = None) -> None:
         """Refuse tables of the ledger's names but another shape (another tool's, or edited).
 
         Without this, such a table fails a statement deep inside the run, with a
-        binder error that names neither the table nor what to do.
+        binder error that names neither the table nor what to do. `found` is the
+        ledger's columns (`_columns`) when they were just read.
         """
-        found = self._columns()
+        found = self._columns() if found is None else found
         for table, columns in expected_columns(self.con).items():
             missing = [c for c in columns if c not in found.get(table, set())]
             if missing:
