@@ -76,11 +76,10 @@ def _sync(argv: Sequence[str]) -> int:
 
     args = parse(argv)
     from target_jing.early_warehouse import early_warehouse
-    from target_jing.pyarrow_private import allow_arrow_without_numpy
+    from target_jing.pyarrow_private import arrow_without_numpy_allowed
 
-    allow_arrow_without_numpy()  # only a bad batch's checks need numpy, while staging
-
-    with early_warehouse(args.duckdb) as warehouse:
+    # Only a batch of bad rows needs numpy (pandas), and only while staging.
+    with arrow_without_numpy_allowed(), early_warehouse(args.duckdb) as warehouse:
         from target_jing.sync_command import sync
 
         freeze_imports()

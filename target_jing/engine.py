@@ -664,7 +664,7 @@ def _check_source(source: str) -> None:
 
 
 def _prepare_recording() -> None:
-    """Import what recording answers needs (pyarrow, 0.1 s), while the first calls are out.
+    """Import what recording answers needs (pyarrow, 20-70 ms), while the first calls are out.
 
     Imported at the start instead, it would delay every call by as much; a run with
     nothing to send never imports it. `target-jing sync` has it imported without numpy

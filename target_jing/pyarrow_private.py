@@ -46,7 +46,7 @@ from types import ModuleType
 from typing import Any
 
 __all__ = [
-    "allow_arrow_without_numpy",
+    "arrow_without_numpy_allowed",
     "arrow_without_pandas",
     "call",
     "cast_to",
@@ -86,10 +86,15 @@ class _NoNumpy:
 _numpy_unneeded = False
 
 
-def allow_arrow_without_numpy() -> None:
-    """Say that this process needs no numpy once its rows are staged (a command's say only)."""
+@contextmanager
+def arrow_without_numpy_allowed() -> Iterator[None]:
+    """For the block, a run needs no numpy once its rows are staged (a command's say only)."""
     global _numpy_unneeded
     _numpy_unneeded = True
+    try:
+        yield
+    finally:
+        _numpy_unneeded = False
 
 
 @contextmanager

@@ -52,10 +52,11 @@ def _fresh(code: str) -> str:
 #: The engine's imports for recording answers, as its first calls go out.
 WITHOUT_NUMPY = """
 import sys
+from contextlib import nullcontext
 from target_jing import pyarrow_private
 from target_jing.engine import _prepare_recording
-{allow}
-_prepare_recording()
+with {allow}:
+    _prepare_recording()
 import pyarrow as pa
 """
 
@@ -63,7 +64,7 @@ import pyarrow as pa
 def test_a_command_that_allows_it_records_answers_with_a_pyarrow_without_numpy() -> None:
     """The echoes are checked in Arrow as usual, by compute functions called by name (no
     `pyarrow.compute`); a numpy conversion says numpy is missing."""
-    code = WITHOUT_NUMPY.format(allow="pyarrow_private.allow_arrow_without_numpy()") + (
+    code = WITHOUT_NUMPY.format(allow="pyarrow_private.arrow_without_numpy_allowed()") + (
         "from zoneinfo import ZoneInfo\n"
         "from jing_client.client import Envelope\n"
         "from target_jing.echo_answers import answers_table\n"
@@ -83,7 +84,7 @@ def test_a_command_that_allows_it_records_answers_with_a_pyarrow_without_numpy()
 
 def test_without_the_commands_say_pyarrow_keeps_numpy() -> None:
     """A program that uses the engine as a library: pyarrow converts numpy arrays as usual."""
-    code = WITHOUT_NUMPY.format(allow="") + (
+    code = WITHOUT_NUMPY.format(allow="nullcontext()") + (
         "import numpy as np\nprint(pa.array(np.arange(3)).to_pylist())\n"
     )
     assert _fresh(code) == "[0, 1, 2]"
