@@ -26,7 +26,6 @@ class EarlyConnection:
         self.path = path
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._error: Exception | None = None
-        self._taken = False
         # A daemon: a run stopped by a signal does not wait for a file to open.
         self._thread = threading.Thread(target=self._open, name="warehouse-open", daemon=True)
         self._thread.start()
@@ -40,16 +39,16 @@ class EarlyConnection:
     def take(self) -> duckdb.DuckDBPyConnection:
         """The connection, once it is open (the caller closes it); what opening raised."""
         self._thread.join()
-        self._taken = True
         if self._error is not None:
             raise self._error
-        assert self._connection is not None
-        return self._connection
+        connection, self._connection = self._connection, None  # the caller's from now on
+        assert connection is not None
+        return connection
 
     def close(self) -> None:
         """Close the connection if nobody took it (a run that stopped before its source)."""
         self._thread.join()
-        if not self._taken and self._connection is not None:
+        if self._connection is not None:
             self._connection.close()
 
 
